@@ -1,0 +1,82 @@
+import FieldgateModel
+
+/// An `application/x-www-form-urlencoded` body, decoded (`+` is a space, `%XX` a byte) and checked for UTF-8.
+struct FormBody {
+    var pairs: [(key: String, value: String)]
+
+    /// Parameters the adapter reads; each may appear at most once, or the request is ambiguous.
+    static let singletonKeys: Set<String> = ["account", "id", "action", "data"]
+
+    init(parsing bytes: [UInt8]) throws(AdapterError) {
+        pairs = []
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: "&") { end += 1 }
+            if end > start {
+                var separator = start
+                while separator < end && bytes[separator] != UInt8(ascii: "=") { separator += 1 }
+                let key = try Self.decode(bytes, start, separator)
+                let value = separator < end ? try Self.decode(bytes, separator + 1, end) : ""
+                pairs.append((key, value))
+            }
+            start = end + 1
+        }
+        var seen: Set<String> = []
+        for (key, _) in pairs where Self.singletonKeys.contains(key) {
+            guard seen.insert(key).inserted else {
+                throw AdapterError(.formSyntax, "form parameter '\(key)' is given more than once")
+            }
+        }
+    }
+
+    subscript(key: String) -> String? {
+        pairs.first { $0.key == key }?.value
+    }
+
+    /// Percent-decodes `bytes[start..<end]`; the result must be UTF-8.
+    static func decode(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(AdapterError) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity(end - start)
+        var i = start
+        var needsValidation = false
+        while i < end {
+            let byte = bytes[i]
+            switch byte {
+            case UInt8(ascii: "+"):
+                output.append(0x20)
+                i += 1
+            case UInt8(ascii: "%"):
+                guard i + 2 < end,
+                    let high = hexDigit(bytes[i + 1]), let low = hexDigit(bytes[i + 2])
+                else {
+                    throw AdapterError(.formSyntax, "malformed percent escape at byte offset \(i)")
+                }
+                let decoded = high << 4 | low
+                needsValidation = needsValidation || decoded >= 0x80
+                output.append(decoded)
+                i += 3
+            default:
+                output.append(byte)
+                i += 1
+            }
+        }
+        if needsValidation, let offset = UTF8Validation.firstInvalidByteOffset(in: output) {
+            let name = String(decoding: bytes[start..<min(end, start + 40)], as: UTF8.self)
+            throw AdapterError(
+                .invalidUTF8,
+                "form text '\(name)' is not UTF-8 after percent-decoding (decoded byte offset \(offset))"
+            )
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

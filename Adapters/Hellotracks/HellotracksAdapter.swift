@@ -1,0 +1,157 @@
+public import FieldgateModel
+
+/// Hellotracks webhooks: form-encoded callbacks (`account`, `id`, `action`, `reason`, `data` as a JSON string)
+/// authenticated by whatever custom headers the tenant configured in Hellotracks.
+public struct HellotracksAdapter: VendorAdapter {
+    public init() {}
+
+    public var vendor: String { "hellotracks" }
+    public var mediaType: String { "application/x-www-form-urlencoded" }
+    public var defaultDedupeWindow: Duration { .seconds(7 * 86_400) }
+
+    public func routeSuffix(for segments: [Substring]) -> String? {
+        segments.isEmpty ? "" : nil
+    }
+
+    public func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
+        let options = definition.options
+        var headers: [(name: String, value: String)] = []
+        if let node = options["headers"] {
+            for (name, value) in try node.mapping(named: "headers") {
+                guard let text = value.scalar else {
+                    throw ConfigurationError(line: value.line, "headers['\(name)'] must be a string")
+                }
+                headers.append((name, text))
+            }
+        }
+        return HellotracksTenant(account: try options.optionalString("account"), headers: headers)
+    }
+}
+
+/// Hellotracks actions and what they become.
+enum HellotracksAction: String, CaseIterable {
+    case jobCreated = "jobcreated"
+    case jobUpdated = "jobupdated"
+    case jobCompleted = "jobcompleted"
+    case jobArchived = "jobarchived"
+    case jobDeleted = "jobdeleted"
+    case jobCheckIn = "jobcheckin"
+    case jobCheckOut = "jobcheckout"
+    case placeCheckIn = "placecheckin"
+    case placeCheckOut = "placecheckout"
+    case alertTriggered = "alerttriggered"
+
+    var eventType: EventType {
+        switch self {
+        case .jobCreated: .jobCreated
+        case .jobUpdated: .jobUpdated
+        case .jobCompleted: .jobCompleted
+        case .jobArchived: .jobArchived
+        case .jobDeleted: .jobDeleted
+        case .jobCheckIn: .jobCheckedIn
+        case .jobCheckOut: .jobCheckedOut
+        case .placeCheckIn: .placeCheckedIn
+        case .placeCheckOut: .placeCheckedOut
+        case .alertTriggered: .alertTriggered
+        }
+    }
+}
+
+struct HellotracksTenant: VendorTenant {
+    /// The tenant's Hellotracks account name; nil accepts any `account` parameter.
+    let account: String?
+    let headers: [(name: String, value: String)]
+
+    var secretHeaderNames: [String] { headers.map(\.name) }
+
+    func authenticate(_ presented: RequestHeaders) -> CredentialFailure? {
+        var failure: CredentialFailure?
+        for header in headers {
+            guard let value = presented[header.name] else {
+                failure = failure ?? CredentialFailure("header '\(header.name)' is missing")
+                continue
+            }
+            if !SecretComparison.matches(value, header.value) {
+                failure = failure ?? CredentialFailure("header '\(header.name)' does not match")
+            }
+        }
+        return failure
+    }
+
+    func normalize(_ request: AdapterRequest) throws(AdapterError) -> AdaptedEvent {
+        // Syntax (400): the form itself, then the JSON inside `data`.
+        let form = try FormBody(parsing: request.body)
+        let dataText = form["data"].flatMap { $0.isEmpty ? nil : $0 }
+        var data: JSONElement?
+        if let dataText {
+            do {
+                data = try JSONDocument(parsing: Array(dataText.utf8)).root
+            } catch {
+                throw AdapterError(error, context: "form field 'data'")
+            }
+        }
+        // Account (401): a callback for another Hellotracks account must not land in this tenant.
+        if let account, let presented = form["account"], !presented.isEmpty, presented != account {
+            throw AdapterError(.accountMismatch, "form field 'account' names another Hellotracks account")
+        }
+        // Semantics (422).
+        guard let id = form["id"], !id.isEmpty else { throw AdapterError.missing("id") }
+        guard let actionText = form["action"], !actionText.isEmpty else { throw AdapterError.missing("action") }
+        guard let data else { throw AdapterError.missing("data") }
+        guard let action = HellotracksAction(rawValue: actionText) else {
+            let known = HellotracksAction.allCases.map(\.rawValue).joined(separator: ", ")
+            throw AdapterError(.unknownAction, "action '\(actionText)' is not a Hellotracks action (known: \(known))")
+        }
+        let mapping = HellotracksMapping(id: id, action: action, data: data)
+        var event: AdaptedEvent
+        switch action {
+        case .jobCreated, .jobUpdated, .jobCompleted, .jobArchived, .jobDeleted, .jobCheckIn, .jobCheckOut:
+            guard data.isArray, data.count > 0, data.elements.allSatisfy(\.isObject) else {
+                throw AdapterError(
+                    .invalidField,
+                    "form field 'data' must be a non-empty array of job objects for action '\(actionText)'"
+                )
+            }
+            event = mapping.job()
+        case .placeCheckIn, .placeCheckOut:
+            guard data.isObject else {
+                throw AdapterError(.invalidField, "form field 'data' must be an object for action '\(actionText)'")
+            }
+            event = mapping.placeCheck()
+        case .alertTriggered:
+            guard data.object("alert") != nil else {
+                throw AdapterError(.invalidField, "form field 'data' has no 'alert' object")
+            }
+            event = mapping.alert()
+        }
+        event.canonicalContent = Self.canonicalContent(form, data: data)
+        return event
+    }
+
+    /// The decoded pairs sorted by key (then value), as a JSON array of `[key, value]` pairs with `data` replaced
+    /// by its canonical JSON: encoding (`+` vs `%20`, hex case) and parameter order do not matter, an extra or
+    /// missing parameter does. An array of pairs rather than an object keeps repeated unread parameters.
+    static func canonicalContent(_ form: FormBody, data: JSONElement) -> [UInt8] {
+        let sorted = form.pairs.sorted { lhs, rhs in
+            lhs.key != rhs.key ? lhs.key.utf8.lexicographicallyPrecedes(rhs.key.utf8)
+                : lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
+        }
+        var output: [UInt8] = []
+        output.reserveCapacity(data.document.bytes.count + 256)
+        output.append(UInt8(ascii: "["))
+        for (position, pair) in sorted.enumerated() {
+            if position > 0 { output.append(UInt8(ascii: ",")) }
+            output.append(UInt8(ascii: "["))
+            JSONEscaping.appendQuoted(pair.key, to: &output)
+            output.append(UInt8(ascii: ","))
+            if pair.key == "data" {
+                data.writeCanonical(into: &output)
+            } else {
+                JSONEscaping.appendQuoted(pair.value, to: &output)
+            }
+            output.append(UInt8(ascii: "]"))
+        }
+        output.append(UInt8(ascii: "]"))
+        return output
+    }
+}

@@ -1,0 +1,99 @@
+public import FieldgateModel
+
+/// TechLink Services webhooks: JSON events with an `X-Token` header and no event ID, retried up to three times.
+public struct TechLinkAdapter: VendorAdapter {
+    public init() {}
+
+    public var vendor: String { "techlink" }
+    public var mediaType: String { "application/json" }
+    /// TechLink retries three times a minute or two apart and sends no event ID: a longer window would swallow a
+    /// genuine repeat of the same transition.
+    public var defaultDedupeWindow: Duration { .seconds(30 * 60) }
+
+    public func routeSuffix(for segments: [Substring]) -> String? {
+        segments.isEmpty ? "" : nil
+    }
+
+    public func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
+        var tokens: [String] = []
+        if let node = definition.options["tokens"] {
+            for element in try node.sequence(named: "tokens") {
+                guard let token = element.scalar, !token.isEmpty else {
+                    throw ConfigurationError(line: element.line, "tokens must be non-empty strings")
+                }
+                tokens.append(token)
+            }
+        }
+        return TechLinkTenant(tokens: tokens)
+    }
+}
+
+struct TechLinkTenant: VendorTenant {
+    /// Registration tokens; empty means `X-Token` is not checked (TechLink registrations without a token).
+    let tokens: [String]
+
+    var secretHeaderNames: [String] { ["X-Token"] }
+
+    func authenticate(_ headers: RequestHeaders) -> CredentialFailure? {
+        guard !tokens.isEmpty else { return nil }
+        guard let presented = headers["X-Token"] else { return CredentialFailure("header 'X-Token' is missing") }
+        guard SecretComparison.matchesAny(presented, tokens) else {
+            return CredentialFailure("header 'X-Token' does not match any of the tenant's tokens")
+        }
+        return nil
+    }
+
+    func normalize(_ request: AdapterRequest) throws(AdapterError) -> AdaptedEvent {
+        let body = try JSONDocument.parseObjectBody(request.body)
+        guard let eventName = body.text("event") else { throw AdapterError.missing("event") }
+        guard let event = TechLinkEvent(eventName) else {
+            throw AdapterError(.unknownEvent, "event '\(eventName)' is not a TechLink event the gateway maps")
+        }
+        var workOrderID: String?
+        if event.concernsWorkOrder {
+            workOrderID = body.text("workorder_id") ?? body.object("data")?.text("workorder_id")
+            guard workOrderID != nil else { throw AdapterError.missing("workorder_id") }
+        }
+        var adapted = TechLinkMapping(body: body, event: event, eventName: eventName, workOrderID: workOrderID).adapt()
+        adapted.canonicalContent = body.canonicalBytes
+        return adapted
+    }
+}
+
+/// The TechLink events the gateway maps; names compare case-insensitively with whitespace collapsed.
+enum TechLinkEvent: String, CaseIterable {
+    case accountCreated = "account created"
+    case accountUpdated = "account updated"
+    case siteCreated = "site created"
+    case siteUpdated = "site updated"
+    case workOrderCreated = "work order created"
+    case workOrderUpdated = "work order updated"
+    case workOrderStatusChange = "work order status change"
+    case workOrderScheduled = "work order scheduled"
+    case workOrderAssigned = "work order assigned"
+    case workOrderTechOnSite = "work order tech on-site"
+    case workOrderTechOffSite = "work order tech off-site"
+    case workOrderClosed = "work order closed"
+    case workOrderCancelled = "work order cancelled"
+    case workOrderNoteAdded = "work order note added"
+    case workOrderPhotoAdded = "work order photo added"
+    case workOrderCloseOutDocumentAdded = "work order close-out document added"
+    case workOrderClientDocumentAdded = "work order client document added"
+    case workOrderQuestionAnswered = "work order question answered"
+    case workOrderTaskAdded = "work order task added"
+    case workOrderTaskUpdated = "work order task updated"
+    case workOrderTaskDeleted = "work order task deleted"
+
+    init?(_ name: String) {
+        let normalized = StatusName(name).normalized
+        if let event = TechLinkEvent(rawValue: normalized) {
+            self = event
+        } else if normalized == "work order canceled" {
+            self = .workOrderCancelled
+        } else {
+            return nil
+        }
+    }
+
+    var concernsWorkOrder: Bool { rawValue.hasPrefix("work order ") }
+}

@@ -1,0 +1,244 @@
+public import FieldgateModel
+
+import struct Foundation.URL
+import class Foundation.FileManager
+
+/// `fieldgate.yaml` (CONTRACT §5): server, storage, admin token, tenants and subscribers.
+///
+/// Vendor-specific tenant keys are left to each adapter (see ``TenantDirectory``), so the core reads only what
+/// every tenant shares and never needs to change when a vendor is added.
+public struct GatewayConfiguration: Sendable {
+    public struct Server: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        public var maxBodyBytes = 1_048_576
+        public init() {}
+    }
+
+    public enum Storage: Sendable, Equatable {
+        case sqlite(path: String)
+        case postgres(url: String)
+    }
+
+    public struct Subscriber: Sendable {
+        public var id: String
+        public var url: String
+        public var secret: String?
+        public var types: [String]
+        public var vendors: [String]
+        public var tenants: [String]
+        public var statuses: [String]
+        public var line: Int
+    }
+
+    public var server = Server()
+    public var storage = Storage.sqlite(path: "fieldgate.db")
+    public var adminToken: String?
+    public var tenants: [TenantDefinition] = []
+    /// The line of each tenant entry, for errors raised while adapters read them.
+    public var tenantLines: [Int] = []
+    public var subscribers: [Subscriber] = []
+    /// Where the configuration came from, for error messages.
+    public var file: String?
+
+    public init() {}
+
+    /// Reads and validates a configuration file; errors carry the file, the line and the reason.
+    public static func load(path: String, environment: [String: String]) throws(ConfigurationError) -> Self {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(file: path, line: nil, "cannot read the file")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw ConfigurationError(file: path, line: nil, "the file is not UTF-8")
+        }
+        return try parse(yaml: text, file: path, environment: environment)
+    }
+
+    /// Parses configuration text.
+    public static func parse(yaml: String, file: String? = nil, environment: [String: String] = [:])
+        throws(ConfigurationError) -> Self
+    {
+        let root = try YAMLConfigReader.read(yaml, file: file, environment: environment)
+        do {
+            var configuration = try Self(root: root)
+            configuration.file = file
+            return configuration
+        } catch {
+            var error = error
+            error.file = file
+            throw error
+        }
+    }
+
+    static let topLevelKeys: Set<String> = ["server", "storage", "admin", "tenants", "subscribers"]
+
+    init(root: ConfigNode) throws(ConfigurationError) {
+        if case .null = root { return }
+        let members = try root.mapping(named: "configuration")
+        for (key, node) in members where !Self.topLevelKeys.contains(key) {
+            throw ConfigurationError(
+                line: node.line,
+                "unknown key '\(key)' (expected one of: \(Self.topLevelKeys.sorted().joined(separator: ", ")))"
+            )
+        }
+        if let server = root["server"] { self.server = try Self.server(server) }
+        if let storage = root["storage"] { self.storage = try Self.storage(storage) }
+        if let admin = root["admin"] {
+            _ = try admin.mapping(named: "admin")
+            adminToken = try admin.optionalString("token").flatMap { $0.isEmpty ? nil : $0 }
+        }
+        var seen: [String: Int] = [:]
+        for node in try root["tenants"]?.sequence(named: "tenants") ?? [] {
+            let definition = try Self.tenant(node)
+            let identity = definition.vendor + "/" + definition.tenant
+            if let first = seen[identity] {
+                throw ConfigurationError(
+                    line: node.line,
+                    "tenant '\(definition.tenant)' of vendor '\(definition.vendor)' is already defined on line \(first)"
+                )
+            }
+            seen[identity] = node.line
+            tenants.append(definition)
+            tenantLines.append(node.line)
+        }
+        for node in try root["subscribers"]?.sequence(named: "subscribers") ?? [] {
+            subscribers.append(try Self.subscriber(node))
+        }
+    }
+
+    static func server(_ node: ConfigNode) throws(ConfigurationError) -> Server {
+        var server = Server()
+        for (key, value) in try node.mapping(named: "server") {
+            switch key {
+            case "host":
+                guard let host = value.scalar, !host.isEmpty else {
+                    throw ConfigurationError(line: value.line, "server.host must be a host name or address")
+                }
+                server.host = host
+            case "port":
+                guard let port = value.scalar.flatMap(Int.init), (0...65_535).contains(port) else {
+                    throw ConfigurationError(line: value.line, "server.port must be a number from 0 to 65535")
+                }
+                server.port = port
+            case "maxBodyBytes":
+                guard let limit = value.scalar.flatMap(Int.init), limit > 0 else {
+                    throw ConfigurationError(line: value.line, "server.maxBodyBytes must be a positive number of bytes")
+                }
+                server.maxBodyBytes = limit
+            default:
+                throw ConfigurationError(line: value.line, "unknown key 'server.\(key)' (expected host, port, maxBodyBytes)")
+            }
+        }
+        return server
+    }
+
+    static func storage(_ node: ConfigNode) throws(ConfigurationError) -> Storage {
+        let members = try node.mapping(named: "storage")
+        guard members.count == 1, let (key, value) = members.first else {
+            throw ConfigurationError(line: node.line, "storage must have exactly one of 'sqlite' or 'postgres'")
+        }
+        guard let text = value.scalar, !text.isEmpty else {
+            throw ConfigurationError(line: value.line, "storage.\(key) must be a non-empty string")
+        }
+        switch key {
+        case "sqlite": return .sqlite(path: text)
+        case "postgres":
+            guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
+                throw ConfigurationError(line: value.line, "storage.postgres must be a postgres:// URL")
+            }
+            return .postgres(url: text)
+        default:
+            throw ConfigurationError(line: value.line, "unknown storage '\(key)' (expected sqlite or postgres)")
+        }
+    }
+
+    static func tenant(_ node: ConfigNode) throws(ConfigurationError) -> TenantDefinition {
+        _ = try node.mapping(named: "tenant")
+        let vendor = try node.string("vendor")
+        let tenant = try node.string("tenant")
+        guard tenant.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 < 0x7F })
+        else {
+            throw ConfigurationError(
+                line: node["tenant"]?.line ?? node.line,
+                "tenant '\(tenant)' must be a URL path segment (printable ASCII without '/', '?' or spaces)"
+            )
+        }
+        var window: Duration?
+        if let text = try node.optionalString("dedupeWindow") {
+            guard let parsed = DurationText.parse(text), parsed > .zero else {
+                throw ConfigurationError(
+                    line: node["dedupeWindow"]?.line ?? node.line,
+                    "dedupeWindow '\(text)' must be a positive duration such as 30m, 12h or 7d"
+                )
+            }
+            window = parsed
+        }
+        return TenantDefinition(vendor: vendor, tenant: tenant, dedupeWindow: window, options: node)
+    }
+
+    static func subscriber(_ node: ConfigNode) throws(ConfigurationError) -> Subscriber {
+        _ = try node.mapping(named: "subscriber")
+        func list(_ key: String) throws(ConfigurationError) -> [String] {
+            var values: [String] = []
+            for element in try node[key]?.sequence(named: key) ?? [] {
+                guard let text = element.scalar else {
+                    throw ConfigurationError(line: element.line, "\(key) must be a list of strings")
+                }
+                values.append(text)
+            }
+            return values
+        }
+        let url = try node.string("url")
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme) else {
+            throw ConfigurationError(line: node["url"]?.line ?? node.line, "subscriber url '\(url)' must be http(s)")
+        }
+        let secret = try node.optionalString("secret")
+        if let secret, !secret.hasPrefix("whsec_") {
+            throw ConfigurationError(line: node["secret"]?.line ?? node.line, "subscriber secret must start with whsec_")
+        }
+        return Subscriber(
+            id: try node.string("id"),
+            url: url,
+            secret: secret,
+            types: try list("types"),
+            vendors: try list("vendors"),
+            tenants: try list("tenants"),
+            statuses: try list("statuses"),
+            line: node.line
+        )
+    }
+}
+
+/// Durations as operators write them: `30m`, `7d`, `1h30m`, `45s`, `500ms`.
+public enum DurationText {
+    public static func parse(_ text: String) -> Duration? {
+        var total = Duration.zero
+        var digits = ""
+        var rest = Substring(text.filter { !$0.isWhitespace })
+        guard !rest.isEmpty else { return nil }
+        while let character = rest.first {
+            if character.isASCII, character.isNumber {
+                digits.append(character)
+                rest = rest.dropFirst()
+                continue
+            }
+            guard let amount = Int64(digits) else { return nil }
+            digits = ""
+            if rest.hasPrefix("ms") {
+                total += .milliseconds(amount)
+                rest = rest.dropFirst(2)
+                continue
+            }
+            switch character {
+            case "s": total += .seconds(amount)
+            case "m": total += .seconds(amount * 60)
+            case "h": total += .seconds(amount * 3_600)
+            case "d": total += .seconds(amount * 86_400)
+            case "w": total += .seconds(amount * 604_800)
+            default: return nil
+            }
+            rest = rest.dropFirst()
+        }
+        return digits.isEmpty ? total : nil
+    }
+}

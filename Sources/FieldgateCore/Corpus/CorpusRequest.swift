@@ -1,0 +1,89 @@
+public import FieldgateModel
+
+import struct Foundation.Data
+
+/// One line of a corpus file (CONTRACT §6): an HTTP request with a note that states its expected outcome.
+public struct CorpusRequest: Sendable {
+    public var vendor: String?
+    public var tenant: String?
+    public var method: String
+    public var path: String
+    public var headers: RequestHeaders
+    public var body: [UInt8]
+    public var note: String?
+    /// Set when the line used `<<OVERSIZE bytes=N>>`: the body is N filler bytes.
+    public var oversizeBytes: Int?
+
+    /// The largest oversize marker expanded into real bytes; larger ones would only exhaust memory.
+    public static let maximumExpandedBytes = 256 * 1024 * 1024
+
+    /// Parses one NDJSON line. `headers` is an object, or an array of `[name, value]` pairs for repeated fields.
+    public init(line: String) throws(CorpusError) {
+        let root: JSONElement
+        do {
+            root = try JSONDocument(parsing: Array(line.utf8)).root
+        } catch {
+            throw CorpusError("not JSON: \(error)")
+        }
+        guard root.isObject else { throw CorpusError("a corpus line must be a JSON object") }
+        guard let method = root["method"]?.string, !method.isEmpty else { throw CorpusError("missing 'method'") }
+        guard let path = root["path"]?.string, !path.isEmpty else { throw CorpusError("missing 'path'") }
+        self.method = method
+        self.path = path
+        vendor = root["vendor"]?.string
+        tenant = root["tenant"]?.string
+        note = root["note"]?.string
+        headers = RequestHeaders()
+        if let fields = root["headers"] {
+            if fields.isObject {
+                for (name, value) in fields.members {
+                    guard let text = value.string else { throw CorpusError("header '\(name)' must be a string") }
+                    headers.append(name: name, value: text)
+                }
+            } else if fields.isArray {
+                for pair in fields.elements {
+                    let parts = pair.elements
+                    guard parts.count == 2, let name = parts[0].string, let value = parts[1].string else {
+                        throw CorpusError("headers pairs must be [name, value] strings")
+                    }
+                    headers.append(name: name, value: value)
+                }
+            } else if !fields.isNull {
+                throw CorpusError("'headers' must be an object or an array of pairs")
+            }
+        }
+        if let encoded = root["bodyBase64"]?.string {
+            guard let data = Data(base64Encoded: encoded) else { throw CorpusError("'bodyBase64' is not base64") }
+            body = Array(data)
+        } else if let text = root["body"]?.string {
+            if let size = Self.oversizeMarker(text) {
+                guard size <= Self.maximumExpandedBytes else {
+                    throw CorpusError("oversize marker of \(size) bytes exceeds \(Self.maximumExpandedBytes)")
+                }
+                oversizeBytes = size
+                body = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+            } else {
+                body = Array(text.utf8)
+            }
+        } else {
+            body = []
+        }
+    }
+
+    /// `<<OVERSIZE bytes=N>>` → N.
+    static func oversizeMarker(_ text: String) -> Int? {
+        guard text.hasPrefix("<<OVERSIZE bytes="), text.hasSuffix(">>") else { return nil }
+        return Int(text.dropFirst("<<OVERSIZE bytes=".count).dropLast(2))
+    }
+
+    public var inboundRequest: InboundRequest {
+        InboundRequest(method: method, path: path, headers: headers, body: body)
+    }
+}
+
+/// A corpus line that is not a request.
+public struct CorpusError: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}

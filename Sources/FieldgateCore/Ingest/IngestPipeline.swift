@@ -1,0 +1,246 @@
+public import FieldgateModel
+
+/// An HTTP request as the pipeline sees it, whether it came from a socket, a corpus file or a test.
+public struct InboundRequest: Sendable {
+    public var method: String
+    /// The request target: path, optionally followed by `?query`.
+    public var path: String
+    public var headers: RequestHeaders
+    public var body: [UInt8]
+
+    public init(method: String, path: String, headers: RequestHeaders, body: [UInt8]) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// What became of a request.
+public enum IngestOutcome: Sendable, Equatable {
+    /// A new event, durably stored.
+    case accepted(CanonicalEvent)
+    /// A repeat of an event accepted within the tenant's window; carries that first accepted copy.
+    case duplicate(of: CanonicalEvent)
+    /// Refused; `quarantined` tells whether the request was kept for replay.
+    case rejected(Problem, quarantined: Bool)
+
+    /// The HTTP status this outcome answers with.
+    public var httpStatus: Int {
+        switch self {
+        case .accepted, .duplicate: 202
+        case .rejected(let problem, _): problem.status
+        }
+    }
+}
+
+/// Verify → adapt → dedupe → store, in the order CONTRACT §1 fixes: the first failing check wins.
+///
+/// One pipeline serves the HTTP server, `fieldgate normalize` and quarantine replay, so every path into the
+/// gateway answers a request the same way.
+public struct IngestPipeline: Sendable {
+    public static let maximumHeaderBytes = 64 * 1024
+    public static let routePrefix = "/webhooks/"
+
+    public let directory: TenantDirectory
+    public let store: any EventStore
+    public let clock: any WallClock
+    public let maxBodyBytes: Int
+
+    public init(directory: TenantDirectory, store: any EventStore, clock: any WallClock, maxBodyBytes: Int) {
+        self.directory = directory
+        self.store = store
+        self.clock = clock
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// Runs one request through every check and, when it passes, stores its event.
+    ///
+    /// Throws only when the store fails; the caller answers 503 and the vendor retries.
+    public func process(_ request: InboundRequest) async throws -> IngestOutcome {
+        let receivedAt = clock.now()
+        let verified: VerifiedRequest
+        switch verify(request) {
+        case .success(let request): verified = request
+        case .failure(let problem): return .rejected(problem, quarantined: false)
+        }
+        return try await adaptAndStore(verified, receivedAt: receivedAt)
+    }
+
+    /// A request that passed routing, size and credentials: from here on, rejections are quarantined.
+    struct VerifiedRequest {
+        var request: InboundRequest
+        var vendor: String
+        var tenant: String
+        var routeSuffix: String
+        var entry: TenantDirectory.Entry
+    }
+
+    // MARK: Checks before authentication (nothing is stored)
+
+    func verify(_ request: InboundRequest) -> Result<VerifiedRequest, Problem> {
+        let headerBytes = request.headers.wireSize
+        if headerBytes > Self.maximumHeaderBytes {
+            return .failure(.headersTooLarge(headerBytes, limit: Self.maximumHeaderBytes))
+        }
+        let declaredLength: Int?
+        switch Self.declaredLength(request.headers) {
+        case .success(let length): declaredLength = length
+        case .failure(let problem): return .failure(problem)
+        }
+
+        // Routing: exact, case-sensitive, no dot-segment removal; `%2F` stays data.
+        let path = request.path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard path.hasPrefix(Self.routePrefix) else { return .failure(.notFound(String(path))) }
+        let segments = path.dropFirst(Self.routePrefix.count).split(separator: "/", omittingEmptySubsequences: false)
+        guard segments.count >= 2, let adapter = directory.adapter(for: segments[0]), !segments[1].isEmpty,
+            let routeSuffix = adapter.routeSuffix(for: Array(segments.dropFirst(2)))
+        else { return .failure(.notFound(String(path))) }
+        guard request.method == "POST" else { return .failure(.methodNotAllowed(request.method)) }
+
+        // 1. Size, by declared length or by bytes read.
+        if let declaredLength, declaredLength > maxBodyBytes {
+            return .failure(
+                .bodyTooLarge("Content-Length \(declaredLength) exceeds the limit of \(maxBodyBytes) bytes")
+            )
+        }
+        if request.body.count > maxBodyBytes {
+            return .failure(.bodyTooLarge("the body exceeds the limit of \(maxBodyBytes) bytes"))
+        }
+
+        // 2. Tenant and credentials.
+        let vendor = adapter.vendor
+        let tenant = String(segments[1])
+        guard let entry = directory.entry(vendor: vendor, tenant: tenant) else {
+            return .failure(.unknownTenant(vendor: vendor, tenant: tenant))
+        }
+        if let failure = entry.tenant.authenticate(request.headers) {
+            return .failure(.badCredentials(failure))
+        }
+        return .success(
+            VerifiedRequest(request: request, vendor: vendor, tenant: tenant, routeSuffix: routeSuffix, entry: entry)
+        )
+    }
+
+    /// `Content-Length` as a number; conflicting framing is refused because proxies and servers may disagree
+    /// about where such a body ends (request smuggling).
+    static func declaredLength(_ headers: RequestHeaders) -> Result<Int?, Problem> {
+        let lengths = headers.values("Content-Length")
+        if !lengths.isEmpty && headers.contains("Transfer-Encoding") {
+            return .failure(.badFraming("Content-Length and Transfer-Encoding must not both be present"))
+        }
+        let distinct = Set(lengths.flatMap { $0.split(separator: ",").map { $0.trimmingASCIISpaces } })
+        guard distinct.count <= 1 else {
+            return .failure(.badFraming("conflicting Content-Length values: \(distinct.sorted().joined(separator: ", "))"))
+        }
+        guard let text = distinct.first else { return .success(nil) }
+        guard let length = Int(text), length >= 0 else {
+            return .failure(.badFraming("Content-Length '\(text)' is not a number"))
+        }
+        return .success(length)
+    }
+
+    // MARK: Checks after authentication (rejections are quarantined)
+
+    func adaptAndStore(_ verified: VerifiedRequest, receivedAt: UTCTimestamp) async throws -> IngestOutcome {
+        let request = verified.request
+        let raw = RawRequest.redacting(request, secretHeaders: verified.entry.tenant.secretHeaderNames)
+        func reject(_ problem: Problem) async throws -> IngestOutcome {
+            // 401 (account mismatch) is an authentication failure: counted, not kept.
+            guard [400, 415, 422].contains(problem.status) else { return .rejected(problem, quarantined: false) }
+            let quarantined = QuarantinedRequest(
+                id: QuarantineID.make(receivedAt: receivedAt),
+                vendor: verified.vendor,
+                tenant: verified.tenant,
+                routeSuffix: verified.routeSuffix,
+                raw: raw,
+                problem: problem,
+                receivedAt: receivedAt
+            )
+            try await store.quarantine(quarantined)
+            return .rejected(problem, quarantined: true)
+        }
+
+        // 3. Media type.
+        if let problem = Self.checkMediaType(request.headers, expected: verified.entry.adapter.mediaType) {
+            return try await reject(problem)
+        }
+        // 4–6. Syntax, account, semantics: the adapter checks them in that order.
+        guard !request.body.isEmpty else { return try await reject(.emptyBody) }
+        let adapted: AdaptedEvent
+        do {
+            adapted = try verified.entry.tenant.normalize(
+                AdapterRequest(routeSuffix: verified.routeSuffix, headers: request.headers, body: request.body)
+            )
+        } catch {
+            return try await reject(Problem(error))
+        }
+
+        // 7. Dedupe and store.
+        let key = DedupeKey(
+            vendor: verified.vendor,
+            tenant: verified.tenant,
+            routeSuffix: verified.routeSuffix,
+            canonicalContent: adapted.canonicalContent
+        )
+        let event = CanonicalEvent(
+            id: key.eventID,
+            type: adapted.type,
+            time: adapted.occurredAt ?? receivedAt,
+            vendor: verified.vendor,
+            tenant: verified.tenant,
+            vendorEvent: adapted.vendorEvent,
+            receivedAt: receivedAt,
+            job: adapted.job.map { JobState(vendor: verified.vendor, tenant: verified.tenant, adapted: $0) },
+            detail: adapted.detail
+        )
+        let candidate = EventCandidate(
+            event: event,
+            key: key,
+            keyExpiresAt: UTCTimestamp(
+                millisecondsSinceEpoch: receivedAt.millisecondsSinceEpoch + verified.entry.dedupeWindow.milliseconds
+            ),
+            raw: raw
+        )
+        switch try await store.insertIfNew(candidate) {
+        case .inserted(let stored): return .accepted(stored)
+        case .duplicate(let original): return .duplicate(of: original)
+        }
+    }
+
+    /// The media type before any `;` parameters, compared case-insensitively; bodies are never inflated, so any
+    /// `Content-Encoding` but identity is refused too.
+    static func checkMediaType(_ headers: RequestHeaders, expected: String) -> Problem? {
+        if let encoding = headers["Content-Encoding"], !encoding.trimmingASCIISpaces.equalsIgnoringASCIICase("identity") {
+            return .unsupportedMediaType("Content-Encoding '\(encoding)' is not supported; send the body uncompressed")
+        }
+        guard let contentType = headers["Content-Type"] else {
+            return .unsupportedMediaType("Content-Type is missing; expected \(expected)")
+        }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first
+            .map { String($0).trimmingASCIISpaces } ?? ""
+        guard mediaType.equalsIgnoringASCIICase(expected) else {
+            return .unsupportedMediaType("Content-Type '\(mediaType)' is not accepted here; expected \(expected)")
+        }
+        return nil
+    }
+}
+
+/// Quarantine IDs: unique per request and sortable by receipt time (`q_<ms hex>_<random hex>`).
+enum QuarantineID {
+    static func make(receivedAt: UTCTimestamp) -> String {
+        let time = String(UInt64(max(receivedAt.millisecondsSinceEpoch, 0)), radix: 16)
+        let random = String(UInt64.random(in: .min ... .max), radix: 16)
+        return "q_" + String(repeating: "0", count: max(0, 12 - time.count)) + time + "_"
+            + String(repeating: "0", count: 16 - random.count) + random
+    }
+}
+
+extension StringProtocol {
+    /// Trims spaces and tabs (HTTP's optional whitespace) from both ends.
+    var trimmingASCIISpaces: String {
+        let trimmed = drop { $0 == " " || $0 == "\t" }
+        guard let last = trimmed.lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        return String(trimmed[...last])
+    }
+}

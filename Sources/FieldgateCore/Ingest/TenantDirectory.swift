@@ -1,0 +1,57 @@
+public import FieldgateModel
+
+/// The adapters the gateway was built with and the tenants configured for them, ready for lookups per request.
+public struct TenantDirectory: Sendable {
+    /// One configured tenant: its adapter, its prepared credentials and mapping, its dedupe window.
+    public struct Entry: Sendable {
+        public var adapter: any VendorAdapter
+        public var tenant: any VendorTenant
+        public var dedupeWindow: Duration
+    }
+
+    private var adapters: [String: any VendorAdapter]
+    private var entries: [String: [String: Entry]]
+
+    /// Builds every tenant through its vendor's adapter; an unknown vendor or a bad tenant option is refused
+    /// with the tenant's line.
+    public init(configuration: GatewayConfiguration, adapters: [any VendorAdapter]) throws(ConfigurationError) {
+        var byVendor: [String: any VendorAdapter] = [:]
+        for adapter in adapters { byVendor[adapter.vendor] = adapter }
+        self.adapters = byVendor
+        entries = [:]
+        for (position, definition) in configuration.tenants.enumerated() {
+            let line = configuration.tenantLines.indices.contains(position) ? configuration.tenantLines[position] : nil
+            guard let adapter = byVendor[definition.vendor] else {
+                let known = byVendor.keys.sorted().joined(separator: ", ")
+                throw ConfigurationError(
+                    file: configuration.file,
+                    line: line,
+                    "unknown vendor '\(definition.vendor)' (this build knows: \(known))"
+                )
+            }
+            do {
+                let tenant = try adapter.makeTenant(definition)
+                entries[definition.vendor, default: [:]][definition.tenant] = Entry(
+                    adapter: adapter,
+                    tenant: tenant,
+                    dedupeWindow: definition.dedupeWindow ?? adapter.defaultDedupeWindow
+                )
+            } catch {
+                var error = error
+                error.file = configuration.file
+                error.line = error.line ?? line
+                throw error
+            }
+        }
+    }
+
+    public func adapter(for vendor: some StringProtocol) -> (any VendorAdapter)? {
+        adapters[String(vendor)]
+    }
+
+    public func entry(vendor: String, tenant: some StringProtocol) -> Entry? {
+        entries[vendor]?[String(tenant)]
+    }
+
+    public var vendors: [String] { adapters.keys.sorted() }
+}

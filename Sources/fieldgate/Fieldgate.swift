@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The `fieldgate` command: the only place that knows every adapter and wires the gateway together.
+@main
+struct Fieldgate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fieldgate",
+        abstract: "Cross-vendor webhook normalization gateway for field-service events.",
+        discussion: """
+            Receives TrackTik, Hellotracks and TechLink webhooks, verifies them, turns each into one canonical
+            CloudEvents job/status event, dedupes and stores it.
+            """,
+        subcommands: [Normalize.self]
+    )
+}
