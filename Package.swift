@@ -58,14 +58,21 @@ var package = Package(
         ),
 
         // MARK: Tests
+        .target(name: "FieldgateTestSupport", dependencies: ["FieldgateModel", "FieldgateCore"]),
         .testTarget(name: "FieldgateModelTests", dependencies: ["FieldgateModel"]),
         .testTarget(
             name: "FieldgateCoreTests",
-            dependencies: ["FieldgateModel", "FieldgateCore", "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter"]
+            dependencies: [
+                "FieldgateModel", "FieldgateCore", "FieldgateTestSupport",
+                "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+            ]
         ),
         .testTarget(
             name: "AdapterTests",
-            dependencies: ["FieldgateModel", "FieldgateCore", "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter"]
+            dependencies: [
+                "FieldgateModel", "FieldgateCore", "FieldgateTestSupport",
+                "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+            ]
         ),
     ]
 )

@@ -32,6 +32,14 @@ struct Normalize: AsyncParsableCommand {
     @Flag(help: "Indent each result for reading (one JSON document per request, no longer one per line).")
     var pretty = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Use this instant (RFC 3339) as every request's receipt time, for byte-identical output across runs.",
+            valueName: "time"
+        )
+    )
+    var receivedAt: String?
+
     @Argument(help: "The corpus file, or - for standard input.")
     var corpus: String
 
@@ -49,10 +57,18 @@ struct Normalize: AsyncParsableCommand {
             printError("fieldgate: cannot open corpus '\(corpus)'")
             throw ExitCode(2)
         }
+        var clock: any WallClock = SystemWallClock()
+        if let receivedAt {
+            guard let instant = UTCTimestamp(rfc3339: receivedAt) else {
+                printError("fieldgate: --received-at '\(receivedAt)' is not an RFC 3339 date-time")
+                throw ExitCode(2)
+            }
+            clock = ManualWallClock(instant)
+        }
         let pipeline = IngestPipeline(
             directory: directory,
             store: InMemoryEventStore(),
-            clock: SystemWallClock(),
+            clock: clock,
             maxBodyBytes: configuration.server.maxBodyBytes
         )
         var normalizer = CorpusNormalizer(pipeline: pipeline)

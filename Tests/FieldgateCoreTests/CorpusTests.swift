@@ -1,0 +1,150 @@
+import FieldgateCore
+import FieldgateModel
+import FieldgateTestSupport
+import HellotracksAdapter
+import TechLinkAdapter
+import Testing
+import TrackTikAdapter
+
+import struct Foundation.URL
+
+/// What a corpus line's note says should happen: `[expect 202 job.created status=open vendorStatus=OPEN jobId=653]`,
+/// `[expect 202 duplicate of line 4]` or `[expect 401: bad secret]`.
+struct CorpusExpectation: CustomStringConvertible {
+    var http: Int
+    var duplicateOfLine: Int?
+    var type: String?
+    var fields: [String: String] = [:]
+    var text: String
+
+    init?(note: String) {
+        guard note.hasPrefix("[expect "), let close = note.firstIndex(of: "]") else { return nil }
+        text = String(note[..<close].dropFirst("[expect ".count))
+        let words = text.split(separator: " ", maxSplits: 1).map(String.init)
+        guard let status = Int(words[0].trimmingCharacters(in: ":")) else { return nil }
+        http = status
+        guard status == 202, words.count > 1 else { return }
+        let rest = words[1]
+        if rest.hasPrefix("duplicate of line ") {
+            duplicateOfLine = Int(rest.dropFirst("duplicate of line ".count))
+            return
+        }
+        // `type key=value key=value…`; values may contain spaces (vendorStatus=New Alarm).
+        let typeEnd = rest.firstIndex(of: " ") ?? rest.endIndex
+        type = String(rest[..<typeEnd])
+        let pairs = rest[typeEnd...]
+        let keys = ["status", "vendorStatus", "jobId"]
+        for key in keys {
+            guard let start = pairs.firstRange(of: " \(key)=") else { continue }
+            var value = pairs[start.upperBound...]
+            for other in keys where other != key {
+                if let next = value.firstRange(of: " \(other)=") { value = value[..<next.lowerBound] }
+            }
+            fields[key] = String(value)
+        }
+    }
+
+    var description: String { text }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        String(self.filter { $0 != set })
+    }
+}
+
+/// The shared dev corpus: every line's `[expect …]` note, through the real pipeline and the shared config.
+@Suite("Dev corpus", .serialized)
+struct CorpusTests {
+    static let adapters: [any VendorAdapter] = [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+
+    @Test func everyLineMeetsItsExpectation() async throws {
+        let corpus = RepositoryPaths.sharedCorpus
+        let config = try RepositoryPaths.read(corpus.appendingPathComponent("fieldgate.yaml"))
+        let lines = try RepositoryPaths.read(corpus.appendingPathComponent("dev.ndjson"))
+            .split(separator: "\n", omittingEmptySubsequences: false)
+            .map(String.init)
+            .filter { !$0.isEmpty }
+        #expect(lines.count == 178)
+
+        let harness = try PipelineHarness(configurationYAML: config, adapters: Self.adapters)
+        var normalizer = CorpusNormalizer(pipeline: harness.pipeline)
+        var acceptedIDByLine: [Int: String] = [:]
+        var met = 0
+        for (index, line) in lines.enumerated() {
+            let number = index + 1
+            let request = try CorpusRequest(line: line)
+            let expectation = try #require(CorpusExpectation(note: request.note ?? ""), "line \(number) has no [expect]")
+            let result = try await normalizer.normalize(line: number, request: request)
+            let failures = check(result, against: expectation, acceptedIDByLine: acceptedIDByLine)
+            if case .accepted(let event) = result.outcome { acceptedIDByLine[number] = event.id }
+            if failures.isEmpty {
+                met += 1
+            } else {
+                Issue.record("line \(number) [expect \(expectation)]: \(failures.joined(separator: "; "))")
+            }
+        }
+        #expect(met == 178)
+        let tally = normalizer.tally
+        #expect(tally.accepted + tally.duplicate + tally.rejected == 178)
+        // Rejections after authentication are kept; 401/413 are not.
+        #expect(harness.store.quarantined.count == lines.indices.filter { index in
+            guard let note = try? CorpusRequest(line: lines[index]).note, let expectation = CorpusExpectation(note: note)
+            else { return false }
+            return [400, 415, 422].contains(expectation.http)
+        }.count)
+    }
+
+    func check(_ result: NormalizedLine, against expected: CorpusExpectation, acceptedIDByLine: [Int: String]) -> [String] {
+        var failures: [String] = []
+        if result.outcome.httpStatus != expected.http {
+            failures.append("http \(result.outcome.httpStatus) (\(result.outcome.problem?.description ?? "no problem"))")
+            return failures
+        }
+        if let original = expected.duplicateOfLine {
+            guard case .duplicate(let first) = result.outcome else { return failures + ["not a duplicate"] }
+            if result.duplicateOf != original { failures.append("duplicateOf \(String(describing: result.duplicateOf))") }
+            if first.id != acceptedIDByLine[original] { failures.append("id is not line \(original)'s") }
+            return failures
+        }
+        guard expected.http == 202 else {
+            if result.outcome.problem == nil { failures.append("no problem document") }
+            return failures
+        }
+        guard case .accepted(let event) = result.outcome else { return failures + ["not accepted as new"] }
+        if event.type.rawValue != expected.type { failures.append("type \(event.type.rawValue)") }
+        let status = event.job?.status?.rawValue ?? "null"
+        if let want = expected.fields["status"], want != status { failures.append("status \(status)") }
+        if let want = expected.fields["jobId"], want != (event.job?.id ?? "null") {
+            failures.append("jobId \(event.job?.id ?? "null")")
+        }
+        if let want = expected.fields["vendorStatus"] {
+            let vendorStatus = event.job?.vendorStatus
+            let matches = want == "null" ? vendorStatus == nil : (vendorStatus?.code == want || vendorStatus?.name == want)
+            if !matches { failures.append("vendorStatus \(String(describing: vendorStatus))") }
+        }
+        if event.subject != event.job?.id { failures.append("subject \(String(describing: event.subject))") }
+        return failures
+    }
+
+    @Test func normalizingTwiceGivesTheSameIDs() async throws {
+        let corpus = RepositoryPaths.sharedCorpus
+        let config = try RepositoryPaths.read(corpus.appendingPathComponent("fieldgate.yaml"))
+        let lines = try RepositoryPaths.read(corpus.appendingPathComponent("dev.ndjson")).split(separator: "\n")
+        var runs: [[String?]] = []
+        for start in ["2026-10-26T21:14:06.512Z", "2027-01-01T00:00:00Z"] {
+            let harness = try PipelineHarness(
+                configurationYAML: config,
+                adapters: Self.adapters,
+                now: UTCTimestamp(rfc3339: start)!
+            )
+            var ids: [String?] = []
+            for line in lines {
+                ids.append(try await harness.send(CorpusRequest(line: String(line)).inboundRequest).event?.id)
+            }
+            runs.append(ids)
+        }
+        #expect(runs[0] == runs[1])
+        #expect(runs[0].compactMap { $0 }.count == 136)
+    }
+}

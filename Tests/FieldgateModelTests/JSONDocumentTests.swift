@@ -1,0 +1,169 @@
+import FieldgateModel
+import Testing
+
+@Suite("Strict JSON parsing")
+struct JSONDocumentTests {
+    func parse(_ text: String) throws(JSONSyntaxError) -> JSONDocument {
+        try JSONDocument(parsing: Array(text.utf8))
+    }
+
+    func reason(_ bytes: [UInt8]) -> JSONSyntaxError.Reason? {
+        do {
+            _ = try JSONDocument(parsing: bytes)
+            return nil
+        } catch {
+            return error.reason
+        }
+    }
+
+    func reason(_ text: String) -> JSONSyntaxError.Reason? { reason(Array(text.utf8)) }
+
+    @Test func readsNestedValues() throws {
+        let root = try parse(#" {"a": {"b": [1, "two", true, null, -0.5e+3]}, "c": "\u00e9\/x"} "#).root
+        #expect(root.isObject)
+        let array = try #require(root["a"]?["b"])
+        #expect(array.count == 5)
+        #expect(array.elements.map(\.kind) == [.number, .string, .true, .null, .number])
+        #expect(array.elements[4].numberText == "-0.5e+3")
+        #expect(array.elements[1].string == "two")
+        #expect(root["c"]?.string == "é/x")
+        #expect(root["missing"] == nil)
+    }
+
+    @Test func keepsNumbersAsWritten() throws {
+        let root = try parse(#"{"id": 12345678901234567890123, "f": 1.10, "e": 1E5}"#).root
+        #expect(root["id"]?.numberText == "12345678901234567890123")
+        #expect(root["f"]?.numberText == "1.10")
+        #expect(root["e"]?.numberText == "1E5")
+        #expect(root["e"]?.int64 == 100_000)
+    }
+
+    @Test(arguments: [
+        ("[1,2,]", JSONSyntaxError.Reason.trailingComma),
+        (#"{"a":1,}"#, .trailingComma),
+        ("// c\n{}", .unexpectedByte(UInt8(ascii: "/"))),
+        (#"{"a":1 /* c */}"#, .unexpectedByte(UInt8(ascii: "/"))),
+        (#"{"a":NaN}"#, .unexpectedByte(UInt8(ascii: "N"))),
+        (#"{"a":Infinity}"#, .unexpectedByte(UInt8(ascii: "I"))),
+        (#"{"a":-Infinity}"#, .invalidNumber),
+        (#"{"a":"\ud800"}"#, .loneSurrogate),
+        (#"{"a":"\udc00x"}"#, .loneSurrogate),
+        (#"{"a":"\ud800\u0041"}"#, .loneSurrogate),
+        (#"{"a":1} x"#, .trailingBytes),
+        (#"{"a":1}{"b":2}"#, .trailingBytes),
+        (#"{"a":1,"a":2}"#, .duplicateKey("a")),
+        (#"{"a":1,"\u0061":2}"#, .duplicateKey("a")),
+        (#"{"a":01}"#, .unexpectedByte(UInt8(ascii: "1"))),
+        (#"{"a":1.}"#, .invalidNumber),
+        (#"{"a":.5}"#, .unexpectedByte(UInt8(ascii: "."))),
+        (#"{"a":+1}"#, .unexpectedByte(UInt8(ascii: "+"))),
+        (#"{"a":"x\qy"}"#, .invalidEscape),
+        ("{\"a\":\"tab\there\"}", .controlCharacterInString),
+        (#"{"a":tru}"#, .unexpectedByte(UInt8(ascii: "}"))),
+        (#"{"a" 1}"#, .unexpectedByte(UInt8(ascii: "1"))),
+        (#"{'a':1}"#, .unexpectedByte(UInt8(ascii: "'"))),
+        (#"{"a":"unterminated"#, .unexpectedEnd),
+        ("", .empty),
+        ("   ", .empty),
+    ])
+    func refusesWhatRFC8259Refuses(text: String, expected: JSONSyntaxError.Reason) {
+        #expect(reason(text) == expected, "\(text)")
+    }
+
+    @Test func refusesByteOrderMark() {
+        #expect(reason([0xEF, 0xBB, 0xBF] + Array("{}".utf8)) == .byteOrderMark)
+    }
+
+    @Test func refusesInvalidUTF8WithOffset() throws {
+        let bytes = Array(#"{"name":"C"#.utf8) + [0xF4] + Array(#"t"}"#.utf8)
+        do {
+            _ = try JSONDocument(parsing: bytes)
+            Issue.record("accepted invalid UTF-8")
+        } catch {
+            #expect(error.reason == .invalidUTF8)
+            #expect(error.offset == 10)
+        }
+    }
+
+    @Test func limitsNestingTo64() {
+        let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(reason(ok) == nil)
+        #expect(reason(deep) == .tooDeep)
+        let objects = String(repeating: #"{"a":"#, count: 65) + "1" + String(repeating: "}", count: 65)
+        #expect(reason(objects) == .tooDeep)
+    }
+
+    @Test func acceptsSurrogatePairsAndAnyScalar() throws {
+        let root = try parse(#"{"e":"\ud83d\ude00","t":"\t\u0001"}"#).root
+        #expect(root["e"]?.string == "😀")
+        #expect(root["t"]?.string == "\t\u{01}")
+    }
+
+    @Test func manyKeysStillDetectDuplicates() {
+        var members = (0..<40).map { #""k\#($0)":\#($0)"# }
+        members.append(#""k7":0"#)
+        #expect(reason("{" + members.joined(separator: ",") + "}") == .duplicateKey("k7"))
+        members.removeLast()
+        #expect(reason("{" + members.joined(separator: ",") + "}") == nil)
+    }
+
+    @Test func errorDescriptionsNameTheOffset() {
+        do {
+            _ = try parse(#"{"a":1,}"#)
+        } catch {
+            #expect(error.description == "trailing comma at byte offset 7")
+        }
+    }
+}
+
+@Suite("Canonical JSON")
+struct JSONCanonicalFormTests {
+    func canonical(_ text: String) throws -> String {
+        String(decoding: try JSONDocument(parsing: Array(text.utf8)).root.canonicalBytes, as: UTF8.self)
+    }
+
+    @Test func sortsKeysAndDropsWhitespace() throws {
+        #expect(try canonical("{ \"b\" : 1,\r\n \"a\" : [ 2 , { \"d\":null, \"c\":true } ] }") == #"{"a":[2,{"c":true,"d":null}],"b":1}"#)
+    }
+
+    @Test func formattingDifferencesDisappear() throws {
+        let php = #"{"url":"https:\/\/x.test\/a","name":"Caf\u00e9 \u201cB\u201d","n":70}"#
+        let raw = "{\"n\":70,\"name\":\"Café “B”\",\"url\":\"https://x.test/a\"}"
+        #expect(try canonical(php) == canonical(raw))
+        #expect(try canonical(php) == raw)
+    }
+
+    @Test func valueDifferencesRemain() throws {
+        #expect(try canonical(#"{"code":70}"#) != canonical(#"{"code":"70"}"#))
+        #expect(try canonical(#"{"code":70}"#) != canonical(#"{"code":70.0}"#))
+    }
+
+    @Test func escapesOnlyWhatJSONRequires() throws {
+        #expect(try canonical(#"{"s":"a\"b\\c\nd\u0007\u00e9\/"}"#) == #"{"s":"a\"b\\c\nd\u0007é/"}"#)
+    }
+
+    @Test func sortsEscapedKeysByDecodedValue() throws {
+        #expect(try canonical(#"{"\u0062":1,"a":2}"#) == #"{"a":2,"b":1}"#)
+    }
+}
+
+@Suite("UTF-8 validation")
+struct UTF8ValidationTests {
+    @Test(arguments: [
+        ([0xC0, 0xAF], 0),  // overlong
+        ([0xE0, 0x80, 0xAF], 0),  // overlong
+        ([0xED, 0xA0, 0x80], 0),  // surrogate
+        ([0xF4, 0x90, 0x80, 0x80], 0),  // above U+10FFFF
+        ([0x41, 0xE2, 0x82], 1),  // truncated
+        ([0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0xDF], 8),  // Latin-1 ß after the fast path
+        ([0x80], 0),  // lone continuation
+    ] as [([UInt8], Int)])
+    func findsFirstInvalidByte(bytes: [UInt8], offset: Int) {
+        #expect(UTF8Validation.firstInvalidByteOffset(in: bytes) == offset)
+    }
+
+    @Test func acceptsWellFormedText() {
+        #expect(UTF8Validation.firstInvalidByteOffset(in: Array("Größe 😀 Ðorđe ñ — ok".utf8)) == nil)
+    }
+}

@@ -1,0 +1,81 @@
+import FieldgateModel
+import Testing
+
+@Suite("Times")
+struct UTCTimestampTests {
+    @Test(arguments: [
+        ("2026-09-14T06:31:07+00:00", "2026-09-14T06:31:07Z"),
+        ("2026-09-14T06:31:07-04:00", "2026-09-14T10:31:07Z"),
+        ("2026-09-14 23:30:00+0530", "2026-09-14T18:00:00Z"),
+        ("2026-09-14T06:31:07.25Z", "2026-09-14T06:31:07.250Z"),
+        ("2024-02-29T00:00:00Z", "2024-02-29T00:00:00Z"),
+        ("1969-12-31T23:59:59Z", "1969-12-31T23:59:59Z"),
+    ])
+    func convertsOffsetsToUTC(text: String, utc: String) throws {
+        #expect(try #require(UTCTimestamp(rfc3339: text)).rfc3339() == utc)
+    }
+
+    @Test(arguments: ["2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-09-14", "yesterday", "2026-09-14T06:31:07"])
+    func refusesInvalidOrZonelessText(text: String) {
+        #expect(UTCTimestamp(rfc3339: text) == nil)
+    }
+
+    @Test(arguments: [
+        ("2019-01-23 01:23:45 PDT", "2019-01-23T08:23:45Z"),
+        ("2026-09-18 08:14:52 MST", "2026-09-18T15:14:52Z"),
+        ("2026-11-02 09:00:00 est", "2026-11-02T14:00:00Z"),
+        ("2026-07-01 12:00:00 NDT", "2026-07-01T14:30:00Z"),
+    ])
+    func convertsKnownZoneAbbreviations(text: String, utc: String) throws {
+        let local = try #require(LocalDateTime(parsing: text))
+        #expect(local.timestamp?.rfc3339() == utc)
+    }
+
+    @Test func keepsUnknownAbbreviationsUnconverted() throws {
+        let local = try #require(LocalDateTime(parsing: "2026-09-18 08:14:52 XYZT"))
+        #expect(local.zoneAbbreviation == "XYZT")
+        #expect(local.timestamp == nil)
+    }
+
+    @Test func formatsEpochMilliseconds() throws {
+        #expect(UTCTimestamp(epochMilliseconds: 1_789_484_531_412)?.rfc3339() == "2026-09-15T15:02:11.412Z")
+        #expect(UTCTimestamp(epochMilliseconds: 0) == nil)
+        #expect(UTCTimestamp(millisecondsSinceEpoch: 0).rfc3339(alwaysMilliseconds: true) == "1970-01-01T00:00:00.000Z")
+    }
+}
+
+@Suite("Status names")
+struct StatusNameTests {
+    @Test func foldsCaseAndWhitespace() {
+        #expect(StatusName("  On   the\tWay ").normalized == "on the way")
+        #expect(StatusName("ÉN ROUTE").normalized == "én route")
+    }
+
+    @Test func tableLooksUpNormalisedNames() {
+        let table = StatusNameTable([.enRoute: ["En Route"], .onSite: ["on site"]])
+        #expect(table["en   route"] == .enRoute)
+        #expect(table["ON SITE"] == .onSite)
+        #expect(table["arrived"] == nil)
+    }
+
+    @Test func vendorStatusIsNilWhenNothingIsKnown() {
+        #expect(VendorStatus(code: nil, name: nil) == nil)
+        #expect(VendorStatus(code: "20", name: nil)?.json == .object(["code": "20", "name": .null]))
+    }
+
+    @Test func constantTimeComparisonStillCompares() {
+        #expect(SecretComparison.matches("s3cret", "s3cret"))
+        #expect(!SecretComparison.matches("s3cret", "s3creT"))
+        #expect(!SecretComparison.matches("s3cret", "s3cret "))
+        #expect(!SecretComparison.matches("", "x"))
+        #expect(SecretComparison.matchesAny("b", ["a", "b", "c"]))
+        #expect(!SecretComparison.matchesAny("d", ["a", "b", "c"]))
+    }
+
+    @Test func headersCombineRepeatedFields() {
+        var headers = RequestHeaders([("X-Token", "a")])
+        headers.append(name: "x-token", value: "b")
+        #expect(headers["X-TOKEN"] == "a, b")
+        #expect(headers.values("x-token") == ["a", "b"])
+    }
+}
