@@ -1,0 +1,122 @@
+import FieldgateCore
+import FieldgateModel
+import FieldgateTestSupport
+import HellotracksAdapter
+import TechLinkAdapter
+import Testing
+
+import struct Foundation.URL
+import TrackTikAdapter
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    static let adapters: [any VendorAdapter] = [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+
+    func configurationError(_ yaml: String, environment: [String: String] = [:]) -> ConfigurationError? {
+        do {
+            let configuration = try GatewayConfiguration.parse(yaml: yaml, file: "gw.yaml", environment: environment)
+            _ = try TenantDirectory(configuration: configuration, adapters: Self.adapters)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func readsTheContractExample() throws {
+        let yaml = """
+            server:   {host: 0.0.0.0, port: 9090, maxBodyBytes: 2048}
+            storage:  {postgres: "postgres://fg@127.0.0.1:5432/fieldgate"}
+            admin:    {token: "${FIELDGATE_ADMIN_TOKEN}"}
+            tenants:
+              - {vendor: tracktik, tenant: northwind-security, secretHeader: {name: TrackTik-Callout-Secret, value: "abc"},
+                 statusNames: {"Guard Dispatched": dispatched}, dedupeWindow: 7d}
+              - {vendor: hellotracks, tenant: rapidfix-hvac, account: rapidfix.hvac, headers: {Authorization: "Bearer x"}}
+              - {vendor: techlink, tenant: brightline-retail, tokens: ["t1"]}
+              - {vendor: techlink, tenant: cobalt-pos}
+            subscribers:
+              - {id: billing, url: "http://127.0.0.1:9000/hooks", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", types: ["job.*"], vendors: [], tenants: []}
+            """
+        let configuration = try GatewayConfiguration.parse(yaml: yaml, environment: ["FIELDGATE_ADMIN_TOKEN": "tok"])
+        #expect(configuration.server.host == "0.0.0.0")
+        #expect(configuration.server.port == 9090)
+        #expect(configuration.server.maxBodyBytes == 2048)
+        #expect(configuration.storage == .postgres(url: "postgres://fg@127.0.0.1:5432/fieldgate"))
+        #expect(configuration.adminToken == "tok")
+        #expect(configuration.tenants.map(\.tenant) == ["northwind-security", "rapidfix-hvac", "brightline-retail", "cobalt-pos"])
+        #expect(configuration.tenants[0].dedupeWindow == .seconds(7 * 86_400))
+        #expect(configuration.subscribers.first?.types == ["job.*"])
+        let directory = try TenantDirectory(configuration: configuration, adapters: Self.adapters)
+        #expect(directory.entry(vendor: "techlink", tenant: "cobalt-pos")?.dedupeWindow == .seconds(1800))
+        #expect(directory.entry(vendor: "hellotracks", tenant: "rapidfix-hvac")?.dedupeWindow == .seconds(7 * 86_400))
+    }
+
+    @Test func defaultsApplyToAnEmptyFile() throws {
+        let configuration = try GatewayConfiguration.parse(yaml: "")
+        #expect(configuration.server.port == 8080)
+        #expect(configuration.server.maxBodyBytes == 1_048_576)
+        #expect(configuration.storage == .sqlite(path: "fieldgate.db"))
+        #expect(configuration.tenants.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("tenants:\n  - {vendor: acme, tenant: x}\n", 2, "unknown vendor 'acme'"),
+        ("tenants:\n  - {vendor: techlink}\n", 2, "missing required key 'tenant'"),
+        ("tenants:\n  - {vendor: tracktik, tenant: t}\n", 2, "needs secretHeader"),
+        ("tenants:\n  - vendor: tracktik\n    tenant: t\n    secretHeader: {name: X}\n", 4, "missing required key 'value'"),
+        ("tenants:\n  - {vendor: techlink, tenant: a}\n  - {vendor: techlink, tenant: a}\n", 3, "already defined on line 2"),
+        ("tenants:\n  - {vendor: techlink, tenant: a, dedupeWindow: soon}\n", 2, "dedupeWindow 'soon'"),
+        ("tenants:\n  - {vendor: techlink, tenant: a/b}\n", 2, "URL path segment"),
+        (
+            "tenants:\n  - vendor: tracktik\n    tenant: t\n    secretHeader: {name: X, value: y}\n    statusNames: {Gone: vanished}\n",
+            5, "statusNames['Gone'] must be one of"
+        ),
+        ("server: {port: 99999}\n", 1, "server.port"),
+        ("server:\n  port: 80\n  maxBodyBytes: -1\n", 3, "maxBodyBytes"),
+        ("servr: {}\n", 1, "unknown key 'servr'"),
+        ("storage: {mysql: x}\n", 1, "unknown storage 'mysql'"),
+        ("admin: {token: \"${NOT_SET_ANYWHERE}\"}\n", 1, "NOT_SET_ANYWHERE is not set"),
+        ("tenants: [\n", 2, "not valid YAML"),
+        ("subscribers:\n  - {id: b, url: ftp://x, secret: whsec_abc}\n", 2, "must be http(s)"),
+    ])
+    func refusesWithFileLineAndReason(yaml: String, line: Int, reason: String) throws {
+        let error = try #require(configurationError(yaml))
+        #expect(error.file == "gw.yaml")
+        #expect(error.line == line, "\(error)")
+        #expect(error.reason.contains(reason), "\(error)")
+        #expect(error.description.hasPrefix("gw.yaml:\(line): "))
+    }
+
+    @Test func environmentVariablesExpandInsideValues() throws {
+        let yaml = "tenants:\n  - {vendor: techlink, tenant: a, tokens: [\"pre-${TL_TOKEN}-post\"]}\n"
+        let configuration = try GatewayConfiguration.parse(yaml: yaml, environment: ["TL_TOKEN": "xyz"])
+        #expect(configuration.tenants[0].options["tokens"]?.sequenceValues == ["pre-xyz-post"])
+    }
+
+    @Test(arguments: [
+        ("30m", Duration.seconds(1800)), ("7d", .seconds(604_800)), ("1h30m", .seconds(5400)), ("45s", .seconds(45)),
+        ("500ms", .milliseconds(500)), ("2w", .seconds(1_209_600)),
+    ])
+    func parsesDurations(text: String, duration: Duration) {
+        #expect(DurationText.parse(text) == duration)
+    }
+
+    @Test(arguments: ["", "7", "d", "7x", "-5m"])
+    func refusesBadDurations(text: String) {
+        #expect(DurationText.parse(text) == nil)
+    }
+
+    @Test func sharedCorpusConfigurationLoads() throws {
+        let path = RepositoryPaths.sharedCorpus.appendingPathComponent("fieldgate.yaml").path
+        let configuration = try GatewayConfiguration.load(path: path, environment: [:])
+        #expect(configuration.tenants.count == 7)
+        #expect(configuration.adminToken == "dev-admin-token")
+        _ = try TenantDirectory(configuration: configuration, adapters: Self.adapters)
+    }
+}
+
+extension ConfigNode {
+    var sequenceValues: [String]? {
+        if case .sequence(let elements, _) = self { return elements.compactMap(\.scalar) }
+        return nil
+    }
+}
