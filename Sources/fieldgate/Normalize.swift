@@ -16,13 +16,16 @@ struct Normalize: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run corpus requests through the ingest pipeline and print one JSON result per line.",
         discussion: """
-            Each line of CORPUS is one HTTP request (NDJSON: vendor, tenant, method, path, headers, body or
-            bodyBase64, note). Requests run in order through the same checks, adapters and dedupe as the server,
-            with an in-memory store and one dedupe window. Output, one line per request:
-              {"line":N,"http":202,"outcome":"accepted"|"duplicate"|"rejected","id":…,"duplicateOf":…,
-               "event":{…}|null,"problem":{…}|null}
-            For a duplicate, "id" and "event" are the first accepted copy's and "duplicateOf" is its line.
-            A summary goes to standard error. Exit status 1 if a corpus line could not be read as a request.
+            Each line of CORPUS is one HTTP request (NDJSON with vendor, tenant, method, path, headers, body or \
+            bodyBase64, and note). Requests run in order through the same checks, adapters and dedupe as the \
+            server, with an in-memory store and one dedupe window.
+
+            Output is one JSON line per request: {"line":N,"http":202,"outcome":"accepted|duplicate|rejected",\
+            "id":…,"duplicateOf":…,"event":{…}|null,"problem":{…}|null}. For a duplicate, "id" and "event" \
+            are the first accepted copy's and "duplicateOf" is its line number.
+
+            A summary goes to standard error. The exit status is 1 if a corpus line could not be read as a \
+            request, 2 if the configuration or corpus could not be opened.
             """
     )
 
