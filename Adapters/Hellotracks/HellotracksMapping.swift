@@ -31,7 +31,7 @@ struct HellotracksMapping {
             var place = JSONObject()
             place["id"] = .string(placeID)
             place.set("name", text: job.text("placeName"))
-            place.set("radiusMeters", nonZero(job.text("radius")).map(JSONValue.number))
+            place.set("radiusMeters", Self.positiveNumber(job["radius"]))
             detail["place"] = .object(place)
         }
         var schedule = JSONObject()
@@ -39,7 +39,7 @@ struct HellotracksMapping {
         schedule.set("windowStart", text: Self.clock(job.text("windowStart")))
         schedule.set("windowEnd", text: Self.clock(job.text("windowEnd")))
         schedule.set("start", text: Self.time(job["tsScheduled"]))
-        schedule.set("onSiteSeconds", nonZero(job.text("onSiteSeconds")).map(JSONValue.number))
+        schedule.set("onSiteSeconds", Self.positiveNumber(job["onSiteSeconds"]))
         if !schedule.isEmpty { detail["schedule"] = .object(schedule) }
         var contact = JSONObject()
         contact.set("name", text: job.text("contactName"))
@@ -51,7 +51,9 @@ struct HellotracksMapping {
         notes.set("worker", text: job.text("textReceiver"))
         if !notes.isEmpty { detail["notes"] = .object(notes) }
         if let dispatcher = job.text("dispatcherUid") {
-            detail["dispatcher"] = .object(["id": .string(dispatcher), "name": .string(job.text("dispatcherName"))])
+            var summary: JSONObject = ["id": .string(dispatcher)]
+            summary.set("name", text: job.text("dispatcherName"))
+            detail["dispatcher"] = .object(summary)
         }
         var milestones = JSONObject()
         for (key, field) in Self.milestoneFields {
@@ -136,7 +138,10 @@ struct HellotracksMapping {
         if let member = data.object("member") { detail["member"] = .object(Self.member(member)) }
         if let place = data.object("place") { detail["place"] = .object(Self.place(place)) }
         if let zone = data.object("zone") {
-            detail["zone"] = .object(["id": .string(zone.text("uid")), "name": .string(zone.text("name"))])
+            var summary = JSONObject()
+            summary.set("id", text: zone.text("uid"))
+            summary.set("name", text: zone.text("name"))
+            detail["zone"] = .object(summary)
         }
         return AdaptedEvent(
             type: .alertTriggered,
@@ -162,7 +167,7 @@ struct HellotracksMapping {
         if let location = place.object("location") {
             result.set("location", Self.location(lat: location["lat"], lng: location["lng"]))
         }
-        result.set("radiusMeters", place["radius"]?.numberText.map(JSONValue.number))
+        result.set("radiusMeters", Self.positiveNumber(place["radius"]))
         return result
     }
 
@@ -186,17 +191,24 @@ struct HellotracksMapping {
 
     /// `20260915` → `2026-09-15`.
     static func day(_ text: String?) -> String? {
-        guard let text, text.count == 8, text != "00000000", text.allSatisfy(\.isASCII) else { return nil }
+        guard let text, text.count == 8, text != "00000000", text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber)
+        else { return nil }
         let digits = Array(text)
         return String(digits[0..<4]) + "-" + String(digits[4..<6]) + "-" + String(digits[6..<8])
     }
 
     /// Time-of-day windows are written as hhmm integers (`930` = 09:30, `2400` = end of day).
     static func clock(_ text: String?) -> String? {
-        guard let text, let value = Int(text), value >= 0, value <= 2400 else { return nil }
+        guard let text, let value = Int(text), value >= 0, value <= 2400, value % 100 < 60 else { return nil }
         let hours = value / 100
         let minutes = value % 100
         return (hours < 10 ? "0" : "") + String(hours) + ":" + (minutes < 10 ? "0" : "") + String(minutes)
+    }
+
+    /// A JSON number greater than zero, kept as written; anything else (0 means "not set") is left out.
+    static func positiveNumber(_ element: JSONElement?) -> JSONValue? {
+        guard let text = element?.numberText, let value = Double(text), value > 0 else { return nil }
+        return .number(text)
     }
 
     func nonZero(_ text: String?) -> String? {

@@ -140,7 +140,10 @@ struct TechLinkMapping {
         site.set("timeZone", text: record.text("timezone"))
         site.set("phone", text: record.text("phone"))
         if record.text("contact_name") != nil || record.text("contact_email") != nil {
-            site["contact"] = .object(["name": .string(record.text("contact_name")), "email": .string(record.text("contact_email"))])
+            var contact = JSONObject()
+            contact.set("name", text: record.text("contact_name"))
+            contact.set("email", text: record.text("contact_email"))
+            site["contact"] = .object(contact)
         }
         return site
     }
@@ -220,7 +223,9 @@ struct TechLinkMapping {
 
     func person(name: String?, phone: String?) -> JSONValue? {
         guard let name else { return nil }
-        return .object(["name": .string(name), "phone": .string(phone)])
+        var person: JSONObject = ["name": .string(name)]
+        person.set("phone", text: phone)
+        return .object(person)
     }
 
     // MARK: Times

@@ -60,10 +60,12 @@ struct TrackTikMapping {
         if status.isObject {
             let name = status.text("name")
             let tag = status.text("tag")
+            guard name != nil || tag != nil || status.text("id") != nil else { return (nil, nil) }
             let canonical = [name, tag].lazy.compactMap { $0 }.compactMap(lookup).first ?? .unknown
             return (canonical, VendorStatus(code: status.text("id"), name: name ?? tag))
         }
-        return (.unknown, VendorStatus(code: status.nonEmptyText, name: nil))
+        guard let code = status.nonEmptyText else { return (nil, nil) }
+        return (.unknown, VendorStatus(code: code, name: nil))
     }
 
     func lookup(_ name: String) -> JobStatus? {
@@ -202,9 +204,9 @@ struct TrackTikMapping {
         return .object(["latitude": .number(latitude), "longitude": .number(longitude)])
     }
 
-    /// TrackTik writes ISO times with offsets; the canonical form is UTC. Unparseable text is passed through.
+    /// TrackTik writes ISO times with offsets; the canonical form is UTC. Text that is not a time is left out
+    /// rather than passed off as UTC (the raw request keeps it).
     static func utc(_ text: String?) -> String? {
-        guard let text else { return nil }
-        return UTCTimestamp(rfc3339: text)?.rfc3339() ?? text
+        text.flatMap(UTCTimestamp.init(rfc3339:))?.rfc3339()
     }
 }
