@@ -39,13 +39,13 @@ let cases: [String: Case] = [
     "techlink": Case(vendor: "techlink", tenant: "brightline-retail", routeSuffix: "", body: Array(techLinkStatusChange.utf8)),
 ]
 
-let benchmarks = {
+let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .mallocCountTotal, .throughput],
         timeUnits: .nanoseconds,
-        thresholds: [.mallocCountTotal: .init(relative: [.p90: 5], absolute: [.p90: 2])],
         maxDuration: .seconds(3),
-        maxIterations: 1_000_000
+        maxIterations: 1_000_000,
+        thresholds: [.mallocCountTotal: .init(relative: [.p90: 5], absolute: [.p90: 2])]
     )
 
     let configuration = try! GatewayConfiguration.parse(yaml: configurationYAML)
