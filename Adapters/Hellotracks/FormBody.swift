@@ -8,6 +8,9 @@ struct FormBody {
     static let singletonKeys: Set<String> = ["account", "id", "action", "data"]
 
     init(parsing bytes: [UInt8]) throws(AdapterError) {
+        if let offset = UTF8Validation.firstInvalidByteOffset(in: bytes) {
+            throw AdapterError(.invalidUTF8, "the form body is not UTF-8 (byte offset \(offset))")
+        }
         pairs = []
         var start = 0
         while start <= bytes.count {

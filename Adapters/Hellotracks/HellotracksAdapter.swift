@@ -91,7 +91,7 @@ struct HellotracksTenant: VendorTenant {
             }
         }
         // Account (401): a callback for another Hellotracks account must not land in this tenant.
-        if let account, let presented = form["account"], !presented.isEmpty, presented != account {
+        if let account, let presented = form["account"], presented != account {
             throw AdapterError(.accountMismatch, "form field 'account' names another Hellotracks account")
         }
         // Semantics (422).
