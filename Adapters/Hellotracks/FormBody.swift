@@ -51,7 +51,7 @@ struct FormBody {
                 i += 1
             case UInt8(ascii: "%"):
                 guard i + 2 < end,
-                    let high = hexDigit(bytes[i + 1]), let low = hexDigit(bytes[i + 2])
+                    let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2])
                 else {
                     throw AdapterError(.formSyntax, "malformed percent escape at byte offset \(i)")
                 }
@@ -72,14 +72,5 @@ struct FormBody {
             )
         }
         return String(decoding: output, as: UTF8.self)
-    }
-
-    static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -1,8 +1,8 @@
 public import FieldgateCore
 public import FieldgateModel
 
-import class Foundation.FileManager
-import class Foundation.ProcessInfo
+public import class Foundation.FileManager
+public import class Foundation.ProcessInfo
 public import struct Foundation.URL
 
 /// Where the repository, the contracts and the shared corpus are, wherever `swift test` runs from.

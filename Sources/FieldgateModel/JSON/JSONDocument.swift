@@ -387,8 +387,9 @@ struct JSONTapeParser {
     }
 }
 
+/// The value of an ASCII hex digit (either case), or nil. Shared by JSON `\u` escapes and form `%XX` escapes.
 @inline(__always)
-func hexValue(_ byte: UInt8) -> UInt8? {
+public func hexValue(_ byte: UInt8) -> UInt8? {
     switch byte {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
     case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
