@@ -12,7 +12,7 @@ struct HellotracksMapping {
     func job() -> AdaptedEvent {
         let job = data.firstElement!
         var detail = JSONObject()
-        detail.set("orderId", text: nonZero(job.text("orderId")))
+        detail.set("orderId", text: Self.nonZero(job.text("orderId")))
         detail.set("externalId", text: job.text("uidSecondary"))
         detail.set("priority", text: job.text("priority"))
         if let worker = job.text("worker") {
@@ -209,10 +209,6 @@ struct HellotracksMapping {
     static func positiveNumber(_ element: JSONElement?) -> JSONValue? {
         guard let text = element?.numberText, let value = Double(text), value > 0 else { return nil }
         return .number(text)
-    }
-
-    func nonZero(_ text: String?) -> String? {
-        Self.nonZero(text)
     }
 
     static func nonZero(_ text: String?) -> String? {

@@ -52,6 +52,4 @@ public struct TenantDirectory: Sendable {
     public func entry(vendor: String, tenant: some StringProtocol) -> Entry? {
         entries[vendor]?[String(tenant)]
     }
-
-    public var vendors: [String] { adapters.keys.sorted() }
 }

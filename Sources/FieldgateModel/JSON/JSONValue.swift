@@ -18,12 +18,6 @@ public enum JSONValue: Sendable, Equatable {
 
     public static func integer<I: BinaryInteger>(_ value: I) -> JSONValue { .number(String(value)) }
 
-    public static func double(_ value: Double) -> JSONValue {
-        guard value.isFinite else { return .null }
-        if value.rounded() == value && abs(value) < 1e15 { return .number(String(Int64(value))) }
-        return .number(String(value))
-    }
-
     // MARK: Access
 
     public subscript(key: String) -> JSONValue? {
