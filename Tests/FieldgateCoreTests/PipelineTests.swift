@@ -41,6 +41,28 @@ struct PipelineTests {
 
     static let closed = #"{"event":"work order closed","workorder_id":"7"}"#
 
+    /// A form request to the `fixit` tenant with its credentials and a header that is not a secret.
+    func hellotracks(_ body: String) -> InboundRequest {
+        InboundRequest(
+            method: "POST",
+            path: "/webhooks/hellotracks/fixit",
+            headers: RequestHeaders([
+                ("Content-Type", "application/x-www-form-urlencoded"), ("authorization", "Bearer ht-key"),
+                ("X-Extra", "extra"), ("User-Agent", "Hellotracks-Webhook/1.0"),
+            ]),
+            body: Array(body.utf8)
+        )
+    }
+
+    @Test func aRawInvalidByteInAFormIs400EvenInsideData() async throws {
+        var request = hellotracks("")
+        request.body = Array("id=j1&action=jobupdated&data=%5B%7B%22destinationName%22%3A%22Caf".utf8) + [0xE9]
+            + Array("%22%7D%5D".utf8)
+        let outcome = try await harness().send(request)
+        #expect(outcome.problem?.code == "invalid-utf8")
+        #expect(outcome.wasQuarantined)
+    }
+
     // MARK: Outcome order
 
     @Test func acceptsAndDerivesTheContractID() async throws {
@@ -256,15 +278,7 @@ struct PipelineTests {
 
     @Test func rawRequestIsStoredWithSecretsRedacted() async throws {
         let harness = try harness()
-        let request = InboundRequest(
-            method: "POST",
-            path: "/webhooks/hellotracks/fixit",
-            headers: RequestHeaders([
-                ("Content-Type", "application/x-www-form-urlencoded"), ("authorization", "Bearer ht-key"),
-                ("X-Extra", "extra"), ("User-Agent", "Hellotracks-Webhook/1.0"),
-            ]),
-            body: Array("account=fixit.co&id=p1&action=placecheckin&data=%7B%22ts%22%3A1789487285000%7D".utf8)
-        )
+        let request = hellotracks("account=fixit.co&id=p1&action=placecheckin&data=%7B%22ts%22%3A1789487285000%7D")
         let event = try #require(try await harness.send(request).event)
         let stored = try #require(try await harness.store.event(id: event.id))
         #expect(stored.raw.headers["Authorization"] == RawRequest.redactedValue)
@@ -277,16 +291,11 @@ struct PipelineTests {
         #expect(event.time.rfc3339() == "2026-09-15T15:48:05Z")
     }
 
-    @Test func accountMismatchIs401AndNotKept() async throws {
+    /// An empty `account=` is present and not the tenant's account (CONTRACT §1.5), just like another account.
+    @Test(arguments: ["other.co", ""])
+    func accountMismatchIs401AndNotKept(account: String) async throws {
         let harness = try harness()
-        let request = InboundRequest(
-            method: "POST",
-            path: "/webhooks/hellotracks/fixit",
-            headers: RequestHeaders([
-                ("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", "Bearer ht-key"), ("X-Extra", "extra"),
-            ]),
-            body: Array("account=other.co&id=p1&action=placecheckin&data=%7B%7D".utf8)
-        )
+        let request = hellotracks("account=\(account)&id=p1&action=placecheckin&data=%7B%7D")
         let outcome = try await harness.send(request)
         #expect(outcome.problem?.code == "account-mismatch")
         #expect(!outcome.wasQuarantined)
