@@ -24,6 +24,14 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // MARK: Canonical model: no server, storage or crypto dependencies.
@@ -44,6 +52,32 @@ var package = Package(
             ]
         ),
 
+        // MARK: Stores: the embedded default.
+        .target(
+            name: "FieldgateSQLite",
+            dependencies: [
+                "FieldgateModel",
+                "FieldgateCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+
+        // MARK: The Hummingbird application: ingest routes, problem responses, admin API, metrics.
+        .target(
+            name: "FieldgateHTTP",
+            dependencies: [
+                "FieldgateModel",
+                "FieldgateCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+
         // MARK: The executable: the only place that knows every adapter.
         .executableTarget(
             name: "fieldgate",
@@ -53,7 +87,12 @@ var package = Package(
                 "TrackTikAdapter",
                 "HellotracksAdapter",
                 "TechLinkAdapter",
+                "FieldgateSQLite",
+                "FieldgateHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -65,6 +104,27 @@ var package = Package(
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateTestSupport",
                 "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+            ]
+        ),
+        .testTarget(
+            name: "FieldgateStoreTests",
+            dependencies: ["FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateTestSupport"]
+        ),
+        .testTarget(
+            name: "FieldgateHTTPTests",
+            dependencies: [
+                "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateHTTP", "FieldgateTestSupport",
+                "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ServeProcessTests",
+            dependencies: [
+                "FieldgateModel", "FieldgateCore", "FieldgateTestSupport", "fieldgate",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(

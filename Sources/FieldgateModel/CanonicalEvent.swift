@@ -124,3 +124,76 @@ public struct JobState: Sendable, Equatable {
         ])
     }
 }
+
+extension JobState {
+    public init(
+        id: String?,
+        key: String?,
+        status: JobStatus?,
+        vendorStatus: VendorStatus?,
+        previousStatus: JobStatus?,
+        previousVendorStatus: VendorStatus?
+    ) {
+        self.id = id
+        self.key = key
+        self.status = status
+        self.vendorStatus = vendorStatus
+        self.previousStatus = previousStatus
+        self.previousVendorStatus = previousVendorStatus
+    }
+}
+
+// MARK: Reading an event back
+
+/// An event's JSON that is not what ``CanonicalEvent/write(into:)`` produces.
+public struct CanonicalEventDecodingError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension CanonicalEvent {
+    /// Reads back what ``write(into:)`` wrote: stores keep the event's JSON and rebuild the value from it.
+    public init(decoding bytes: [UInt8]) throws {
+        let root = try JSONValue(parsing: bytes)
+        func text(_ value: JSONValue?, _ name: String) throws -> String {
+            guard let text = value?.stringValue else { throw CanonicalEventDecodingError("\(name) is not a string") }
+            return text
+        }
+        func timestamp(_ value: JSONValue?, _ name: String) throws -> UTCTimestamp {
+            guard let instant = UTCTimestamp(rfc3339: try text(value, name)) else {
+                throw CanonicalEventDecodingError("\(name) is not an RFC 3339 time")
+            }
+            return instant
+        }
+        func vendorStatus(_ value: JSONValue?) -> VendorStatus? {
+            guard let value, !value.isNull else { return nil }
+            return VendorStatus(code: value["code"]?.stringValue, name: value["name"]?.stringValue)
+        }
+        guard let data = root["data"]?.objectValue else { throw CanonicalEventDecodingError("data is not an object") }
+        guard let type = EventType(rawValue: try text(root["type"], "type")) else {
+            throw CanonicalEventDecodingError("unknown type")
+        }
+        var job: JobState?
+        if let value = data["job"], let object = value.objectValue {
+            job = JobState(
+                id: object["id"]?.stringValue,
+                key: object["key"]?.stringValue,
+                status: object["status"]?.stringValue.flatMap(JobStatus.init(rawValue:)),
+                vendorStatus: vendorStatus(object["vendorStatus"]),
+                previousStatus: object["previousStatus"]?.stringValue.flatMap(JobStatus.init(rawValue:)),
+                previousVendorStatus: vendorStatus(object["previousVendorStatus"])
+            )
+        }
+        self.init(
+            id: try text(root["id"], "id"),
+            type: type,
+            time: try timestamp(root["time"], "time"),
+            vendor: try text(data["vendor"], "data.vendor"),
+            tenant: try text(data["tenant"], "data.tenant"),
+            vendorEvent: try text(data["vendorEvent"], "data.vendorEvent"),
+            receivedAt: try timestamp(data["receivedAt"], "data.receivedAt"),
+            job: job,
+            detail: data["detail"]?.objectValue ?? JSONObject()
+        )
+    }
+}

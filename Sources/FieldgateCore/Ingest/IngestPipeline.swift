@@ -58,68 +58,108 @@ public struct IngestPipeline: Sendable {
     ///
     /// Throws only when the store fails; the caller answers 503 and the vendor retries.
     public func process(_ request: InboundRequest) async throws -> IngestOutcome {
-        let receivedAt = clock.now()
-        let verified: VerifiedRequest
-        switch verify(request) {
-        case .success(let request): verified = request
+        switch route(method: request.method, path: request.path, headers: request.headers) {
+        case .success(let routed): return try await process(routed, body: request.body)
         case .failure(let problem): return .rejected(problem, quarantined: false)
         }
-        return try await adaptAndStore(verified, receivedAt: receivedAt)
     }
 
-    /// A request that passed routing, size and credentials: from here on, rejections are quarantined.
-    struct VerifiedRequest {
-        var request: InboundRequest
-        var vendor: String
-        var tenant: String
-        var routeSuffix: String
-        var entry: TenantDirectory.Entry
-    }
-
-    // MARK: Checks before authentication (nothing is stored)
-
-    func verify(_ request: InboundRequest) -> Result<VerifiedRequest, Problem> {
-        let headerBytes = request.headers.wireSize
+    /// The checks that need only the request head, so a server can refuse before it reads a byte of the body:
+    /// header size, framing, route, method and the declared length.
+    public func route(method: String, path target: String, headers: RequestHeaders) -> Result<RoutedRequest, Problem> {
+        let headerBytes = headers.wireSize
         if headerBytes > Self.maximumHeaderBytes {
             return .failure(.headersTooLarge(headerBytes, limit: Self.maximumHeaderBytes))
         }
         let declaredLength: Int?
-        switch Self.declaredLength(request.headers) {
+        switch Self.declaredLength(headers) {
         case .success(let length): declaredLength = length
         case .failure(let problem): return .failure(problem)
         }
 
         // Routing: exact, case-sensitive, no dot-segment removal; `%2F` stays data.
-        let path = request.path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         guard path.hasPrefix(Self.routePrefix) else { return .failure(.notFound(String(path))) }
         let segments = path.dropFirst(Self.routePrefix.count).split(separator: "/", omittingEmptySubsequences: false)
         guard segments.count >= 2, let adapter = directory.adapter(for: segments[0]), !segments[1].isEmpty,
             let routeSuffix = adapter.routeSuffix(for: Array(segments.dropFirst(2)))
         else { return .failure(.notFound(String(path))) }
-        guard request.method == "POST" else { return .failure(.methodNotAllowed(request.method)) }
+        guard method == "POST" else { return .failure(.methodNotAllowed(method)) }
 
-        // 1. Size, by declared length or by bytes read.
+        // 1. Size, by declared length (the bytes read are checked in `process(_:body:)`).
         if let declaredLength, declaredLength > maxBodyBytes {
             return .failure(
                 .bodyTooLarge("Content-Length \(declaredLength) exceeds the limit of \(maxBodyBytes) bytes")
             )
         }
-        if request.body.count > maxBodyBytes {
-            return .failure(.bodyTooLarge("the body exceeds the limit of \(maxBodyBytes) bytes"))
-        }
-
-        // 2. Tenant and credentials.
-        let vendor = adapter.vendor
-        let tenant = String(segments[1])
-        guard let entry = directory.entry(vendor: vendor, tenant: tenant) else {
-            return .failure(.unknownTenant(vendor: vendor, tenant: tenant))
-        }
-        if let failure = entry.tenant.authenticate(request.headers) {
-            return .failure(.badCredentials(failure))
-        }
         return .success(
-            VerifiedRequest(request: request, vendor: vendor, tenant: tenant, routeSuffix: routeSuffix, entry: entry)
+            RoutedRequest(
+                method: method,
+                path: target,
+                headers: headers,
+                vendor: adapter.vendor,
+                tenant: String(segments[1]),
+                routeSuffix: routeSuffix
+            )
         )
+    }
+
+    /// Runs a routed request and its body through the remaining checks and stores its event.
+    public func process(_ routed: RoutedRequest, body: [UInt8]) async throws -> IngestOutcome {
+        let receivedAt = clock.now()
+        if body.count > maxBodyBytes {
+            return .rejected(.bodyTooLarge("the body exceeds the limit of \(maxBodyBytes) bytes"), quarantined: false)
+        }
+        // 2. Tenant and credentials.
+        guard let entry = directory.entry(vendor: routed.vendor, tenant: routed.tenant) else {
+            return .rejected(.unknownTenant(vendor: routed.vendor, tenant: routed.tenant), quarantined: false)
+        }
+        if let failure = entry.tenant.authenticate(routed.headers) {
+            return .rejected(.badCredentials(failure), quarantined: false)
+        }
+        let request = InboundRequest(method: routed.method, path: routed.path, headers: routed.headers, body: body)
+        let verified = VerifiedRequest(
+            request: request,
+            raw: RawRequest.redacting(request, secretHeaders: entry.tenant.secretHeaderNames),
+            vendor: routed.vendor,
+            tenant: routed.tenant,
+            routeSuffix: routed.routeSuffix,
+            entry: entry
+        )
+        return try await adaptAndStore(verified, receivedAt: receivedAt, quarantineRejections: true)
+    }
+
+    /// Re-runs a quarantined request through today's adapters and tenants.
+    ///
+    /// The request was authenticated when it arrived and its secrets are redacted since, so credentials are not
+    /// checked again; everything after them is. A rejection is answered but not quarantined a second time.
+    public func replay(_ quarantined: QuarantinedRequest) async throws -> IngestOutcome {
+        guard let entry = directory.entry(vendor: quarantined.vendor, tenant: quarantined.tenant) else {
+            return .rejected(
+                .unknownTenant(vendor: quarantined.vendor, tenant: quarantined.tenant),
+                quarantined: false
+            )
+        }
+        let raw = quarantined.raw
+        let verified = VerifiedRequest(
+            request: InboundRequest(method: raw.method, path: raw.path, headers: raw.headers, body: raw.body),
+            raw: raw,
+            vendor: quarantined.vendor,
+            tenant: quarantined.tenant,
+            routeSuffix: quarantined.routeSuffix,
+            entry: entry
+        )
+        return try await adaptAndStore(verified, receivedAt: clock.now(), quarantineRejections: false)
+    }
+
+    /// A request that passed routing, size and credentials: from here on, rejections are quarantined.
+    struct VerifiedRequest {
+        var request: InboundRequest
+        var raw: RawRequest
+        var vendor: String
+        var tenant: String
+        var routeSuffix: String
+        var entry: TenantDirectory.Entry
     }
 
     /// `Content-Length` as a number; conflicting framing is refused because proxies and servers may disagree
@@ -142,12 +182,18 @@ public struct IngestPipeline: Sendable {
 
     // MARK: Checks after authentication (rejections are quarantined)
 
-    func adaptAndStore(_ verified: VerifiedRequest, receivedAt: UTCTimestamp) async throws -> IngestOutcome {
+    func adaptAndStore(
+        _ verified: VerifiedRequest,
+        receivedAt: UTCTimestamp,
+        quarantineRejections: Bool
+    ) async throws -> IngestOutcome {
         let request = verified.request
-        let raw = RawRequest.redacting(request, secretHeaders: verified.entry.tenant.secretHeaderNames)
+        let raw = verified.raw
         func reject(_ problem: Problem) async throws -> IngestOutcome {
             // 401 (account mismatch) is an authentication failure: counted, not kept.
-            guard [400, 415, 422].contains(problem.status) else { return .rejected(problem, quarantined: false) }
+            guard quarantineRejections, [400, 415, 422].contains(problem.status) else {
+                return .rejected(problem, quarantined: false)
+            }
             let quarantined = QuarantinedRequest(
                 id: QuarantineID.make(receivedAt: receivedAt),
                 vendor: verified.vendor,
@@ -224,6 +270,16 @@ public struct IngestPipeline: Sendable {
         }
         return nil
     }
+}
+
+/// A request whose head passed routing, method and declared size: what the server knows before reading the body.
+public struct RoutedRequest: Sendable {
+    public var method: String
+    public var path: String
+    public var headers: RequestHeaders
+    public var vendor: String
+    public var tenant: String
+    public var routeSuffix: String
 }
 
 /// Quarantine IDs: unique per request and sortable by receipt time (`q_<ms hex>_<random hex>`).

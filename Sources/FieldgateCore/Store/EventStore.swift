@@ -17,6 +17,117 @@ public protocol EventStore: Sendable {
 
     /// Deletes dedupe keys whose window ended before `instant`; returns how many.
     func purgeExpiredKeys(before instant: UTCTimestamp) async throws -> Int
+
+    // MARK: Queries (the admin API)
+
+    /// Accepted events matching `query`, newest accepted first, at most `query.limit` of them.
+    func events(_ query: EventQuery) async throws -> Page<StoredEvent>
+
+    /// Every event of one job (`vendor:tenant:id`), in acceptance order.
+    func events(jobKey: String) async throws -> [StoredEvent]
+
+    /// Quarantined requests matching `query`, newest first.
+    func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest>
+
+    /// One quarantined request.
+    func quarantinedRequest(id: String) async throws -> QuarantinedRequest?
+
+    /// Records that a quarantined request was replayed into an event; the request stays listed for the record.
+    func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws
+
+    /// Throws unless the store can take writes right now (`/readyz`).
+    func checkWritable() async throws
+}
+
+/// Filters of `GET /v1/events`; nil matches everything.
+public struct EventQuery: Sendable, Equatable {
+    public var vendor: String?
+    public var tenant: String?
+    public var type: String?
+    public var jobKey: String?
+    public var status: String?
+    /// Bounds on the receipt time: `since` inclusive, `until` exclusive.
+    public var since: UTCTimestamp?
+    public var until: UTCTimestamp?
+    /// Only events accepted before this sequence number (the cursor of the previous page).
+    public var before: Int64?
+    public var limit: Int
+
+    public init(
+        vendor: String? = nil, tenant: String? = nil, type: String? = nil, jobKey: String? = nil,
+        status: String? = nil, since: UTCTimestamp? = nil, until: UTCTimestamp? = nil, before: Int64? = nil,
+        limit: Int = 50
+    ) {
+        self.vendor = vendor
+        self.tenant = tenant
+        self.type = type
+        self.jobKey = jobKey
+        self.status = status
+        self.since = since
+        self.until = until
+        self.before = before
+        self.limit = limit
+    }
+
+    /// The same predicate the SQL stores apply, for the in-memory store and for tests.
+    public func matches(_ stored: StoredEvent) -> Bool {
+        let event = stored.event
+        if let vendor, event.vendor != vendor { return false }
+        if let tenant, event.tenant != tenant { return false }
+        if let type, event.type.rawValue != type { return false }
+        if let jobKey, event.job?.key != jobKey { return false }
+        if let status, event.job?.status?.rawValue != status { return false }
+        if let since, event.receivedAt < since { return false }
+        if let until, !(event.receivedAt < until) { return false }
+        if let before, stored.sequence >= before { return false }
+        return true
+    }
+}
+
+/// Filters of `GET /v1/quarantine`.
+public struct QuarantineQuery: Sendable, Equatable {
+    public var vendor: String?
+    public var tenant: String?
+    public var before: Int64?
+    public var limit: Int
+
+    public init(vendor: String? = nil, tenant: String? = nil, before: Int64? = nil, limit: Int = 50) {
+        self.vendor = vendor
+        self.tenant = tenant
+        self.before = before
+        self.limit = limit
+    }
+
+    public func matches(_ request: QuarantinedRequest) -> Bool {
+        if let vendor, request.vendor != vendor { return false }
+        if let tenant, request.tenant != tenant { return false }
+        if let before, request.sequence >= before { return false }
+        return true
+    }
+}
+
+/// One page of a newest-first listing; `nextBefore` is the cursor for the next page, nil on the last one.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextBefore: Int64?
+
+    public init(items: [Item], nextBefore: Int64?) {
+        self.items = items
+        self.nextBefore = nextBefore
+    }
+}
+
+extension Page {
+    /// Cuts a newest-first list fetched with one extra row into a page: the extra row only says "there is more".
+    public init(fetched: [Item], limit: Int, sequence: (Item) -> Int64) {
+        if fetched.count > limit {
+            items = Array(fetched.prefix(limit))
+            nextBefore = items.last.map(sequence)
+        } else {
+            items = fetched
+            nextBefore = nil
+        }
+    }
 }
 
 /// An event the pipeline wants to store, with everything needed to decide whether it is new.
@@ -80,10 +191,13 @@ public struct RawRequest: Sendable, Equatable {
 public struct StoredEvent: Sendable, Equatable {
     public var event: CanonicalEvent
     public var raw: RawRequest
+    /// Acceptance order within the store: increasing, not necessarily dense.
+    public var sequence: Int64
 
-    public init(event: CanonicalEvent, raw: RawRequest) {
+    public init(event: CanonicalEvent, raw: RawRequest, sequence: Int64) {
         self.event = event
         self.raw = raw
+        self.sequence = sequence
     }
 }
 
@@ -96,6 +210,11 @@ public struct QuarantinedRequest: Sendable, Equatable {
     public var raw: RawRequest
     public var problem: Problem
     public var receivedAt: UTCTimestamp
+    /// The event a successful replay produced, and when.
+    public var replayedAs: String?
+    public var replayedAt: UTCTimestamp?
+    /// Quarantine order within the store; assigned by the store (0 until then).
+    public var sequence: Int64
 
     public init(
         id: String,
@@ -104,7 +223,10 @@ public struct QuarantinedRequest: Sendable, Equatable {
         routeSuffix: String,
         raw: RawRequest,
         problem: Problem,
-        receivedAt: UTCTimestamp
+        receivedAt: UTCTimestamp,
+        replayedAs: String? = nil,
+        replayedAt: UTCTimestamp? = nil,
+        sequence: Int64 = 0
     ) {
         self.id = id
         self.vendor = vendor
@@ -113,5 +235,8 @@ public struct QuarantinedRequest: Sendable, Equatable {
         self.raw = raw
         self.problem = problem
         self.receivedAt = receivedAt
+        self.replayedAs = replayedAs
+        self.replayedAt = replayedAt
+        self.sequence = sequence
     }
 }

@@ -12,7 +12,10 @@ public final class InMemoryEventStore: EventStore {
     struct State {
         var keys: [String: KeyRecord] = [:]
         var events: [String: StoredEvent] = [:]
+        /// Acceptance order, oldest first.
+        var eventOrder: [String] = []
         var quarantined: [QuarantinedRequest] = []
+        var nextSequence: Int64 = 1
     }
 
     private let state = Mutex(State())
@@ -41,13 +44,20 @@ public final class InMemoryEventStore: EventStore {
                 expiresAt: candidate.keyExpiresAt,
                 occurrences: occurrence
             )
-            state.events[event.id] = StoredEvent(event: event, raw: candidate.raw)
+            state.events[event.id] = StoredEvent(event: event, raw: candidate.raw, sequence: state.nextSequence)
+            state.eventOrder.append(event.id)
+            state.nextSequence += 1
             return .inserted(event)
         }
     }
 
     public func quarantine(_ request: QuarantinedRequest) async throws {
-        state.withLock { $0.quarantined.append(request) }
+        state.withLock { state in
+            var request = request
+            request.sequence = state.nextSequence
+            state.nextSequence += 1
+            state.quarantined.append(request)
+        }
     }
 
     public func event(id: String) async throws -> StoredEvent? {
@@ -61,6 +71,45 @@ public final class InMemoryEventStore: EventStore {
             return expired.count
         }
     }
+
+    public func events(_ query: EventQuery) async throws -> Page<StoredEvent> {
+        state.withLock { state in
+            var fetched: [StoredEvent] = []
+            for id in state.eventOrder.reversed() {
+                guard let stored = state.events[id], query.matches(stored) else { continue }
+                fetched.append(stored)
+                if fetched.count > query.limit { break }
+            }
+            return Page(fetched: fetched, limit: query.limit, sequence: \.sequence)
+        }
+    }
+
+    public func events(jobKey: String) async throws -> [StoredEvent] {
+        state.withLock { state in
+            state.eventOrder.compactMap { state.events[$0] }.filter { $0.event.job?.key == jobKey }
+        }
+    }
+
+    public func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest> {
+        state.withLock { state in
+            let fetched = state.quarantined.reversed().filter(query.matches).prefix(query.limit + 1)
+            return Page(fetched: Array(fetched), limit: query.limit, sequence: \.sequence)
+        }
+    }
+
+    public func quarantinedRequest(id: String) async throws -> QuarantinedRequest? {
+        state.withLock { state in state.quarantined.first { $0.id == id } }
+    }
+
+    public func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws {
+        state.withLock { state in
+            guard let index = state.quarantined.firstIndex(where: { $0.id == quarantineID }) else { return }
+            state.quarantined[index].replayedAs = eventID
+            state.quarantined[index].replayedAt = instant
+        }
+    }
+
+    public func checkWritable() async throws {}
 
     /// Everything quarantined so far, oldest first.
     public var quarantined: [QuarantinedRequest] {

@@ -1,0 +1,199 @@
+import FieldgateCore
+import FieldgateModel
+import Hummingbird
+
+import Foundation
+
+/// `/v1/…`: events, job timelines, quarantine and replay, for operators and the systems they build.
+struct AdminRoutes<Context: RequestContext>: Sendable {
+    let pipeline: IngestPipeline
+    var store: any EventStore { pipeline.store }
+
+    func register(on group: RouterGroup<Context>) {
+        group.get("events") { request, _ in try await listEvents(request) }
+        group.get("events/:id") { _, context in try await event(id: try context.parameters.require("id")) }
+        group.get("jobs/:key") { _, context in try await job(key: try context.parameters.require("key")) }
+        group.get("quarantine") { request, _ in try await listQuarantine(request) }
+        group.get("quarantine/:id") { _, context in
+            try await quarantined(id: try context.parameters.require("id"))
+        }
+        group.post("quarantine/:id/replay") { _, context in
+            try await replay(id: try context.parameters.require("id"))
+        }
+    }
+
+    // MARK: Events
+
+    func listEvents(_ request: Request) async throws -> Response {
+        var parameters = try QueryParameters(request, allowed: [
+            "vendor", "tenant", "type", "job", "status", "since", "until", "limit", "cursor",
+        ])
+        var query = EventQuery(limit: try parameters.limit())
+        query.vendor = parameters.text("vendor")
+        query.tenant = parameters.text("tenant")
+        query.type = try parameters.vocabulary("type", EventType.allCases.map(\.rawValue))
+        query.jobKey = parameters.text("job")
+        query.status = try parameters.vocabulary("status", JobStatus.allCases.map(\.rawValue))
+        query.since = try parameters.timestamp("since")
+        query.until = try parameters.timestamp("until")
+        query.before = try parameters.cursor()
+        let page = try await storeCall { try await store.events(query) }
+        return .json(AdminRepresentation.eventList(page.items, paged: true, nextCursor: page.nextBefore))
+    }
+
+    func event(id: String) async throws -> Response {
+        guard let stored = try await storeCall({ try await store.event(id: id) }) else {
+            throw Problem.resourceNotFound("no event with ID '\(id)'")
+        }
+        return .json(AdminRepresentation.storedEvent(stored))
+    }
+
+    func job(key: String) async throws -> Response {
+        let key = key.removingPercentEncodingIfNeeded
+        let events = try await storeCall { try await store.events(jobKey: key) }
+        guard !events.isEmpty else {
+            throw Problem.resourceNotFound("no events for job '\(key)' (a job key is vendor:tenant:jobId)")
+        }
+        return .json(JobTimeline(key: key, events: events).json)
+    }
+
+    // MARK: Quarantine
+
+    func listQuarantine(_ request: Request) async throws -> Response {
+        var parameters = try QueryParameters(request, allowed: ["vendor", "tenant", "limit", "cursor"])
+        var query = QuarantineQuery(limit: try parameters.limit())
+        query.vendor = parameters.text("vendor")
+        query.tenant = parameters.text("tenant")
+        query.before = try parameters.cursor()
+        let page = try await storeCall { try await store.quarantinedRequests(query) }
+        return .json(AdminRepresentation.quarantineList(page))
+    }
+
+    func quarantined(id: String) async throws -> Response {
+        guard let request = try await storeCall({ try await store.quarantinedRequest(id: id) }) else {
+            throw Problem.resourceNotFound("no quarantined request with ID '\(id)'")
+        }
+        return .json(AdminRepresentation.quarantinedRequest(request))
+    }
+
+    /// Re-runs the stored request through today's pipeline; success turns it into an event (or finds the event
+    /// it duplicates) and records that on the quarantined request.
+    func replay(id: String) async throws -> Response {
+        guard let request = try await storeCall({ try await store.quarantinedRequest(id: id) }) else {
+            throw Problem.resourceNotFound("no quarantined request with ID '\(id)'")
+        }
+        let outcome = try await storeCall { try await pipeline.replay(request) }
+        let status: String
+        let event: CanonicalEvent
+        switch outcome {
+        case .accepted(let accepted): (status, event) = ("accepted", accepted)
+        case .duplicate(let original): (status, event) = ("duplicate", original)
+        case .rejected(let problem, _): throw problem
+        }
+        try await storeCall {
+            try await store.markReplayed(quarantineID: id, eventID: event.id, at: pipeline.clock.now())
+        }
+        var output: [UInt8] = []
+        output.append(contentsOf: #"{"status":""#.utf8)
+        output.append(contentsOf: status.utf8)
+        output.append(contentsOf: #"","id":""#.utf8)
+        output.append(contentsOf: event.id.utf8)
+        output.append(contentsOf: #"","event":"#.utf8)
+        event.write(into: &output)
+        output.append(UInt8(ascii: "}"))
+        return .json(output)
+    }
+
+    func storeCall<T>(_ operation: () async throws -> T) async throws -> T {
+        do {
+            return try await operation()
+        } catch {
+            throw StoreFailure(underlying: error)
+        }
+    }
+}
+
+/// The query string of an admin listing, checked strictly: a misspelt filter is an error, not "everything".
+struct QueryParameters {
+    private var values: [String: String] = [:]
+    static let maximumLimit = 500
+    static let defaultLimit = 50
+
+    init(_ request: Request, allowed: Set<String>) throws {
+        let components = URLComponents(string: request.head.path ?? "/")
+        for item in components?.queryItems ?? [] {
+            guard allowed.contains(item.name) else {
+                throw Problem.invalidQuery(
+                    "unknown parameter '\(item.name)' (expected one of: \(allowed.sorted().joined(separator: ", ")))"
+                )
+            }
+            guard values[item.name] == nil else { throw Problem.invalidQuery("parameter '\(item.name)' given twice") }
+            values[item.name] = item.value ?? ""
+        }
+    }
+
+    func text(_ name: String) -> String? {
+        values[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func vocabulary(_ name: String, _ words: [String]) throws -> String? {
+        guard let value = text(name) else { return nil }
+        guard words.contains(value) else {
+            throw Problem.invalidQuery("\(name) '\(value)' is not one of: \(words.joined(separator: ", "))")
+        }
+        return value
+    }
+
+    func timestamp(_ name: String) throws -> UTCTimestamp? {
+        guard let value = text(name) else { return nil }
+        guard let instant = UTCTimestamp(rfc3339: value) else {
+            throw Problem.invalidQuery("\(name) '\(value)' is not an RFC 3339 time such as 2026-10-26T21:14:06Z")
+        }
+        return instant
+    }
+
+    func limit() throws -> Int {
+        guard let value = text("limit") else { return Self.defaultLimit }
+        guard let limit = Int(value), (1...Self.maximumLimit).contains(limit) else {
+            throw Problem.invalidQuery("limit '\(value)' must be a whole number from 1 to \(Self.maximumLimit)")
+        }
+        return limit
+    }
+
+    func cursor() throws -> Int64? {
+        guard let value = text("cursor") else { return nil }
+        guard let cursor = Int64(value), cursor > 0 else {
+            throw Problem.invalidQuery("cursor '\(value)' is not a cursor this API returned")
+        }
+        return cursor
+    }
+}
+
+extension String {
+    var removingPercentEncodingIfNeeded: String {
+        contains("%") ? (removingPercentEncoding ?? self) : self
+    }
+}
+
+/// `Authorization: Bearer <admin.token>`, compared in constant time.
+struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let token else {
+            throw Problem.unauthorized("the admin API is disabled: set admin.token in fieldgate.yaml")
+        }
+        guard let authorization = request.headers[.authorization] else {
+            throw Problem.unauthorized("send Authorization: Bearer <admin token>")
+        }
+        let prefix = "Bearer "
+        guard authorization.hasPrefix(prefix),
+            SecretComparison.matches(String(authorization.dropFirst(prefix.count)), token)
+        else {
+            throw Problem.unauthorized("the bearer token is not the admin token")
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,139 @@
+public import FieldgateCore
+import FieldgateModel
+public import Hummingbird
+public import Logging
+import ServiceLifecycle
+
+public import protocol NIOCore.Channel
+import struct NIOCore.ByteBuffer
+
+/// Everything the HTTP application needs, built by the composition root (`fieldgate serve`) or a test.
+public struct GatewayDependencies: Sendable {
+    public var pipeline: IngestPipeline
+    public var adminToken: String?
+    public var metrics: GatewayMetrics
+    public var logger: Logger
+    /// How often expired dedupe keys are purged.
+    public var purgeInterval: Duration
+
+    public init(
+        pipeline: IngestPipeline,
+        adminToken: String?,
+        metrics: GatewayMetrics,
+        logger: Logger,
+        purgeInterval: Duration = .seconds(300)
+    ) {
+        self.pipeline = pipeline
+        self.adminToken = adminToken
+        self.metrics = metrics
+        self.logger = logger
+        self.purgeInterval = purgeInterval
+    }
+}
+
+/// The gateway's routes: ingest (CONTRACT §1), the admin API, health, metrics and the OpenAPI document.
+public func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: RequestLogMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: IngestMiddleware(pipeline: dependencies.pipeline, metrics: dependencies.metrics))
+
+    router.get("healthz") { _, _ in Response.json(#"{"status":"ok"}"#.utf8.map { $0 }) }
+    router.get("readyz") { _, context in
+        do {
+            try await dependencies.pipeline.store.checkWritable()
+            return Response.json(#"{"status":"ready"}"#.utf8.map { $0 })
+        } catch {
+            context.logger.error("readiness check failed", metadata: ["error": "\(error)"])
+            dependencies.metrics.countStoreError(operation: "readiness")
+            return Problem.storeUnavailable("the event store does not take writes: \(error)").response
+        }
+    }
+    router.get("metrics") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: dependencies.metrics.exposition()))
+        )
+    }
+    router.get("openapi.yaml") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/yaml"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml))
+        )
+    }
+
+    let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: dependencies.adminToken))
+    AdminRoutes(pipeline: dependencies.pipeline).register(on: admin)
+    return router
+}
+
+/// The gateway as a Hummingbird application with its background services (dedupe-key purge).
+///
+/// `runService()` on the result serves until SIGTERM or SIGINT, then stops accepting connections and lets
+/// in-flight requests finish, so nothing that was acknowledged is cut off.
+public func buildApplication(
+    _ dependencies: GatewayDependencies,
+    configuration: ApplicationConfiguration,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(dependencies),
+        configuration: configuration,
+        services: [
+            DedupeKeyPurge(
+                store: dependencies.pipeline.store,
+                clock: dependencies.pipeline.clock,
+                interval: dependencies.purgeInterval,
+                logger: dependencies.logger
+            )
+        ],
+        onServerRunning: onServerRunning,
+        logger: dependencies.logger
+    )
+}
+
+/// Logs one line per request with structured metadata: never headers or bodies, which may carry secrets.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let started = ContinuousClock.now
+        let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(GatewayMetrics.nanoseconds(elapsed)) / 1_000_000
+        context.logger.log(
+            level: response.status.code >= 500 ? .error : .debug,
+            "request",
+            metadata: [
+                "http.method": "\(request.method.rawValue)",
+                "http.path": "\(request.uri.path)",
+                "http.status": "\(response.status.code)",
+                "duration.ms": "\(milliseconds)",
+            ]
+        )
+        return response
+    }
+}
+
+/// Deletes expired dedupe keys on an interval: the windows are enforced at insert time anyway, so this only
+/// keeps the table from growing without bound.
+struct DedupeKeyPurge: Service {
+    let store: any EventStore
+    let clock: any WallClock
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        repeat {
+            do {
+                let purged = try await store.purgeExpiredKeys(before: clock.now())
+                if purged > 0 { logger.info("purged expired dedupe keys", metadata: ["count": "\(purged)"]) }
+            } catch {
+                logger.error("dedupe key purge failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        } while !Task.isShuttingDownGracefully && !Task.isCancelled
+    }
+}

@@ -1,0 +1,97 @@
+import FieldgateCore
+import FieldgateModel
+import Hummingbird
+import Logging
+
+import struct NIOCore.ByteBuffer
+
+/// Answers every request under `/webhooks/` through the ingest pipeline (CONTRACT §1) and passes the rest on.
+///
+/// It sits in front of the router because ingest routing is the pipeline's job: paths match exactly as sent
+/// (raw, case-sensitive, `%2F` as data), which a router that decodes and normalises paths would not preserve.
+struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
+    let pipeline: IngestPipeline
+    let metrics: GatewayMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let target = request.head.path ?? "/"
+        guard target.hasPrefix(IngestPipeline.routePrefix) else { return try await next(request, context) }
+        let started = ContinuousClock.now
+        let headers = RequestHeaders(request.headers.map { (name: $0.name.rawName, value: $0.value) })
+        let outcome: IngestOutcome
+        var vendor = "none"
+        var tenant = "unknown"
+        switch pipeline.route(method: request.method.rawValue, path: target, headers: headers) {
+        case .failure(let problem):
+            outcome = .rejected(problem, quarantined: false)
+        case .success(let routed):
+            vendor = routed.vendor
+            if pipeline.directory.entry(vendor: routed.vendor, tenant: routed.tenant) != nil { tenant = routed.tenant }
+            if let body = try await Self.readBody(request.body, limit: pipeline.maxBodyBytes, expected: headers) {
+                do {
+                    outcome = try await pipeline.process(routed, body: body)
+                } catch {
+                    metrics.countStoreError(operation: "ingest")
+                    metrics.countIngest(vendor: vendor, tenant: tenant, outcome: "store-unavailable", duration: .zero)
+                    throw StoreFailure(underlying: error)
+                }
+            } else {
+                outcome = .rejected(
+                    .bodyTooLarge("the body exceeds the limit of \(pipeline.maxBodyBytes) bytes"),
+                    quarantined: false
+                )
+            }
+        }
+        let response: Response
+        var metadata: Logger.Metadata = ["vendor": "\(vendor)", "tenant": "\(tenant)"]
+        switch outcome {
+        case .accepted(let event):
+            response = Self.acknowledgement(status: "accepted", id: event.id)
+            metadata["event.id"] = "\(event.id)"
+            metadata["outcome"] = "accepted"
+        case .duplicate(let original):
+            response = Self.acknowledgement(status: "duplicate", id: original.id)
+            metadata["event.id"] = "\(original.id)"
+            metadata["outcome"] = "duplicate"
+        case .rejected(let problem, let quarantined):
+            response = problem.response
+            metadata["outcome"] = "\(problem.code)"
+            metadata["problem.detail"] = "\(problem.detail)"
+            if quarantined { metadata["quarantined"] = "true" }
+        }
+        let elapsed = ContinuousClock.now - started
+        metrics.countIngest(vendor: vendor, tenant: tenant, outcome: metadata["outcome"]?.description ?? "", duration: elapsed)
+        context.logger.log(level: outcome.httpStatus == 202 ? .debug : .info, "ingest", metadata: metadata)
+        return response
+    }
+
+    /// The body, or nil once it grows past `limit`: reading stops there, so an oversized upload is never buffered.
+    static func readBody(_ body: RequestBody, limit: Int, expected headers: RequestHeaders) async throws -> [UInt8]? {
+        var bytes: [UInt8] = []
+        if let declared = headers["Content-Length"].flatMap(Int.init), declared <= limit {
+            bytes.reserveCapacity(declared)
+        }
+        for try await buffer in body {
+            guard bytes.count + buffer.readableBytes <= limit else { return nil }
+            bytes.append(contentsOf: buffer.readableBytesView)
+        }
+        return bytes
+    }
+
+    static func acknowledgement(status: String, id: String) -> Response {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        bytes.append(contentsOf: #"{"status":""#.utf8)
+        bytes.append(contentsOf: status.utf8)
+        bytes.append(contentsOf: #"","id":""#.utf8)
+        bytes.append(contentsOf: id.utf8)
+        bytes.append(contentsOf: #""}"#.utf8)
+        return Response(
+            status: .accepted,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+        )
+    }
+}

@@ -1,0 +1,95 @@
+public import FieldgateCore
+import FieldgateModel
+public import Hummingbird
+
+import struct NIOCore.ByteBuffer
+import Logging
+
+extension Problem {
+    /// The problem as an `application/problem+json` response; 405 carries `Allow: POST` (ingest routes).
+    package var response: Response {
+        var headers: HTTPFields = [.contentType: Problem.mediaType]
+        if status == 405 { headers[.allow] = "POST" }
+        var bytes: [UInt8] = []
+        json.write(into: &bytes)
+        return Response(
+            status: HTTPResponse.Status(code: status),
+            headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+        )
+    }
+
+    package static func unauthorized(_ detail: String) -> Problem {
+        Problem(code: "unauthorized", status: 401, title: "Unauthorized", detail: detail)
+    }
+
+    package static func invalidQuery(_ detail: String) -> Problem {
+        Problem(code: "invalid-query", status: 400, title: "Invalid query", detail: detail)
+    }
+
+    package static func resourceNotFound(_ detail: String) -> Problem {
+        Problem(code: "not-found", status: 404, title: "Not found", detail: detail)
+    }
+
+    package static let internalError = Problem(
+        code: "internal-error",
+        status: 500,
+        title: "Internal error",
+        detail: "the gateway failed to answer this request; it has been logged"
+    )
+}
+
+/// Turns every error a route throws into a problem document, so no client ever sees an empty or HTML error.
+///
+/// Store failures become 503 (the vendor retries); anything unexpected becomes 500 and is logged with its cause.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            return problem.response
+        } catch let error as HTTPError {
+            switch error.status {
+            case .notFound:
+                return Problem.notFound(request.uri.path).response
+            default:
+                return Problem(
+                    code: "http-\(error.status.code)",
+                    status: error.status.code,
+                    title: error.status.reasonPhrase,
+                    detail: error.body ?? error.status.reasonPhrase
+                ).response
+            }
+        } catch let error as StoreFailure {
+            context.logger.error("store failure", metadata: ["error": "\(error.underlying)"])
+            return Problem.storeUnavailable("the event store cannot be reached; retry later").response
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(error)"])
+            return Problem.internalError.response
+        }
+    }
+}
+
+/// An error from the store, kept apart from programming errors so that it answers 503 rather than 500.
+struct StoreFailure: Error {
+    var underlying: any Error
+}
+
+extension Response {
+    /// A JSON response from bytes already serialised.
+    static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+        )
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var bytes: [UInt8] = []
+        value.write(into: &bytes)
+        return json(bytes, status: status)
+    }
+}

@@ -1,0 +1,244 @@
+public import FieldgateCore
+public import FieldgateModel
+import GRDB
+
+import struct Foundation.Data
+
+/// The embedded default ``EventStore``: one SQLite file in WAL mode, `synchronous=FULL`, writes group-committed.
+///
+/// An answer from a write means the row is on disk: SQLite with `synchronous=FULL` fsyncs the WAL at every
+/// commit, and ``GroupCommit`` makes concurrent requests share those commits instead of weakening them.
+public final class SQLiteEventStore: EventStore {
+    private let pool: DatabasePool
+    private let commits: GroupCommit
+    public let path: String
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    ///
+    /// - Parameter onCommit: called with the number of writes in each committed batch.
+    public init(path: String, onCommit: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+        var configuration = Configuration()
+        configuration.label = "fieldgate"
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { database in
+            try database.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteSchema.migrator.migrate(pool)
+        commits = GroupCommit(writer: pool, onCommit: onCommit)
+        self.path = path
+    }
+
+    // MARK: Writes
+
+    public func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome {
+        let json = candidate.event.jsonBytes
+        return try await commits.write { database in
+            try Self.insertIfNew(candidate, json: json, in: database)
+        }
+    }
+
+    static func insertIfNew(_ candidate: EventCandidate, json: [UInt8], in database: Database) throws -> InsertOutcome {
+        let now = candidate.event.receivedAt.millisecondsSinceEpoch
+        var occurrence = 1
+        if let record = try Row.fetchOne(
+            database,
+            sql: "SELECT eventID, expiresAt, occurrences FROM dedupe_key WHERE digest = ?",
+            arguments: [candidate.key.digest]
+        ) {
+            let expiresAt: Int64 = record["expiresAt"]
+            let eventID: String = record["eventID"]
+            if now < expiresAt, let original = try fetchEvent(id: eventID, in: database) {
+                return .duplicate(of: original.event)
+            }
+            occurrence = record["occurrences"] as Int + 1
+        }
+        var event = candidate.event
+        event.id = candidate.key.eventID(occurrence: occurrence)
+        // A purged key forgets its count; the stored events still know which IDs are taken.
+        while try Bool.fetchOne(database, sql: "SELECT 1 FROM event WHERE id = ?", arguments: [event.id]) != nil {
+            occurrence += 1
+            event.id = candidate.key.eventID(occurrence: occurrence)
+        }
+        let eventJSON = occurrence == 1 ? json : event.jsonBytes
+        try database.execute(
+            sql: """
+                INSERT INTO event (id, vendor, tenant, type, jobKey, status, time, receivedAt, json,
+                                   rawMethod, rawPath, rawHeaders, rawBody)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                event.id, event.vendor, event.tenant, event.type.rawValue, event.job?.key,
+                event.job?.status?.rawValue, event.time.millisecondsSinceEpoch,
+                event.receivedAt.millisecondsSinceEpoch, Data(eventJSON), candidate.raw.method, candidate.raw.path,
+                SQLiteSchema.encode(candidate.raw.headers), Data(candidate.raw.body),
+            ]
+        )
+        try database.execute(
+            sql: """
+                INSERT INTO dedupe_key (digest, eventID, expiresAt, occurrences) VALUES (?, ?, ?, ?)
+                ON CONFLICT (digest) DO UPDATE SET eventID = excluded.eventID, expiresAt = excluded.expiresAt,
+                                                   occurrences = excluded.occurrences
+                """,
+            arguments: [candidate.key.digest, event.id, candidate.keyExpiresAt.millisecondsSinceEpoch, occurrence]
+        )
+        return .inserted(event)
+    }
+
+    public func quarantine(_ request: QuarantinedRequest) async throws {
+        try await commits.write { database in
+            try database.execute(
+                sql: """
+                    INSERT INTO quarantine (id, vendor, tenant, routeSuffix, rawMethod, rawPath, rawHeaders, rawBody,
+                                            problemCode, problemStatus, problemTitle, problemDetail, receivedAt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    request.id, request.vendor, request.tenant, request.routeSuffix, request.raw.method,
+                    request.raw.path, SQLiteSchema.encode(request.raw.headers), Data(request.raw.body),
+                    request.problem.code, request.problem.status, request.problem.title, request.problem.detail,
+                    request.receivedAt.millisecondsSinceEpoch,
+                ]
+            )
+        }
+    }
+
+    public func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws {
+        try await commits.write { database in
+            try database.execute(
+                sql: "UPDATE quarantine SET replayedAs = ?, replayedAt = ? WHERE id = ?",
+                arguments: [eventID, instant.millisecondsSinceEpoch, quarantineID]
+            )
+        }
+    }
+
+    public func purgeExpiredKeys(before instant: UTCTimestamp) async throws -> Int {
+        try await commits.write { database in
+            try database.execute(
+                sql: "DELETE FROM dedupe_key WHERE expiresAt <= ?",
+                arguments: [instant.millisecondsSinceEpoch]
+            )
+            return database.changesCount
+        }
+    }
+
+    public func checkWritable() async throws {
+        try await commits.write { database in
+            try database.execute(sql: "INSERT OR REPLACE INTO readiness_probe (id, checkedAt) VALUES (1, strftime('%s', 'now'))")
+        }
+    }
+
+    // MARK: Reads
+
+    public func event(id: String) async throws -> StoredEvent? {
+        try await pool.read { database in try Self.fetchEvent(id: id, in: database) }
+    }
+
+    public func events(_ query: EventQuery) async throws -> Page<StoredEvent> {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        func filter(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
+            guard let value else { return }
+            conditions.append(condition)
+            arguments += [value]
+        }
+        filter("vendor = ?", query.vendor)
+        filter("tenant = ?", query.tenant)
+        filter("type = ?", query.type)
+        filter("jobKey = ?", query.jobKey)
+        filter("status = ?", query.status)
+        filter("receivedAt >= ?", query.since?.millisecondsSinceEpoch)
+        filter("receivedAt < ?", query.until?.millisecondsSinceEpoch)
+        filter("sequence < ?", query.before)
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT * FROM event \(whereClause) ORDER BY sequence DESC LIMIT \(query.limit + 1)"
+        let fetched = try await pool.read { [arguments] database in
+            try Row.fetchAll(database, sql: sql, arguments: arguments).map(Self.storedEvent)
+        }
+        return Page(fetched: fetched, limit: query.limit, sequence: \.sequence)
+    }
+
+    public func events(jobKey: String) async throws -> [StoredEvent] {
+        try await pool.read { database in
+            try Row.fetchAll(
+                database,
+                sql: "SELECT * FROM event WHERE jobKey = ? ORDER BY sequence",
+                arguments: [jobKey]
+            ).map(Self.storedEvent)
+        }
+    }
+
+    public func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest> {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let vendor = query.vendor {
+            conditions.append("vendor = ?")
+            arguments += [vendor]
+        }
+        if let tenant = query.tenant {
+            conditions.append("tenant = ?")
+            arguments += [tenant]
+        }
+        if let before = query.before {
+            conditions.append("sequence < ?")
+            arguments += [before]
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT * FROM quarantine \(whereClause) ORDER BY sequence DESC LIMIT \(query.limit + 1)"
+        let fetched = try await pool.read { [arguments] database in
+            try Row.fetchAll(database, sql: sql, arguments: arguments).map(Self.quarantinedRequest)
+        }
+        return Page(fetched: fetched, limit: query.limit, sequence: \.sequence)
+    }
+
+    public func quarantinedRequest(id: String) async throws -> QuarantinedRequest? {
+        try await pool.read { database in
+            try Row.fetchOne(database, sql: "SELECT * FROM quarantine WHERE id = ?", arguments: [id])
+                .map(Self.quarantinedRequest)
+        }
+    }
+
+    // MARK: Rows
+
+    static func fetchEvent(id: String, in database: Database) throws -> StoredEvent? {
+        try Row.fetchOne(database, sql: "SELECT * FROM event WHERE id = ?", arguments: [id]).map(storedEvent)
+    }
+
+    static func storedEvent(_ row: Row) throws -> StoredEvent {
+        let json: [UInt8] = Array(row["json"] as Data)
+        return StoredEvent(
+            event: try CanonicalEvent(decoding: json),
+            raw: try raw(row),
+            sequence: row["sequence"]
+        )
+    }
+
+    static func raw(_ row: Row) throws -> RawRequest {
+        RawRequest(
+            method: row["rawMethod"],
+            path: row["rawPath"],
+            headers: try SQLiteSchema.decodeHeaders(row["rawHeaders"]),
+            body: Array(row["rawBody"] as Data)
+        )
+    }
+
+    static func quarantinedRequest(_ row: Row) throws -> QuarantinedRequest {
+        QuarantinedRequest(
+            id: row["id"],
+            vendor: row["vendor"],
+            tenant: row["tenant"],
+            routeSuffix: row["routeSuffix"],
+            raw: try raw(row),
+            problem: Problem(
+                code: row["problemCode"],
+                status: row["problemStatus"],
+                title: row["problemTitle"],
+                detail: row["problemDetail"]
+            ),
+            receivedAt: UTCTimestamp(millisecondsSinceEpoch: row["receivedAt"]),
+            replayedAs: row["replayedAs"],
+            replayedAt: (row["replayedAt"] as Int64?).map(UTCTimestamp.init(millisecondsSinceEpoch:)),
+            sequence: row["sequence"]
+        )
+    }
+}

@@ -1,0 +1,82 @@
+import FieldgateModel
+import GRDB
+
+/// Tables, indexes and their migrations; a release only ever appends migrations.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: events, dedupe keys, quarantine") { database in
+            try database.execute(
+                sql: """
+                    CREATE TABLE event (
+                        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        vendor TEXT NOT NULL,
+                        tenant TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        jobKey TEXT,
+                        status TEXT,
+                        time INTEGER NOT NULL,
+                        receivedAt INTEGER NOT NULL,
+                        json BLOB NOT NULL,
+                        rawMethod TEXT NOT NULL,
+                        rawPath TEXT NOT NULL,
+                        rawHeaders TEXT NOT NULL,
+                        rawBody BLOB NOT NULL
+                    );
+                    CREATE INDEX event_job ON event (jobKey, sequence) WHERE jobKey IS NOT NULL;
+                    CREATE INDEX event_tenant ON event (vendor, tenant, sequence);
+                    CREATE INDEX event_type ON event (type, sequence);
+                    CREATE INDEX event_received ON event (receivedAt);
+
+                    CREATE TABLE dedupe_key (
+                        digest TEXT PRIMARY KEY NOT NULL,
+                        eventID TEXT NOT NULL,
+                        expiresAt INTEGER NOT NULL,
+                        occurrences INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX dedupe_key_expiry ON dedupe_key (expiresAt);
+
+                    CREATE TABLE quarantine (
+                        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        vendor TEXT NOT NULL,
+                        tenant TEXT NOT NULL,
+                        routeSuffix TEXT NOT NULL,
+                        rawMethod TEXT NOT NULL,
+                        rawPath TEXT NOT NULL,
+                        rawHeaders TEXT NOT NULL,
+                        rawBody BLOB NOT NULL,
+                        problemCode TEXT NOT NULL,
+                        problemStatus INTEGER NOT NULL,
+                        problemTitle TEXT NOT NULL,
+                        problemDetail TEXT NOT NULL,
+                        receivedAt INTEGER NOT NULL,
+                        replayedAs TEXT,
+                        replayedAt INTEGER
+                    );
+                    CREATE INDEX quarantine_tenant ON quarantine (vendor, tenant, sequence);
+
+                    CREATE TABLE readiness_probe (id INTEGER PRIMARY KEY, checkedAt INTEGER NOT NULL);
+                    """
+            )
+        }
+        return migrator
+    }
+
+    /// Headers as a JSON array of `[name, value]` pairs: order and repeated fields survive.
+    static func encode(_ headers: RequestHeaders) -> String {
+        JSONValue.array(headers.map { .array([.string($0.name), .string($0.value)]) }).jsonText
+    }
+
+    static func decodeHeaders(_ text: String) throws -> RequestHeaders {
+        var headers = RequestHeaders()
+        for pair in try JSONValue(parsing: Array(text.utf8)).arrayValue ?? [] {
+            guard let values = pair.arrayValue, values.count == 2, let name = values[0].stringValue,
+                let value = values[1].stringValue
+            else { throw CanonicalEventDecodingError("stored headers are not [name, value] pairs") }
+            headers.append(name: name, value: value)
+        }
+        return headers
+    }
+}

@@ -1,0 +1,178 @@
+import ArgumentParser
+import FieldgateCore
+import FieldgateHTTP
+import FieldgateModel
+import FieldgateSQLite
+import Hummingbird
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+import class Foundation.FileManager
+import class Foundation.ProcessInfo
+
+/// `fieldgate serve`: the gateway over HTTP on the embedded SQLite store.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive vendor webhooks over HTTP, store their canonical events durably and serve the admin API.",
+        discussion: """
+            Without --config, ./fieldgate.yaml is used if it exists, otherwise a built-in demo configuration \
+            (one tenant per vendor, admin token 'demo-admin-token'; see README). Events, dedupe keys and \
+            quarantined requests go to the SQLite file named by storage.sqlite (default ./fieldgate.db); a \
+            request is answered 202 only after its event is on disk.
+
+            Routes: POST /webhooks/{vendor}/{tenant}/… (ingest), /v1/… (admin API, bearer admin.token), \
+            GET /healthz, /readyz, /metrics, /openapi.yaml. SIGTERM or SIGINT stops accepting connections and \
+            lets requests in flight finish.
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "The gateway configuration (default: ./fieldgate.yaml, else the demo).")
+    var config: String?
+
+    @Option(help: "Listen on this address instead of server.host.")
+    var host: String?
+
+    @Option(help: "Listen on this port instead of server.port (0 picks a free port).")
+    var port: Int?
+
+    @Option(help: ArgumentHelp("Use this SQLite file instead of storage.sqlite.", valueName: "path"))
+    var database: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "fieldgate")
+
+        let (configuration, source) = try loadConfiguration()
+        let directory: TenantDirectory
+        do {
+            directory = try TenantDirectory(configuration: configuration, adapters: vendorAdapters)
+        } catch {
+            printError("fieldgate: \(error)")
+            throw ExitCode(2)
+        }
+
+        let databasePath: String
+        switch configuration.storage {
+        case .sqlite(let path): databasePath = database ?? path
+        case .postgres:
+            guard let database else {
+                printError(
+                    "fieldgate: storage.postgres is not available in this build yet; use storage: {sqlite: PATH}"
+                )
+                throw ExitCode(2)
+            }
+            databasePath = database
+        }
+        let metrics = GatewayMetrics()
+        let store: SQLiteEventStore
+        do {
+            store = try SQLiteEventStore(path: databasePath) { metrics.recordCommitBatch(size: $0) }
+        } catch {
+            printError("fieldgate: cannot open the SQLite store '\(databasePath)': \(error)")
+            throw ExitCode(2)
+        }
+
+        let pipeline = IngestPipeline(
+            directory: directory,
+            store: store,
+            clock: SystemWallClock(),
+            maxBodyBytes: configuration.server.maxBodyBytes
+        )
+        let dependencies = GatewayDependencies(
+            pipeline: pipeline,
+            adminToken: configuration.adminToken,
+            metrics: metrics,
+            logger: logger
+        )
+        let host = host ?? configuration.server.host
+        let port = port ?? configuration.server.port
+        if configuration.adminToken == nil {
+            logger.warning("admin.token is not set: the /v1 admin API answers 401 to every request")
+        }
+        let demo = source == nil
+        let app = buildApplication(
+            dependencies,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "fieldgate")
+        ) { channel in
+            let boundPort = channel.localAddress?.port ?? port
+            let base = "http://\(host):\(boundPort)"
+            var lines = [
+                "fieldgate listening on \(base)",
+                "  config:   \(source ?? "built-in demo configuration (no ./fieldgate.yaml)")",
+                "  store:    sqlite \(databasePath)",
+                "  tenants:  \(configuration.tenants.map { "\($0.vendor)/\($0.tenant)" }.joined(separator: ", "))",
+            ]
+            if demo {
+                lines += [
+                    "Send a sample event:",
+                    "  curl -sS -X POST \(base)/webhooks/techlink/demo-techlink -H 'Content-Type: application/json' "
+                        + #"-d '{"event":"work order status change","workorder_id":"1001","old_status_code":"20","#
+                        + #""old_status":"Open","new_status_code":"22","new_status":"Dispatched"}'"#,
+                    "Read it back:",
+                    "  curl -sS -H 'Authorization: Bearer demo-admin-token' \(base)/v1/jobs/techlink:demo-techlink:1001",
+                ]
+            }
+            printOutput(lines.joined(separator: "\n"))
+        }
+        try await app.runService()
+        logger.info("fieldgate stopped")
+    }
+
+    /// The configuration and the file it came from (nil for the demo).
+    func loadConfiguration() throws -> (GatewayConfiguration, String?) {
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            if let config {
+                return (try GatewayConfiguration.load(path: config, environment: environment), config)
+            }
+            if FileManager.default.fileExists(atPath: "fieldgate.yaml") {
+                return (try GatewayConfiguration.load(path: "fieldgate.yaml", environment: environment), "fieldgate.yaml")
+            }
+            return (try GatewayConfiguration.parse(yaml: DemoConfiguration.yaml, file: "<demo>"), nil)
+        } catch {
+            printError("fieldgate: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// Standard output, flushed at once: the listening line is what scripts and tests wait for.
+func printOutput(_ text: String) {
+    writeAll(STDOUT_FILENO, Array((text + "\n").utf8))
+}
+
+/// What `fieldgate serve` runs with when there is no `fieldgate.yaml`: one tenant per vendor, documented in the
+/// README, so the quick start works on a fresh clone.
+enum DemoConfiguration {
+    static let yaml = """
+        server: {host: 127.0.0.1, port: 8080, maxBodyBytes: 1048576}
+        storage: {sqlite: fieldgate.db}
+        admin: {token: demo-admin-token}
+        tenants:
+          - vendor: tracktik
+            tenant: demo-tracktik
+            secretHeader: {name: TrackTik-Callout-Secret, value: demo-tracktik-secret}
+          - vendor: hellotracks
+            tenant: demo-hellotracks
+            account: demo.account
+            headers: {X-Webhook-Key: demo-hellotracks-key}
+          - vendor: techlink
+            tenant: demo-techlink
+        """
+}
