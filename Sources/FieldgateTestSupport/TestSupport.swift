@@ -4,6 +4,7 @@ public import FieldgateModel
 public import class Foundation.FileManager
 public import class Foundation.ProcessInfo
 public import struct Foundation.URL
+import struct Foundation.Data
 
 /// Where the repository, the contracts and the shared corpus are, wherever `swift test` runs from.
 public enum RepositoryPaths {
@@ -95,5 +96,13 @@ extension CanonicalEvent {
     /// The event as an owned JSON value, for comparisons in tests.
     public var jsonValue: JSONValue {
         try! JSONValue(parsing: jsonBytes)
+    }
+}
+
+extension RepositoryPaths {
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+            throw TestSupportError("cannot write \(path)")
+        }
     }
 }

@@ -1,0 +1,112 @@
+public import FieldgateCore
+public import FieldgateModel
+
+public import struct Foundation.URL
+import class Foundation.FileManager
+import struct Foundation.UUID
+
+/// Events and requests to feed stores in tests, without going through an adapter.
+public enum StoreSamples {
+    public static let start = UTCTimestamp(rfc3339: "2026-10-26T21:14:06.512Z")!
+
+    /// A candidate whose dedupe key is derived from `content`, as the pipeline would derive it.
+    public static func candidate(
+        vendor: String = "techlink",
+        tenant: String = "summit-telecom",
+        type: EventType = .jobStatusChanged,
+        jobID: String? = "207118",
+        status: JobStatus? = .dispatched,
+        content: String,
+        receivedAt: UTCTimestamp = start,
+        time: UTCTimestamp? = nil,
+        window: Duration = .seconds(1800),
+        body: [UInt8]? = nil
+    ) -> EventCandidate {
+        let key = DedupeKey(vendor: vendor, tenant: tenant, routeSuffix: "", canonicalContent: Array(content.utf8))
+        let job = jobID.map {
+            JobState(vendor: vendor, tenant: tenant, adapted: AdaptedJob(
+                id: $0,
+                status: status,
+                vendorStatus: status.flatMap { VendorStatus(code: "22", name: $0.rawValue) }
+            ))
+        }
+        let event = CanonicalEvent(
+            id: key.eventID,
+            type: type,
+            time: time ?? receivedAt,
+            vendor: vendor,
+            tenant: tenant,
+            vendorEvent: "sample",
+            receivedAt: receivedAt,
+            job: job,
+            detail: ["content": .string(content), "note": "caf\u{e9} \u{1F600} \"quoted\""]
+        )
+        let raw = RawRequest(
+            method: "POST",
+            path: "/webhooks/\(vendor)/\(tenant)",
+            headers: RequestHeaders([
+                (name: "Content-Type", value: "application/json"), (name: "X-Token", value: RawRequest.redactedValue),
+                (name: "X-Repeated", value: "one"), (name: "X-Repeated", value: "two"),
+            ]),
+            body: body ?? Array(content.utf8)
+        )
+        return EventCandidate(
+            event: event,
+            key: key,
+            keyExpiresAt: UTCTimestamp(millisecondsSinceEpoch: receivedAt.millisecondsSinceEpoch + window.milliseconds),
+            raw: raw
+        )
+    }
+
+    public static func quarantined(
+        id: String,
+        vendor: String = "techlink",
+        tenant: String = "summit-telecom",
+        receivedAt: UTCTimestamp = start
+    ) -> QuarantinedRequest {
+        QuarantinedRequest(
+            id: id,
+            vendor: vendor,
+            tenant: tenant,
+            routeSuffix: "",
+            raw: RawRequest(
+                method: "POST",
+                path: "/webhooks/\(vendor)/\(tenant)",
+                headers: RequestHeaders([(name: "Content-Type", value: "text/plain")]),
+                body: [0xFF, 0x00, 0x7B]
+            ),
+            problem: .unsupportedMediaType("Content-Type 'text/plain' is not accepted here; expected application/json"),
+            receivedAt: receivedAt
+        )
+    }
+}
+
+/// A fresh directory under the system's temporary folder, for SQLite files.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+
+    public init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgate-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    public func remove() {
+        try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// The shared dev corpus and the configuration its notes assume.
+public struct DevCorpus: Sendable {
+    public let configurationYAML: String
+    public let lines: [String]
+
+    public init() throws {
+        let corpus = RepositoryPaths.sharedCorpus
+        configurationYAML = try RepositoryPaths.read(corpus.appendingPathComponent("fieldgate.yaml"))
+        lines = try RepositoryPaths.read(corpus.appendingPathComponent("dev.ndjson"))
+            .split(separator: "\n", omittingEmptySubsequences: true)
+            .map(String.init)
+    }
+}

@@ -1,0 +1,290 @@
+import FieldgateCore
+import FieldgateModel
+import FieldgateSQLite
+import FieldgateTestSupport
+import Testing
+
+/// Every ``EventStore`` must pass these: the pipeline and the admin API rely on nothing else.
+///
+/// A new store (PostgreSQL next) adds a case to ``StoreKind`` and runs the same suite.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case memory
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    /// A fresh, empty store and a way to dispose of it.
+    func make() throws -> (any EventStore, @Sendable () -> Void) {
+        switch self {
+        case .memory:
+            return (InMemoryEventStore(), {})
+        case .sqlite:
+            let directory = try TemporaryDirectory()
+            return (try SQLiteEventStore(path: directory.path("events.db")), { directory.remove() })
+        }
+    }
+}
+
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    typealias Samples = StoreSamples
+
+    @Test(arguments: StoreKind.allCases)
+    func aKeyWithinItsWindowIsADuplicateOfTheFirstCopy(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        let first = Samples.candidate(content: "a")
+        guard case .inserted(let stored) = try await store.insertIfNew(first) else {
+            Issue.record("first copy not inserted")
+            return
+        }
+        #expect(stored.id == first.key.eventID)
+        let later = Samples.candidate(
+            content: "a",
+            receivedAt: UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 60_000)
+        )
+        #expect(try await store.insertIfNew(later) == .duplicate(of: stored))
+        #expect(try await store.events(EventQuery()).items.count == 1)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aKeyAfterItsWindowIsANewEventWithANewID(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        let first = Samples.candidate(content: "a", window: .seconds(60))
+        _ = try await store.insertIfNew(first)
+        let repeat_ = Samples.candidate(
+            content: "a",
+            receivedAt: UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 60_000)
+        )
+        guard case .inserted(let second) = try await store.insertIfNew(repeat_) else {
+            Issue.record("a repeat after the window must be a new event")
+            return
+        }
+        #expect(second.id == first.key.eventID(occurrence: 2))
+        // Purging the key forgets the count, but the third acceptance still gets an unused ID.
+        #expect(try await store.purgeExpiredKeys(before: UTCTimestamp(millisecondsSinceEpoch: .max)) == 1)
+        guard case .inserted(let third) = try await store.insertIfNew(repeat_) else {
+            Issue.record("a purged key must be new")
+            return
+        }
+        #expect(Set([first.key.eventID, second.id, third.id]).count == 3)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func concurrentCopiesOfOneKeyInsertExactlyOnce(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        let outcomes = try await withThrowingTaskGroup(of: InsertOutcome.self) { group in
+            for _ in 0..<64 {
+                group.addTask { try await store.insertIfNew(Samples.candidate(content: "same")) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let inserted = outcomes.filter { if case .inserted = $0 { true } else { false } }
+        #expect(inserted.count == 1)
+        let ids = Set(outcomes.map { outcome -> String in
+            switch outcome {
+            case .inserted(let event), .duplicate(of: let event): event.id
+            }
+        })
+        #expect(ids == [Samples.candidate(content: "same").key.eventID])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func concurrentDistinctEventsAreAllStoredAndReadable(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<300 {
+                group.addTask {
+                    guard case .inserted(let event) = try await store.insertIfNew(
+                        Samples.candidate(jobID: "job-\(index % 7)", content: "event \(index)")
+                    ) else { throw TestSupportError("event \(index) not inserted") }
+                    return event.id
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(Set(ids).count == 300)
+        for id in ids {
+            #expect(try await store.event(id: id)?.event.id == id)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func theEventAndItsRawRequestReadBackExactly(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        let candidate = Samples.candidate(content: "exact", body: [0x7B, 0xFF, 0x00, 0x7D])
+        _ = try await store.insertIfNew(candidate)
+        let stored = try #require(try await store.event(id: candidate.key.eventID))
+        #expect(stored.event == candidate.event)
+        #expect(stored.event.jsonBytes == candidate.event.jsonBytes)
+        #expect(stored.raw == candidate.raw)
+        #expect(try await store.event(id: "0123456789abcdef0123456789abcdef") == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func listingsAreNewestFirstFilteredAndPaged(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        var expected: [String] = []
+        for index in 0..<10 {
+            let candidate = Samples.candidate(
+                vendor: index % 2 == 0 ? "techlink" : "tracktik",
+                type: index % 3 == 0 ? .jobCreated : .jobStatusChanged,
+                jobID: "job-\(index % 4)",
+                status: index % 5 == 0 ? .completed : .dispatched,
+                content: "listing \(index)",
+                receivedAt: UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + Int64(index) * 1000)
+            )
+            _ = try await store.insertIfNew(candidate)
+            expected.append(candidate.key.eventID)
+        }
+        // Paging with a small limit visits every event once, newest first.
+        var seen: [String] = []
+        var query = EventQuery(limit: 3)
+        var pages = 0
+        while true {
+            let page = try await store.events(query)
+            seen += page.items.map(\.event.id)
+            pages += 1
+            guard let next = page.nextBefore else { break }
+            query.before = next
+        }
+        #expect(seen == expected.reversed())
+        #expect(pages == 4)
+
+        func ids(_ query: EventQuery) async throws -> [String] {
+            try await store.events(query).items.map(\.event.id)
+        }
+        #expect(try await ids(EventQuery(vendor: "tracktik")) == [9, 7, 5, 3, 1].map { expected[$0] })
+        #expect(try await ids(EventQuery(type: "job.created")) == [9, 6, 3, 0].map { expected[$0] })
+        #expect(try await ids(EventQuery(jobKey: "techlink:summit-telecom:job-0")) == [8, 4, 0].map { expected[$0] })
+        #expect(try await ids(EventQuery(status: "completed")) == [5, 0].map { expected[$0] })
+        let since = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 3000)
+        let until = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 6000)
+        #expect(try await ids(EventQuery(since: since, until: until)) == [5, 4, 3].map { expected[$0] })
+        #expect(try await ids(EventQuery(vendor: "techlink", tenant: "elsewhere")).isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aJobsEventsComeInAcceptanceOrder(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        var expected: [String] = []
+        for index in 0..<5 {
+            let candidate = Samples.candidate(jobID: index == 2 ? "other" : "J-1", content: "job \(index)")
+            _ = try await store.insertIfNew(candidate)
+            if index != 2 { expected.append(candidate.key.eventID) }
+        }
+        let events = try await store.events(jobKey: "techlink:summit-telecom:J-1")
+        #expect(events.map(\.event.id) == expected)
+        #expect(events.map(\.sequence) == events.map(\.sequence).sorted())
+        #expect(try await store.events(jobKey: "techlink:summit-telecom:none").isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func quarantineKeepsTheRequestAndRecordsItsReplay(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        for index in 0..<5 {
+            try await store.quarantine(Samples.quarantined(id: "q_\(index)", tenant: index == 4 ? "other" : "summit-telecom"))
+        }
+        let stored = try #require(try await store.quarantinedRequest(id: "q_1"))
+        #expect(stored.raw == Samples.quarantined(id: "q_1").raw)
+        #expect(stored.problem == Samples.quarantined(id: "q_1").problem)
+        #expect(stored.replayedAs == nil)
+
+        let first = try await store.quarantinedRequests(QuarantineQuery(limit: 2))
+        #expect(first.items.map(\.id) == ["q_4", "q_3"])
+        let second = try await store.quarantinedRequests(QuarantineQuery(before: first.nextBefore, limit: 2))
+        #expect(second.items.map(\.id) == ["q_2", "q_1"])
+        let last = try await store.quarantinedRequests(QuarantineQuery(before: second.nextBefore, limit: 2))
+        #expect(last.items.map(\.id) == ["q_0"])
+        #expect(last.nextBefore == nil)
+        #expect(try await store.quarantinedRequests(QuarantineQuery(tenant: "other")).items.map(\.id) == ["q_4"])
+
+        let replayedAt = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 5000)
+        try await store.markReplayed(quarantineID: "q_1", eventID: "e1", at: replayedAt)
+        let replayed = try #require(try await store.quarantinedRequest(id: "q_1"))
+        #expect(replayed.replayedAs == "e1")
+        #expect(replayed.replayedAt == replayedAt)
+        #expect(try await store.quarantinedRequest(id: "q_missing") == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func purgeRemovesOnlyExpiredKeys(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        _ = try await store.insertIfNew(Samples.candidate(content: "short", window: .seconds(60)))
+        _ = try await store.insertIfNew(Samples.candidate(content: "long", window: .seconds(3600)))
+        let later = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 120_000)
+        #expect(try await store.purgeExpiredKeys(before: later) == 1)
+        #expect(try await store.purgeExpiredKeys(before: later) == 0)
+        // The long key still dedupes; the events themselves are never purged.
+        let repeat_ = Samples.candidate(content: "long", receivedAt: later)
+        #expect(try await store.insertIfNew(repeat_) != .inserted(repeat_.event))
+        #expect(try await store.events(EventQuery()).items.count == 2)
+        try await store.checkWritable()
+    }
+}
+
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    @Test func dedupeKeysEventsAndQuarantineSurviveReopening() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("restart.db")
+        let candidate = StoreSamples.candidate(content: "before restart")
+        do {
+            let store = try SQLiteEventStore(path: path)
+            #expect(try await store.insertIfNew(candidate) == .inserted(candidate.event))
+            try await store.quarantine(StoreSamples.quarantined(id: "q_kept"))
+        }
+        let reopened = try SQLiteEventStore(path: path)
+        #expect(try await reopened.insertIfNew(candidate) == .duplicate(of: candidate.event))
+        #expect(try await reopened.event(id: candidate.key.eventID)?.raw == candidate.raw)
+        #expect(try await reopened.quarantinedRequest(id: "q_kept") != nil)
+        // Sequences keep increasing across the restart.
+        let next = StoreSamples.candidate(content: "after restart")
+        _ = try await reopened.insertIfNew(next)
+        let page = try await reopened.events(EventQuery())
+        #expect(page.items.map(\.event.id) == [next.key.eventID, candidate.key.eventID])
+    }
+
+    @Test func concurrentWritesShareCommits() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let batches = BatchLog()
+        let store = try SQLiteEventStore(path: directory.path("batches.db")) { batches.record($0) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask { _ = try await store.insertIfNew(StoreSamples.candidate(content: "batch \(index)")) }
+            }
+            try await group.waitForAll()
+        }
+        let sizes = batches.sizes
+        #expect(sizes.reduce(0, +) == 200)
+        // 200 concurrent writers cannot all have waited for a commit of their own.
+        #expect(sizes.count < 200)
+        #expect(sizes.contains { $0 > 1 })
+    }
+
+    @Test func aFileThatIsNotADatabaseIsRefusedAtOpen() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("garbage.db")
+        try RepositoryPaths.write(Array(repeating: 0x41, count: 4096), to: path)
+        #expect(throws: (any Error).self) { try SQLiteEventStore(path: path) }
+    }
+}
+
+import Synchronization
+
+final class BatchLog: Sendable {
+    private let log = Mutex<[Int]>([])
+    func record(_ size: Int) { log.withLock { $0.append(size) } }
+    var sizes: [Int] { log.withLock { $0 } }
+}
