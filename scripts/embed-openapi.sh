@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
     echo 'package enum OpenAPIDocument {'
     echo '    package static let yaml = #"""'
     cat Contracts/openapi.yaml
+    echo ''
     echo '"""#'
     echo '}'
 } > Sources/FieldgateHTTP/OpenAPIDocument.swift

@@ -696,5 +696,6 @@ components:
         event:
           $ref: '#/components/schemas/CloudEvent'
           description: The accepted event (for a duplicate, the original's).
+
 """#
 }
