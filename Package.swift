@@ -126,8 +126,10 @@ var package = Package(
         .testTarget(
             name: "ServeProcessTests",
             dependencies: [
-                "FieldgateModel", "FieldgateCore", "FieldgateTestSupport", "fieldgate",
+                "FieldgateModel", "FieldgateTestSupport", "fieldgate",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(

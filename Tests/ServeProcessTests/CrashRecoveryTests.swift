@@ -1,0 +1,161 @@
+import AsyncHTTPClient
+import FieldgateModel
+import FieldgateTestSupport
+import Testing
+
+import Foundation
+import struct NIOCore.ByteBuffer
+import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `fieldgate` binary, killed with SIGKILL under load: every request it answered 202 must survive.
+@Suite("fieldgate serve as a process", .serialized)
+struct CrashRecoveryTests {
+    @Test func everyAcknowledgedEventSurvivesSIGKILLAndStaysADuplicate() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let config = try ServeProcess.writeConfiguration(in: directory)
+        let client = HTTPClient.shared
+
+        let first = try await ServeProcess.start(config: config, directory: directory, log: "first.log")
+        let acknowledged = Acknowledgements()
+        // Eight concurrent senders; the server is killed once 150 requests are acknowledged. Bounded either way.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    for sequence in 0..<250 {
+                        let body = ServeProcess.statusChange(workOrder: "\(worker)-\(sequence)")
+                        guard let answer = try? await ServeProcess.post(body, to: first.base, client: client) else {
+                            return  // the server is gone
+                        }
+                        if answer.status == 202, let id = answer.id { acknowledged.add(id: id, body: body) }
+                    }
+                }
+            }
+            group.addTask {
+                while acknowledged.count < 150 { try await Task.sleep(for: .milliseconds(5)) }
+                first.kill(signal: SIGKILL)
+            }
+            try await group.waitForAll()
+        }
+        let status = first.waitForExit()
+        #expect(status == SIGKILL, "the first server must die by SIGKILL, not finish")
+        let answered = acknowledged.all
+        #expect(answered.count >= 150)
+
+        let second = try await ServeProcess.start(config: config, directory: directory, log: "second.log")
+        for (id, body) in answered {
+            let stored = try await ServeProcess.get("/v1/events/\(id)", from: second.base, client: client)
+            #expect(stored == 200, "event \(id) acknowledged before the crash is missing")
+            let again = try await ServeProcess.post(body, to: second.base, client: client)
+            #expect(again.status == 202)
+            #expect(again.outcome == "duplicate", "event \(id) re-sent after the crash was not a duplicate")
+            #expect(again.id == id)
+        }
+        // SIGTERM is a graceful stop: exit status 0.
+        second.kill(signal: SIGTERM)
+        #expect(second.waitForExit() == 0)
+    }
+}
+
+/// Acknowledged requests, shared by the sending tasks.
+final class Acknowledgements: Sendable {
+    private let state = Mutex<[(String, [UInt8])]>([])
+    func add(id: String, body: [UInt8]) { state.withLock { $0.append((id, body)) } }
+    var count: Int { state.withLock { $0.count } }
+    var all: [(String, [UInt8])] { state.withLock { $0 } }
+}
+
+import Synchronization
+
+/// One `fieldgate serve` child process on a free port.
+struct ServeProcess: Sendable {
+    let process: Process
+    let base: String
+
+    /// The built `fieldgate` next to this test bundle.
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fieldgate")
+    }
+
+    static func writeConfiguration(in directory: TemporaryDirectory) throws -> String {
+        let path = directory.path("fieldgate.yaml")
+        let yaml = """
+            server: {host: 127.0.0.1, port: 0}
+            storage: {sqlite: \(directory.path("crash.db"))}
+            admin: {token: crash-admin}
+            tenants:
+              - {vendor: techlink, tenant: cobalt-pos}
+            """
+        try RepositoryPaths.write(Array(yaml.utf8), to: path)
+        return path
+    }
+
+    static func start(config: String, directory: TemporaryDirectory, log: String) async throws -> ServeProcess {
+        let output = directory.path(log)
+        FileManager.default.createFile(atPath: output, contents: nil)
+        FileManager.default.createFile(atPath: output + ".err", contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve", "--config", config, "--log-level", "warning"]
+        process.currentDirectoryURL = directory.url
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.path(log + ".err")))
+        try process.run()
+        let marker = "fieldgate listening on "
+        for _ in 0..<600 {
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            if let range = text.range(of: marker) {
+                let base = text[range.upperBound...].prefix { !$0.isWhitespace }
+                return ServeProcess(process: process, base: String(base))
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        let errors = (try? String(contentsOfFile: directory.path(log + ".err"), encoding: .utf8)) ?? ""
+        throw TestSupportError("fieldgate serve did not start: \(errors)")
+    }
+
+    func kill(signal: Int32) {
+        _ = Glibc.kill(process.processIdentifier, signal)
+    }
+
+    /// The exit status, or the signal that ended the process.
+    func waitForExit() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    static func statusChange(workOrder: String) -> [UInt8] {
+        Array(#"{"event":"work order status change","workorder_id":"\#(workOrder)","old_status_code":"20","new_status_code":"22"}"#.utf8)
+    }
+
+    struct Answer {
+        var status: UInt
+        var outcome: String?
+        var id: String?
+    }
+
+    static func post(_ body: [UInt8], to base: String, client: HTTPClient) async throws -> Answer {
+        var request = HTTPClientRequest(url: base + "/webhooks/techlink/cobalt-pos")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let json = try JSONValue(parsing: Array(bytes.readableBytesView))
+        return Answer(status: response.status.code, outcome: json["status"]?.stringValue, id: json["id"]?.stringValue)
+    }
+
+    static func get(_ path: String, from base: String, client: HTTPClient) async throws -> UInt {
+        var request = HTTPClientRequest(url: base + path)
+        request.headers.add(name: "Authorization", value: "Bearer crash-admin")
+        let response = try await client.execute(request, timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 22)
+        return response.status.code
+    }
+}
