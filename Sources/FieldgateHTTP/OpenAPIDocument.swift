@@ -520,13 +520,14 @@ components:
             Stable problem code:
             * 400 — `empty-body`, `invalid-utf8`, `json-syntax`, `not-an-object`, `form-syntax`, `data-not-json`,
               `bad-framing`, `invalid-query` (admin API)
-            * 401 — `unknown-tenant`, `bad-credentials`, `account-mismatch`
+            * 401 — `unknown-tenant`, `bad-credentials`, `account-mismatch`, `unauthorized` (admin API)
             * 404 — `not-found`
             * 405 — `method-not-allowed`
             * 413 — `body-too-large`
             * 415 — `unsupported-media-type`
             * 422 — `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`, `unknown-event`
             * 431 — `headers-too-large`
+            * 500 — `internal-error` (logged with its cause; never expected)
             * 503 — `store-unavailable`
       examples:
         - type: 'urn:fieldgate:problem:missing-field'
