@@ -63,7 +63,9 @@ struct CorpusTests {
             return failures
         }
         guard expected.http == 202 else {
-            if result.outcome.problem == nil { failures.append("no problem document") }
+            guard let problem = result.outcome.problem else { return failures + ["no problem document"] }
+            guard let codes = expected.problemCodes else { return failures + ["no problem code known for this reason"] }
+            if !codes.contains(problem.code) { failures.append("code \(problem.code), not \(codes.sorted())") }
             return failures
         }
         guard case .accepted(let event) = result.outcome else { return failures + ["not accepted as new"] }

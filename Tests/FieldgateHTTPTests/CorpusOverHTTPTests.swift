@@ -83,6 +83,10 @@ struct CorpusOverHTTPTests {
                 problems.append("problem type")
             }
             if (body["detail"]?.stringValue ?? "").isEmpty { problems.append("no detail") }
+            guard let codes = expected.problemCodes else { return problems + ["no problem code known for this reason"] }
+            if !codes.contains(body["code"]?.stringValue ?? "") {
+                problems.append("code \(body["code"]?.stringValue ?? "none"), not \(codes.sorted())")
+            }
             return problems
         }
         if let original = expected.duplicateOfLine {
