@@ -1,40 +1,32 @@
+import Dispatch
 import GRDB
 import Synchronization
 
 /// Concurrent writes share one transaction and one fsync.
 ///
 /// With `synchronous=FULL` every commit waits for the disk, so one commit per request caps ingest near the
-/// disk's fsync rate. Here the first writer to find the queue idle becomes the *leader*: it takes every write
-/// queued so far, runs them in one transaction (each in its own savepoint, so one failing write does not undo the
-/// others), commits once, and answers them all. Writes that arrive meanwhile wait for the next batch; the leader
-/// hands leadership to the oldest of them and returns, so no request works for others indefinitely.
+/// disk's fsync rate. Writers queue their work here; one committer on its own dispatch queue takes everything
+/// queued so far (at most ``maximumBatch``), runs it in one transaction, commits once and answers every writer,
+/// then takes the next batch. The committer blocks on the disk, never a Swift concurrency thread, and it does not
+/// hop back to the cooperative pool between batches, so a busy pool cannot stretch the commit cycle.
+///
+/// If a batch's transaction fails, each of its writes is retried in a transaction of its own, so one bad write
+/// fails alone.
 final class GroupCommit: Sendable {
-    /// One submitted write. Its mutable fields are touched only under `state`'s lock or by the single leader
-    /// between taking the batch and resuming the continuations, which is what makes `@unchecked` sound.
-    private final class Slot: @unchecked Sendable {
-        let run: (Database) throws -> Void
-        var continuation: CheckedContinuation<Role, Never>?
-        var failure: (any Error)?
-
-        init(run: @escaping (Database) throws -> Void) {
-            self.run = run
-        }
-    }
-
-    private enum Role {
-        /// Drain the queue.
-        case lead
-        /// Your write was committed (or failed): read the slot.
-        case done
+    /// One submitted write: its work, and how to answer it.
+    private struct Pending: Sendable {
+        let run: @Sendable (Database) throws -> Void
+        let answer: @Sendable ((any Error)?) -> Void
     }
 
     private struct State {
-        var queue: [Slot] = []
-        var writing = false
+        var queue: [Pending] = []
+        var draining = false
     }
 
     private let writer: DatabasePool
     private let state = Mutex(State())
+    private let committer = DispatchQueue(label: "fieldgate.sqlite.group-commit")
     /// Caps one transaction so that a burst is not held in memory and one batch does not delay its first writer.
     let maximumBatch: Int
     /// Called with each committed batch's size (metrics).
@@ -49,69 +41,53 @@ final class GroupCommit: Sendable {
     /// Runs `work` inside a batch transaction and returns its result once the batch is durably committed.
     func write<Result: Sendable>(_ work: @escaping @Sendable (Database) throws -> Result) async throws -> Result {
         let box = ResultBox<Result>()
-        let slot = Slot { database in box.value = try work(database) }
-        let role = await withCheckedContinuation { continuation in
-            let lead = state.withLock { state -> Bool in
-                if state.writing {
-                    slot.continuation = continuation
-                    state.queue.append(slot)
-                    return false
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let pending = Pending(
+                run: { database in box.value = try work(database) },
+                answer: { error in
+                    if let error { continuation.resume(throwing: error) } else { continuation.resume() }
                 }
-                state.writing = true
-                state.queue.append(slot)
+            )
+            let startDraining = state.withLock { state -> Bool in
+                state.queue.append(pending)
+                guard !state.draining else { return false }
+                state.draining = true
                 return true
             }
-            if lead { continuation.resume(returning: .lead) }
+            if startDraining { committer.async { self.drain() } }
         }
-        if case .lead = role { await drainOnce() }
-        if let failure = slot.failure { throw failure }
         guard let value = box.value else { throw GroupCommitError.noResult }
         return value
     }
 
-    /// Commits one batch, answers its writers, then passes leadership on (or goes idle).
-    private func drainOnce() async {
-        let batch = state.withLock { state -> [Slot] in
-            let count = min(state.queue.count, maximumBatch)
-            let batch = Array(state.queue.prefix(count))
-            state.queue.removeFirst(count)
-            return batch
-        }
-        do {
-            try await writer.write { database in
-                for slot in batch {
+    /// Commits batches until the queue is empty. Runs on `committer` only.
+    private func drain() {
+        while true {
+            let batch = state.withLock { state -> [Pending] in
+                let count = min(state.queue.count, maximumBatch)
+                let batch = Array(state.queue.prefix(count))
+                state.queue.removeFirst(count)
+                if batch.isEmpty { state.draining = false }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                try writer.write { database in
+                    for pending in batch { try pending.run(database) }
+                }
+                onCommit(batch.count)
+                for pending in batch { pending.answer(nil) }
+            } catch {
+                for pending in batch {
                     do {
-                        try database.inSavepoint {
-                            try slot.run(database)
-                            return .commit
-                        }
+                        try writer.write { database in try pending.run(database) }
+                        onCommit(1)
+                        pending.answer(nil)
                     } catch {
-                        slot.failure = error
+                        pending.answer(error)
                     }
                 }
             }
-            onCommit(batch.count)
-        } catch {
-            for slot in batch where slot.failure == nil { slot.failure = error }
-        }
-        let next = state.withLock { state -> Slot? in
-            guard let first = state.queue.first else {
-                state.writing = false
-                return nil
-            }
-            return first
-        }
-        // The leader's own slot has no continuation: it is reading its result already.
-        for slot in batch {
-            slot.continuation?.resume(returning: .done)
-        }
-        if let next {
-            let continuation = state.withLock { _ in
-                let continuation = next.continuation
-                next.continuation = nil
-                return continuation
-            }
-            continuation?.resume(returning: .lead)
         }
     }
 }
@@ -121,8 +97,8 @@ enum GroupCommitError: Error, CustomStringConvertible {
     var description: String { "the write produced no result" }
 }
 
-/// Carries a write's result out of the transaction closure; written by the leader, read by the writer after
-/// its continuation resumed (which orders the two).
+/// Carries a write's result out of the transaction closure: written on the committer before the writer's
+/// continuation is resumed, read by the writer after it (the resumption orders the two).
 private final class ResultBox<Value>: @unchecked Sendable {
     var value: Value?
 }

@@ -41,9 +41,9 @@ public final class SQLiteEventStore: EventStore {
     static func insertIfNew(_ candidate: EventCandidate, json: [UInt8], in database: Database) throws -> InsertOutcome {
         let now = candidate.event.receivedAt.millisecondsSinceEpoch
         var occurrence = 1
+        // Statements on this path are cached per connection: preparing them costs more than running them.
         if let record = try Row.fetchOne(
-            database,
-            sql: "SELECT eventID, expiresAt, occurrences FROM dedupe_key WHERE digest = ?",
+            database.cachedStatement(sql: "SELECT eventID, expiresAt, occurrences FROM dedupe_key WHERE digest = ?"),
             arguments: [candidate.key.digest]
         ) {
             let expiresAt: Int64 = record["expiresAt"]
@@ -56,17 +56,20 @@ public final class SQLiteEventStore: EventStore {
         var event = candidate.event
         event.id = candidate.key.eventID(occurrence: occurrence)
         // A purged key forgets its count; the stored events still know which IDs are taken.
-        while try Bool.fetchOne(database, sql: "SELECT 1 FROM event WHERE id = ?", arguments: [event.id]) != nil {
+        while try Bool.fetchOne(database.cachedStatement(sql: "SELECT 1 FROM event WHERE id = ?"), arguments: [event.id])
+            != nil
+        {
             occurrence += 1
             event.id = candidate.key.eventID(occurrence: occurrence)
         }
         let eventJSON = occurrence == 1 ? json : event.jsonBytes
-        try database.execute(
+        try database.cachedStatement(
             sql: """
                 INSERT INTO event (id, vendor, tenant, type, jobKey, status, time, receivedAt, json,
                                    rawMethod, rawPath, rawHeaders, rawBody)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 event.id, event.vendor, event.tenant, event.type.rawValue, event.job?.key,
                 event.job?.status?.rawValue, event.time.millisecondsSinceEpoch,
@@ -74,12 +77,13 @@ public final class SQLiteEventStore: EventStore {
                 SQLiteSchema.encode(candidate.raw.headers), Data(candidate.raw.body),
             ]
         )
-        try database.execute(
+        try database.cachedStatement(
             sql: """
                 INSERT INTO dedupe_key (digest, eventID, expiresAt, occurrences) VALUES (?, ?, ?, ?)
                 ON CONFLICT (digest) DO UPDATE SET eventID = excluded.eventID, expiresAt = excluded.expiresAt,
                                                    occurrences = excluded.occurrences
-                """,
+                """
+        ).execute(
             arguments: [candidate.key.digest, event.id, candidate.keyExpiresAt.millisecondsSinceEpoch, occurrence]
         )
         return .inserted(event)
@@ -201,7 +205,8 @@ public final class SQLiteEventStore: EventStore {
     // MARK: Rows
 
     static func fetchEvent(id: String, in database: Database) throws -> StoredEvent? {
-        try Row.fetchOne(database, sql: "SELECT * FROM event WHERE id = ?", arguments: [id]).map(storedEvent)
+        try Row.fetchOne(database.cachedStatement(sql: "SELECT * FROM event WHERE id = ?"), arguments: [id])
+            .map(storedEvent)
     }
 
     static func storedEvent(_ row: Row) throws -> StoredEvent {
