@@ -63,6 +63,21 @@ var package = Package(
             ]
         ),
 
+        // MARK: Outbound delivery: signed webhooks with retries, on AsyncHTTPClient.
+        .target(
+            name: "FieldgateDelivery",
+            dependencies: [
+                "FieldgateModel",
+                "FieldgateCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // MARK: The Hummingbird application: ingest routes, problem responses, admin API, metrics.
         .target(
             name: "FieldgateHTTP",
@@ -90,7 +105,9 @@ var package = Package(
                 "TechLinkAdapter",
                 "FieldgateSQLite",
                 "FieldgateHTTP",
+                "FieldgateDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -116,6 +133,19 @@ var package = Package(
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateHTTP", "FieldgateTestSupport",
                 "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "FieldgateDeliveryTests",
+            dependencies: [
+                "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateDelivery", "FieldgateTestSupport",
+                "TechLinkAdapter",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

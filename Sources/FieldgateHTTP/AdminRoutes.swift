@@ -25,7 +25,7 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
     // MARK: Events
 
     func listEvents(_ request: Request) async throws -> Response {
-        var parameters = try QueryParameters(request, allowed: [
+        let parameters = try QueryParameters(request, allowed: [
             "vendor", "tenant", "type", "job", "status", "since", "until", "limit", "cursor",
         ])
         var query = EventQuery(limit: try parameters.limit())
@@ -60,7 +60,7 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
     // MARK: Quarantine
 
     func listQuarantine(_ request: Request) async throws -> Response {
-        var parameters = try QueryParameters(request, allowed: ["vendor", "tenant", "limit", "cursor"])
+        let parameters = try QueryParameters(request, allowed: ["vendor", "tenant", "limit", "cursor"])
         var query = QuarantineQuery(limit: try parameters.limit())
         query.vendor = parameters.text("vendor")
         query.tenant = parameters.text("tenant")

@@ -2,7 +2,7 @@ public import FieldgateCore
 import FieldgateModel
 public import Hummingbird
 public import Logging
-import ServiceLifecycle
+public import ServiceLifecycle
 
 public import protocol NIOCore.Channel
 import struct NIOCore.ByteBuffer
@@ -15,19 +15,27 @@ public struct GatewayDependencies: Sendable {
     public var logger: Logger
     /// How often expired dedupe keys are purged.
     public var purgeInterval: Duration
+    /// Subscribers and the outbox, when the store keeps them: enables `/v1/subscribers` and `/v1/deliveries`.
+    public var deliveries: (any DeliveryStore)?
+    /// Wakes the delivery engine after an admin change made deliveries due.
+    public var wakeDeliveries: @Sendable () -> Void
 
     public init(
         pipeline: IngestPipeline,
         adminToken: String?,
         metrics: GatewayMetrics,
         logger: Logger,
-        purgeInterval: Duration = .seconds(300)
+        purgeInterval: Duration = .seconds(300),
+        deliveries: (any DeliveryStore)? = nil,
+        wakeDeliveries: @escaping @Sendable () -> Void = {}
     ) {
         self.pipeline = pipeline
         self.adminToken = adminToken
         self.metrics = metrics
         self.logger = logger
         self.purgeInterval = purgeInterval
+        self.deliveries = deliveries
+        self.wakeDeliveries = wakeDeliveries
     }
 }
 
@@ -66,6 +74,10 @@ public func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicRequ
 
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: dependencies.adminToken))
     AdminRoutes(pipeline: dependencies.pipeline).register(on: admin)
+    if let deliveries = dependencies.deliveries {
+        DeliveryRoutes(store: deliveries, clock: dependencies.pipeline.clock, wake: dependencies.wakeDeliveries)
+            .register(on: admin)
+    }
     return router
 }
 
@@ -76,6 +88,7 @@ public func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicRequ
 public func buildApplication(
     _ dependencies: GatewayDependencies,
     configuration: ApplicationConfiguration,
+    services: [any Service] = [],
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
@@ -88,7 +101,7 @@ public func buildApplication(
                 interval: dependencies.purgeInterval,
                 logger: dependencies.logger
             )
-        ],
+        ] + services,
         onServerRunning: onServerRunning,
         logger: dependencies.logger
     )

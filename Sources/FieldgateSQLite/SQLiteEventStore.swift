@@ -1,6 +1,7 @@
 public import FieldgateCore
 public import FieldgateModel
 import GRDB
+import Synchronization
 
 import struct Foundation.Data
 
@@ -9,8 +10,11 @@ import struct Foundation.Data
 /// An answer from a write means the row is on disk: SQLite with `synchronous=FULL` fsyncs the WAL at every
 /// commit, and ``GroupCommit`` makes concurrent requests share those commits instead of weakening them.
 public final class SQLiteEventStore: EventStore {
-    private let pool: DatabasePool
-    private let commits: GroupCommit
+    let pool: DatabasePool
+    let commits: GroupCommit
+    /// Enabled subscribers, read once and kept until a subscriber changes through this store: every insert
+    /// matches the event against them to write its deliveries.
+    let enabledSubscribers = Mutex<[Subscriber]?>(nil)
     public let path: String
 
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -34,7 +38,11 @@ public final class SQLiteEventStore: EventStore {
     public func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome {
         let json = candidate.event.jsonBytes
         return try await commits.write { database in
-            try Self.insertIfNew(candidate, json: json, in: database)
+            let outcome = try Self.insertIfNew(candidate, json: json, in: database)
+            if case .inserted(let event) = outcome {
+                try self.queueDeliveries(of: event, in: database)
+            }
+            return outcome
         }
     }
 

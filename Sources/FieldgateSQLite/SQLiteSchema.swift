@@ -61,7 +61,70 @@ enum SQLiteSchema {
                     """
             )
         }
+        migrator.registerMigration("v2: subscribers and the delivery outbox") { database in
+            try database.execute(
+                sql: """
+                    CREATE TABLE subscriber (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        url TEXT NOT NULL,
+                        secret TEXT,
+                        types TEXT NOT NULL,
+                        vendors TEXT NOT NULL,
+                        tenants TEXT NOT NULL,
+                        statuses TEXT NOT NULL,
+                        enabled INTEGER NOT NULL,
+                        disabledReason TEXT,
+                        retrySchedule TEXT NOT NULL,
+                        timeoutMilliseconds INTEGER NOT NULL,
+                        maxConcurrency INTEGER NOT NULL,
+                        origin TEXT NOT NULL
+                    );
+
+                    CREATE TABLE delivery (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        eventID TEXT NOT NULL,
+                        subscriberID TEXT NOT NULL,
+                        jobKey TEXT,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL,
+                        nextAttemptAt INTEGER NOT NULL,
+                        leaseUntil INTEGER,
+                        lastStatus INTEGER,
+                        lastError TEXT,
+                        createdAt INTEGER NOT NULL,
+                        deliveredAt INTEGER
+                    );
+                    CREATE INDEX delivery_due ON delivery (state, nextAttemptAt) WHERE state = 'pending';
+                    CREATE INDEX delivery_job ON delivery (subscriberID, jobKey, id) WHERE state = 'pending';
+                    CREATE INDEX delivery_subscriber ON delivery (subscriberID, state, id);
+                    CREATE INDEX delivery_event ON delivery (eventID);
+
+                    CREATE TABLE delivery_attempt (
+                        deliveryID INTEGER NOT NULL,
+                        at INTEGER NOT NULL,
+                        statusCode INTEGER,
+                        error TEXT,
+                        durationMilliseconds INTEGER NOT NULL,
+                        result TEXT NOT NULL,
+                        retryAt INTEGER
+                    );
+                    CREATE INDEX delivery_attempt_delivery ON delivery_attempt (deliveryID, at);
+                    """
+            )
+        }
         return migrator
+    }
+
+    /// A list of strings as a JSON array.
+    static func encode(_ strings: [String]) -> String {
+        JSONValue.array(strings.map { .string($0) }).jsonText
+    }
+
+    static func decodeStrings(_ text: String) throws -> [String] {
+        try (JSONValue(parsing: Array(text.utf8)).arrayValue ?? []).map { value in
+            guard let text = value.stringValue else { throw CanonicalEventDecodingError("stored list is not strings") }
+            return text
+        }
     }
 
     /// Headers as a JSON array of `[name, value]` pairs: order and repeated fields survive.

@@ -1,5 +1,7 @@
 import ArgumentParser
+import AsyncHTTPClient
 import FieldgateCore
+import FieldgateDelivery
 import FieldgateHTTP
 import FieldgateModel
 import FieldgateSQLite
@@ -88,17 +90,29 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
+        do {
+            try await applySubscribers(configuration.subscribers, to: store, logger: logger)
+        } catch {
+            printError("fieldgate: cannot store the configured subscribers: \(error)")
+            throw ExitCode(2)
+        }
+        let clock = SystemWallClock()
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: DeliveryEngine.clientConfiguration)
+        let engine = DeliveryEngine(store: store, client: client, clock: clock, logger: logger)
         let pipeline = IngestPipeline(
             directory: directory,
             store: store,
-            clock: SystemWallClock(),
-            maxBodyBytes: configuration.server.maxBodyBytes
+            clock: clock,
+            maxBodyBytes: configuration.server.maxBodyBytes,
+            onAccepted: { _ in engine.wake() }
         )
         let dependencies = GatewayDependencies(
             pipeline: pipeline,
             adminToken: configuration.adminToken,
             metrics: metrics,
-            logger: logger
+            logger: logger,
+            deliveries: store,
+            wakeDeliveries: { engine.wake() }
         )
         let host = host ?? configuration.server.host
         let port = port ?? configuration.server.port
@@ -108,7 +122,8 @@ struct Serve: AsyncParsableCommand {
         let demo = source == nil
         let app = buildApplication(
             dependencies,
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "fieldgate")
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "fieldgate"),
+            services: [engine]
         ) { channel in
             let boundPort = channel.localAddress?.port ?? port
             let base = "http://\(host):\(boundPort)"
@@ -130,8 +145,40 @@ struct Serve: AsyncParsableCommand {
             }
             printOutput(lines.joined(separator: "\n"))
         }
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
         logger.info("fieldgate stopped")
+    }
+
+    /// Makes the store's configured subscribers match `fieldgate.yaml`. A subscriber that a receiver disabled
+    /// (410) stays disabled; one removed from the file is disabled, not deleted, so its history stays readable.
+    func applySubscribers(
+        _ configured: [GatewayConfiguration.Subscriber],
+        to store: some DeliveryStore,
+        logger: Logger
+    ) async throws {
+        let existing = Dictionary(try await store.subscribers().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for entry in configured {
+            var subscriber = entry.subscriber
+            if let previous = existing[subscriber.id], !previous.enabled {
+                subscriber.enabled = false
+                subscriber.disabledReason = previous.disabledReason
+            }
+            try await store.saveSubscriber(subscriber)
+        }
+        let named = Set(configured.map(\.id))
+        for subscriber in existing.values where subscriber.origin == .config && !named.contains(subscriber.id) {
+            var removed = subscriber
+            removed.enabled = false
+            removed.disabledReason = "removed from the configuration file"
+            try await store.saveSubscriber(removed)
+            logger.notice("subscriber removed from the configuration: disabled", metadata: ["subscriber": "\(subscriber.id)"])
+        }
     }
 
     /// The configuration and the file it came from (nil for the demo).

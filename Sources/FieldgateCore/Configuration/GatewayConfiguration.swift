@@ -28,7 +28,24 @@ public struct GatewayConfiguration: Sendable {
         public var vendors: [String]
         public var tenants: [String]
         public var statuses: [String]
+        public var retrySchedule: [Duration]
+        public var timeout: Duration
+        public var maxConcurrency: Int
         public var line: Int
+
+        /// The subscriber as the delivery engine sees it.
+        public var subscriber: FieldgateCore.Subscriber {
+            FieldgateCore.Subscriber(
+                id: id,
+                url: url,
+                secret: secret,
+                filter: SubscriberFilter(types: types, vendors: vendors, tenants: tenants, statuses: statuses),
+                retrySchedule: retrySchedule,
+                timeout: timeout,
+                maxConcurrency: maxConcurrency,
+                origin: .config
+            )
+        }
     }
 
     public var server = Server()
@@ -193,8 +210,38 @@ public struct GatewayConfiguration: Sendable {
             throw ConfigurationError(line: node["url"]?.line ?? node.line, "subscriber url '\(url)' must be http(s)")
         }
         let secret = try node.optionalString("secret")
-        if let secret, !secret.hasPrefix("whsec_") {
-            throw ConfigurationError(line: node["secret"]?.line ?? node.line, "subscriber secret must start with whsec_")
+        if let secret, !SubscriberSecret.isValid(secret) {
+            throw ConfigurationError(
+                line: node["secret"]?.line ?? node.line,
+                "subscriber secret must be whsec_ followed by a base64 key"
+            )
+        }
+        func duration(_ key: String, _ text: String, line: Int) throws(ConfigurationError) -> Duration {
+            guard let parsed = DurationText.parse(text), parsed > .zero else {
+                throw ConfigurationError(line: line, "\(key) '\(text)' must be a positive duration such as 5s or 30m")
+            }
+            return parsed
+        }
+        var schedule = FieldgateCore.Subscriber.defaultRetrySchedule
+        if let node = node["retrySchedule"] {
+            schedule = []
+            for element in try node.sequence(named: "retrySchedule") {
+                schedule.append(try duration("retrySchedule", element.scalar ?? "", line: element.line))
+            }
+        }
+        var timeout = FieldgateCore.Subscriber.defaultTimeout
+        if let text = try node.optionalString("timeout") {
+            timeout = try duration("timeout", text, line: node["timeout"]?.line ?? node.line)
+        }
+        var maxConcurrency = FieldgateCore.Subscriber.defaultMaxConcurrency
+        if let text = try node.optionalString("maxConcurrency") {
+            guard let value = Int(text), (1...1000).contains(value) else {
+                throw ConfigurationError(
+                    line: node["maxConcurrency"]?.line ?? node.line,
+                    "maxConcurrency must be a whole number from 1 to 1000"
+                )
+            }
+            maxConcurrency = value
         }
         return Subscriber(
             id: try node.string("id"),
@@ -204,6 +251,9 @@ public struct GatewayConfiguration: Sendable {
             vendors: try list("vendors"),
             tenants: try list("tenants"),
             statuses: try list("statuses"),
+            retrySchedule: schedule,
+            timeout: timeout,
+            maxConcurrency: maxConcurrency,
             line: node.line
         )
     }
@@ -240,5 +290,17 @@ public enum DurationText {
             rest = rest.dropFirst()
         }
         return digits.isEmpty ? total : nil
+    }
+}
+
+extension DurationText {
+    /// The shortest exact form: `10h`, `5m`, `45s`, `1500ms`.
+    public static func format(_ duration: Duration) -> String {
+        let milliseconds = duration.milliseconds
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
+        where milliseconds != 0 && milliseconds % size == 0 {
+            return "\(milliseconds / size)\(unit)"
+        }
+        return "\(milliseconds)ms"
     }
 }

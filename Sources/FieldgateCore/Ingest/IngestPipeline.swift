@@ -46,12 +46,21 @@ public struct IngestPipeline: Sendable {
     public let store: any EventStore
     public let clock: any WallClock
     public let maxBodyBytes: Int
+    /// Called after each new event is stored: the delivery engine and live streams wake up on it.
+    public var onAccepted: @Sendable (CanonicalEvent) -> Void
 
-    public init(directory: TenantDirectory, store: any EventStore, clock: any WallClock, maxBodyBytes: Int) {
+    public init(
+        directory: TenantDirectory,
+        store: any EventStore,
+        clock: any WallClock,
+        maxBodyBytes: Int,
+        onAccepted: @escaping @Sendable (CanonicalEvent) -> Void = { _ in }
+    ) {
         self.directory = directory
         self.store = store
         self.clock = clock
         self.maxBodyBytes = maxBodyBytes
+        self.onAccepted = onAccepted
     }
 
     /// Runs one request through every check and, when it passes, stores its event.
@@ -249,7 +258,9 @@ public struct IngestPipeline: Sendable {
             raw: raw
         )
         switch try await store.insertIfNew(candidate) {
-        case .inserted(let stored): return .accepted(stored)
+        case .inserted(let stored):
+            onAccepted(stored)
+            return .accepted(stored)
         case .duplicate(let original): return .duplicate(of: original)
         }
     }

@@ -1,0 +1,167 @@
+public import FieldgateModel
+
+/// One event owed to one subscriber: the outbox row written in the same transaction as the event.
+public struct Delivery: Sendable, Equatable {
+    public enum State: String, Sendable, CaseIterable {
+        /// Not yet delivered; attempted when `nextAttemptAt` has come and no earlier event of its job is pending.
+        case pending
+        case delivered
+        /// The retry schedule ran out; `POST /v1/deliveries/{id}/redeliver` puts it back.
+        case dead
+    }
+
+    /// Increasing in acceptance order: per subscriber and job, deliveries go out in this order.
+    public var id: Int64
+    public var eventID: String
+    public var subscriberID: String
+    public var jobKey: String?
+    public var state: State
+    public var attempts: Int
+    public var nextAttemptAt: UTCTimestamp
+    public var lastStatus: Int?
+    public var lastError: String?
+    public var createdAt: UTCTimestamp
+    public var deliveredAt: UTCTimestamp?
+
+    public init(
+        id: Int64, eventID: String, subscriberID: String, jobKey: String?, state: State, attempts: Int,
+        nextAttemptAt: UTCTimestamp, lastStatus: Int?, lastError: String?, createdAt: UTCTimestamp,
+        deliveredAt: UTCTimestamp?
+    ) {
+        self.id = id
+        self.eventID = eventID
+        self.subscriberID = subscriberID
+        self.jobKey = jobKey
+        self.state = state
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.lastStatus = lastStatus
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.deliveredAt = deliveredAt
+    }
+}
+
+/// A delivery claimed for sending, with what the sender needs: the event's bytes and its subscriber.
+public struct DueDelivery: Sendable {
+    public var delivery: Delivery
+    public var subscriber: Subscriber
+    /// The CloudEvent exactly as stored: every attempt sends the same bytes.
+    public var body: [UInt8]
+
+    public init(delivery: Delivery, subscriber: Subscriber, body: [UInt8]) {
+        self.delivery = delivery
+        self.subscriber = subscriber
+        self.body = body
+    }
+}
+
+/// One HTTP attempt and what it led to.
+public struct DeliveryAttempt: Sendable, Equatable {
+    public enum Result: Sendable, Equatable {
+        case delivered
+        /// Try again at this time.
+        case retry(at: UTCTimestamp)
+        case dead
+        /// The receiver answered 410 Gone: the subscriber is disabled and the delivery waits.
+        case subscriberGone
+    }
+
+    public var deliveryID: Int64
+    public var at: UTCTimestamp
+    public var statusCode: Int?
+    public var error: String?
+    public var durationMilliseconds: Int64
+    public var result: Result
+
+    public init(
+        deliveryID: Int64, at: UTCTimestamp, statusCode: Int?, error: String?, durationMilliseconds: Int64,
+        result: Result
+    ) {
+        self.deliveryID = deliveryID
+        self.at = at
+        self.statusCode = statusCode
+        self.error = error
+        self.durationMilliseconds = durationMilliseconds
+        self.result = result
+    }
+}
+
+/// Filters of `GET /v1/deliveries`.
+public struct DeliveryQuery: Sendable, Equatable {
+    public var subscriberID: String?
+    public var state: Delivery.State?
+    public var eventID: String?
+    public var before: Int64?
+    public var limit: Int
+
+    public init(
+        subscriberID: String? = nil, state: Delivery.State? = nil, eventID: String? = nil, before: Int64? = nil,
+        limit: Int = 50
+    ) {
+        self.subscriberID = subscriberID
+        self.state = state
+        self.eventID = eventID
+        self.before = before
+        self.limit = limit
+    }
+}
+
+/// The outbox and the subscribers, shared by every gateway instance on one store.
+///
+/// ``EventStore/insertIfNew(_:)`` of a store that is also a `DeliveryStore` writes a pending delivery for every
+/// enabled subscriber whose filter matches, in the same transaction as the event: an accepted event can never miss
+/// a delivery.
+public protocol DeliveryStore: Sendable {
+    func subscribers() async throws -> [Subscriber]
+    func subscriber(id: String) async throws -> Subscriber?
+    /// Creates or replaces the subscriber with this ID.
+    func saveSubscriber(_ subscriber: Subscriber) async throws
+    /// Removes the subscriber and every delivery still owed to it; false when there was none.
+    func deleteSubscriber(id: String) async throws -> Bool
+
+    /// Pending deliveries whose time has come, oldest first, at most `limit`: none whose job has an earlier pending
+    /// delivery to the same subscriber, none of a disabled or `paused` subscriber, and no more per subscriber than its
+    /// `maxConcurrency` less what is already `inFlight`. Each is leased until `leaseUntil` so that another instance
+    /// (or this one) does not send it meanwhile; a crash leaves the lease to expire and the delivery to be sent again.
+    func claimDueDeliveries(
+        now: UTCTimestamp,
+        leaseUntil: UTCTimestamp,
+        limit: Int,
+        inFlight: [String: Int],
+        paused: Set<String>
+    ) async throws -> [DueDelivery]
+    /// Records an attempt and applies its result (delivered, retry, dead, subscriber disabled).
+    func record(_ attempt: DeliveryAttempt) async throws
+    /// The earliest time a pending delivery of an enabled subscriber becomes due, nil when none is pending.
+    func nextDueTime() async throws -> UTCTimestamp?
+
+    func deliveries(_ query: DeliveryQuery) async throws -> Page<Delivery>
+    func delivery(id: Int64) async throws -> Delivery?
+    func attempts(deliveryID: Int64) async throws -> [DeliveryAttempt]
+    /// Puts a dead (or delivered) delivery back to pending, due now, with its attempts counted afresh.
+    func redeliver(id: Int64, now: UTCTimestamp) async throws -> Delivery?
+    /// Queues again every event accepted since `since` that matches the subscriber; returns how many.
+    func recover(subscriberID: String, since: UTCTimestamp, now: UTCTimestamp) async throws -> Int
+}
+
+extension DeliveryAttempt.Result {
+    /// The result as stored and shown: `delivered`, `retry`, `dead`, `subscriber-gone`.
+    public var name: String {
+        switch self {
+        case .delivered: "delivered"
+        case .retry: "retry"
+        case .dead: "dead"
+        case .subscriberGone: "subscriber-gone"
+        }
+    }
+
+    public init(name: String, retryAt: UTCTimestamp?) {
+        switch name {
+        case "delivered": self = .delivered
+        case "dead": self = .dead
+        case "subscriber-gone": self = .subscriberGone
+        default: self = .retry(at: retryAt ?? UTCTimestamp(millisecondsSinceEpoch: 0))
+        }
+    }
+}

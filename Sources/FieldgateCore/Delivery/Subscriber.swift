@@ -1,0 +1,124 @@
+public import FieldgateModel
+
+/// A system that receives canonical events as signed webhooks (CONTRACT §7): billing, a client portal, a board.
+public struct Subscriber: Sendable, Equatable {
+    public var id: String
+    public var url: String
+    /// `whsec_<base64 key>`; write-only through the admin API. Nil sends unsigned deliveries.
+    public var secret: String?
+    public var filter: SubscriberFilter
+    /// A disabled subscriber gets no new deliveries and its pending ones wait; `disabledReason` says why.
+    public var enabled: Bool
+    public var disabledReason: String?
+    public var retrySchedule: [Duration]
+    public var timeout: Duration
+    /// At most this many deliveries to this subscriber at once.
+    public var maxConcurrency: Int
+    /// `config` for subscribers from `fieldgate.yaml` (re-applied at every start), `api` for the admin API's.
+    public var origin: Origin
+
+    public enum Origin: String, Sendable {
+        case config
+        case api
+    }
+
+    /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about a day and a half before a delivery is dead-lettered.
+    public static let defaultRetrySchedule: [Duration] = [
+        .seconds(5), .seconds(300), .seconds(1800), .seconds(7200), .seconds(18_000), .seconds(36_000),
+        .seconds(36_000),
+    ]
+    public static let defaultTimeout = Duration.seconds(30)
+    public static let defaultMaxConcurrency = 8
+
+    public init(
+        id: String,
+        url: String,
+        secret: String? = nil,
+        filter: SubscriberFilter = SubscriberFilter(),
+        enabled: Bool = true,
+        disabledReason: String? = nil,
+        retrySchedule: [Duration] = Subscriber.defaultRetrySchedule,
+        timeout: Duration = Subscriber.defaultTimeout,
+        maxConcurrency: Int = Subscriber.defaultMaxConcurrency,
+        origin: Origin = .api
+    ) {
+        self.id = id
+        self.url = url
+        self.secret = secret
+        self.filter = filter
+        self.enabled = enabled
+        self.disabledReason = disabledReason
+        self.retrySchedule = retrySchedule
+        self.timeout = timeout
+        self.maxConcurrency = maxConcurrency
+        self.origin = origin
+    }
+}
+
+/// Which events a subscriber wants; an empty list matches everything (CONTRACT §7).
+public struct SubscriberFilter: Sendable, Equatable {
+    /// Globs over the event type: `job.*`, `*.created`, `job.status_changed`.
+    public var types: [String]
+    public var vendors: [String]
+    public var tenants: [String]
+    /// Canonical job statuses; an event without a status matches only an empty list.
+    public var statuses: [String]
+
+    public init(types: [String] = [], vendors: [String] = [], tenants: [String] = [], statuses: [String] = []) {
+        self.types = types
+        self.vendors = vendors
+        self.tenants = tenants
+        self.statuses = statuses
+    }
+
+    public func matches(_ event: CanonicalEvent) -> Bool {
+        if !vendors.isEmpty, !vendors.contains(event.vendor) { return false }
+        if !tenants.isEmpty, !tenants.contains(event.tenant) { return false }
+        if !statuses.isEmpty {
+            guard let status = event.job?.status?.rawValue, statuses.contains(status) else { return false }
+        }
+        if !types.isEmpty, !types.contains(where: { Self.glob($0, matches: event.type.rawValue) }) { return false }
+        return true
+    }
+
+    /// `*` matches any run of characters (dots included); everything else matches itself.
+    static func glob(_ pattern: String, matches text: String) -> Bool {
+        let pattern = Array(pattern.utf8)
+        let text = Array(text.utf8)
+        var p = 0
+        var t = 0
+        var star: Int?
+        var resume = 0
+        while t < text.count {
+            if p < pattern.count, pattern[p] == UInt8(ascii: "*") {
+                star = p
+                p += 1
+                resume = t
+            } else if p < pattern.count, pattern[p] == text[t] {
+                p += 1
+                t += 1
+            } else if let star {
+                p = star + 1
+                resume += 1
+                t = resume
+            } else {
+                return false
+            }
+        }
+        while p < pattern.count, pattern[p] == UInt8(ascii: "*") { p += 1 }
+        return p == pattern.count
+    }
+}
+
+/// `whsec_` followed by a non-empty base64 key (Standard Webhooks).
+public enum SubscriberSecret {
+    public static func isValid(_ secret: String) -> Bool {
+        guard secret.hasPrefix("whsec_") else { return false }
+        let key = secret.dropFirst("whsec_".count)
+        return !key.isEmpty && key.count % 4 == 0
+            && key.utf8.allSatisfy { byte in
+                (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte)
+                    || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "=")
+            }
+    }
+}

@@ -1,0 +1,280 @@
+public import AsyncHTTPClient
+public import FieldgateCore
+import FieldgateModel
+public import Logging
+import NIOCore
+import NIOHTTP1
+public import ServiceLifecycle
+import Synchronization
+
+/// Sends every pending delivery to its subscriber (CONTRACT §7), retries on schedule, dead-letters, and keeps the
+/// order of each job's events per subscriber without holding back other jobs.
+///
+/// State lives in the ``DeliveryStore``: the engine claims due deliveries under a lease, sends them concurrently
+/// (bounded overall and per subscriber), and records each attempt. After a crash the leases expire and the
+/// deliveries go out again with the same `webhook-id` — at least once, never lost.
+public final class DeliveryEngine: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Deliveries in flight at once, over all subscribers.
+        public var maximumConcurrency = 64
+        /// How long a claimed delivery is reserved; longer than any timeout, so a live sender is never overtaken.
+        public var lease: Duration = .seconds(120)
+        /// How often an idle engine looks for work it was not told about (another instance, a lease run out).
+        public var idlePoll: Duration = .seconds(1)
+        /// The longest `Retry-After` honoured.
+        public var maximumRetryAfter: Duration = .seconds(36_000)
+        public init() {}
+    }
+
+    let store: any DeliveryStore
+    let client: HTTPClient
+    let clock: any DeliveryClock
+    let jitter: any JitterSource
+    let logger: Logger
+    let configuration: Configuration
+    private let wakeup = Wakeup()
+    private let state = Mutex(State())
+
+    struct State {
+        var inFlight: [String: Int] = [:]
+        /// Deliveries being sent now: a lease that ran out while its attempt is still under way (a receiver slower
+        /// than the lease) must not start a second, concurrent attempt from this instance.
+        var sending: Set<Int64> = []
+        /// Subscribers that answered 429: nothing is sent to them before this time.
+        var pausedUntil: [String: UTCTimestamp] = [:]
+        var total: Int { inFlight.values.reduce(0, +) }
+    }
+
+    public init(
+        store: any DeliveryStore,
+        client: HTTPClient,
+        clock: any DeliveryClock,
+        jitter: any JitterSource = RandomJitter(),
+        logger: Logger,
+        configuration: Configuration = Configuration()
+    ) {
+        self.store = store
+        self.client = client
+        self.clock = clock
+        self.jitter = jitter
+        self.logger = logger
+        self.configuration = configuration
+    }
+
+    /// The HTTP client configuration the engine is meant to run with: a bounded connect timeout, so that a receiver
+    /// that is down costs an attempt a few seconds rather than the whole request timeout.
+    public static var clientConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(5)
+        configuration.decompression = .disabled
+        return configuration
+    }
+
+    /// Tells the engine that new deliveries may be due (an event was accepted, a delivery was redelivered).
+    public func wake() { wakeup.signal() }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let now = clock.now()
+                let (inFlight, paused, free) = state.withLock { state in
+                    state.pausedUntil = state.pausedUntil.filter { now < $0.value }
+                    return (state.inFlight, Set(state.pausedUntil.keys), configuration.maximumConcurrency - state.total)
+                }
+                var claimed: [DueDelivery] = []
+                if free > 0 {
+                    do {
+                        claimed = try await store.claimDueDeliveries(
+                            now: now,
+                            leaseUntil: UTCTimestamp(
+                                millisecondsSinceEpoch: now.millisecondsSinceEpoch + configuration.lease.milliseconds
+                            ),
+                            limit: free,
+                            inFlight: inFlight,
+                            paused: paused
+                        )
+                    } catch {
+                        logger.error("claiming deliveries failed", metadata: ["error": "\(error)"])
+                    }
+                }
+                for due in claimed {
+                    let fresh = state.withLock { state -> Bool in
+                        guard state.sending.insert(due.delivery.id).inserted else { return false }
+                        state.inFlight[due.subscriber.id, default: 0] += 1
+                        return true
+                    }
+                    guard fresh else { continue }
+                    group.addTask {
+                        await self.send(due)
+                        self.state.withLock { state in
+                            state.sending.remove(due.delivery.id)
+                            state.inFlight[due.subscriber.id, default: 1] -= 1
+                            if state.inFlight[due.subscriber.id] == 0 { state.inFlight[due.subscriber.id] = nil }
+                        }
+                        self.wakeup.signal()
+                    }
+                }
+                if claimed.isEmpty || claimed.count < free {
+                    await waitForWork(now: now, canClaim: free > claimed.count)
+                }
+            }
+        }
+    }
+
+    /// Waits for a wake-up, the next due time, or the idle poll, whichever is first.
+    private func waitForWork(now: UTCTimestamp, canClaim: Bool) async {
+        var deadline = UTCTimestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + configuration.idlePoll.milliseconds)
+        // A delivery that is due but was not claimed waits for an earlier one of its job (or a busy subscriber);
+        // the send that frees it wakes the engine, so only a future due time is worth sleeping for.
+        if canClaim, let due = try? await store.nextDueTime(), now < due, due < deadline {
+            deadline = due
+        }
+        let paused = state.withLock { $0.pausedUntil.values.min() }
+        if let paused, paused < deadline { deadline = paused }
+        let clock = self.clock
+        let wakeup = self.wakeup
+        let until = deadline
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await clock.sleep(until: until) }
+            group.addTask { await wakeup.wait() }
+            group.addTask { try? await gracefulShutdown() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: One attempt
+
+    func send(_ due: DueDelivery) async {
+        let subscriber = due.subscriber
+        let delivery = due.delivery
+        let started = clock.now()
+        let timestamp = started.millisecondsSinceEpoch / 1000
+        var request = HTTPClientRequest(url: subscriber.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/cloudevents+json")
+        request.headers.add(name: "User-Agent", value: "fieldgate")
+        request.headers.add(name: "webhook-id", value: delivery.eventID)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        if let secret = subscriber.secret, let signer = WebhookSigner(secret: secret) {
+            request.headers.add(
+                name: "webhook-signature",
+                value: signer.signature(id: delivery.eventID, timestamp: timestamp, body: due.body)
+            )
+        }
+        request.body = .bytes(ByteBuffer(bytes: due.body))
+
+        let attemptNumber = delivery.attempts + 1
+        var statusCode: Int?
+        var failure: String?
+        var retryAfter: Duration?
+        let result: DeliveryAttempt.Result
+        let policy = RetryPolicy(maximumRetryAfter: configuration.maximumRetryAfter)
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(subscriber.timeout.milliseconds))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            let code = Int(response.status.code)
+            statusCode = code
+            switch code {
+            case 200..<300:
+                result = .delivered
+            case 410:
+                failure = "410 Gone"
+                result = .subscriberGone
+            default:
+                failure = "HTTP \(code)"
+                retryAfter = RetryPolicy.retryAfter(response.headers.first(name: "Retry-After"), now: clock.now())
+                result = policy.result(
+                    afterAttempt: attemptNumber, schedule: subscriber.retrySchedule, now: clock.now(),
+                    jitter: jitter.next(), retryAfter: retryAfter
+                )
+                if code == 429, case .retry(let at) = result {
+                    // The receiver is overloaded: nothing more goes to it until it asked us to come back.
+                    state.withLock { $0.pausedUntil[subscriber.id] = at }
+                }
+            }
+        } catch {
+            failure = Self.describe(error, timeout: subscriber.timeout)
+            result = policy.result(
+                afterAttempt: attemptNumber, schedule: subscriber.retrySchedule, now: clock.now(),
+                jitter: jitter.next(), retryAfter: nil
+            )
+        }
+        let finished = clock.now()
+        let attempt = DeliveryAttempt(
+            deliveryID: delivery.id,
+            at: finished,
+            statusCode: statusCode,
+            error: failure,
+            durationMilliseconds: finished.millisecondsSinceEpoch - started.millisecondsSinceEpoch,
+            result: result
+        )
+        var metadata: Logger.Metadata = [
+            "delivery.id": "\(delivery.id)", "event.id": "\(delivery.eventID)", "subscriber": "\(subscriber.id)",
+            "attempt": "\(attemptNumber)", "result": "\(result.name)",
+        ]
+        if let failure { metadata["error"] = "\(failure)" }
+        logger.log(level: result == .delivered ? .debug : .info, "delivery attempt", metadata: metadata)
+        do {
+            try await store.record(attempt)
+        } catch {
+            // The lease runs out and the delivery is sent again: at least once, with the same webhook-id.
+            logger.error("recording a delivery attempt failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func describe(_ error: any Error, timeout: Duration) -> String {
+        if let error = error as? HTTPClientError {
+            if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                return "timed out after \(timeout)"
+            }
+            return "\(error)"
+        }
+        return "\(error)"
+    }
+}
+
+/// A one-slot signal: `signal()` before `wait()` is remembered, so a wake-up is never lost.
+final class Wakeup: Sendable {
+    private struct State {
+        var signaled = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.signaled = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns once signalled, or when the task is cancelled.
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.signaled || Task.isCancelled {
+                        state.signaled = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+}

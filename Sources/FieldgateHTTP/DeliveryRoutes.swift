@@ -1,0 +1,291 @@
+import FieldgateCore
+import FieldgateModel
+import Hummingbird
+
+/// `/v1/subscribers` and `/v1/deliveries`: who gets events, what was sent, and putting dead letters back.
+struct DeliveryRoutes<Context: RequestContext>: Sendable {
+    let store: any DeliveryStore
+    let clock: any WallClock
+    /// Tells the delivery engine that something became due.
+    let wake: @Sendable () -> Void
+
+    func register(on group: RouterGroup<Context>) {
+        group.get("subscribers") { _, _ in try await listSubscribers() }
+        group.post("subscribers") { request, _ in try await createSubscriber(request) }
+        group.get("subscribers/:id") { _, context in
+            try await show(try await existing(try context.parameters.require("id")))
+        }
+        group.patch("subscribers/:id") { request, context in
+            try await updateSubscriber(try context.parameters.require("id"), request)
+        }
+        group.delete("subscribers/:id") { _, context in try await deleteSubscriber(try context.parameters.require("id")) }
+        group.post("subscribers/:id/enable") { _, context in
+            try await setEnabled(try context.parameters.require("id"), true)
+        }
+        group.post("subscribers/:id/disable") { _, context in
+            try await setEnabled(try context.parameters.require("id"), false)
+        }
+        group.post("subscribers/:id/recover") { request, context in
+            try await recover(try context.parameters.require("id"), request)
+        }
+        group.get("deliveries") { request, _ in try await listDeliveries(request) }
+        group.get("deliveries/:id") { _, context in try await showDelivery(try context.parameters.require("id")) }
+        group.post("deliveries/:id/redeliver") { _, context in
+            try await redeliver(try context.parameters.require("id"))
+        }
+    }
+
+    // MARK: Subscribers
+
+    func listSubscribers() async throws -> Response {
+        let subscribers = try await storeCall { try await store.subscribers() }
+        return .json(.object(["subscribers": .array(subscribers.map { .object(Self.json($0)) })]))
+    }
+
+    func existing(_ id: String) async throws -> Subscriber {
+        guard let subscriber = try await storeCall({ try await store.subscriber(id: id) }) else {
+            throw Problem.resourceNotFound("no subscriber with ID '\(id)'")
+        }
+        return subscriber
+    }
+
+    func show(_ subscriber: Subscriber, status: HTTPResponse.Status = .ok) -> Response {
+        .json(.object(Self.json(subscriber)), status: status)
+    }
+
+    func createSubscriber(_ request: Request) async throws -> Response {
+        let body = try await Self.jsonBody(request)
+        guard let id = body["id"]?.stringValue, !id.isEmpty,
+            id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") })
+        else { throw Problem.invalidSubscriber("id must be a non-empty string without spaces or '/'") }
+        guard body["url"] != nil else { throw Problem.invalidSubscriber("url is required") }
+        if try await storeCall({ try await store.subscriber(id: id) }) != nil {
+            throw Problem(
+                code: "subscriber-exists", status: 409, title: "Subscriber exists",
+                detail: "a subscriber with ID '\(id)' exists; PATCH /v1/subscribers/\(id) changes it"
+            )
+        }
+        var subscriber = Subscriber(id: id, url: "")
+        try Self.apply(body, to: &subscriber)
+        try await storeCall { try await store.saveSubscriber(subscriber) }
+        return show(subscriber, status: .created)
+    }
+
+    func updateSubscriber(_ id: String, _ request: Request) async throws -> Response {
+        var subscriber = try await existing(id)
+        let body = try await Self.jsonBody(request)
+        if let newID = body["id"]?.stringValue, newID != id {
+            throw Problem.invalidSubscriber("the id of a subscriber cannot change")
+        }
+        try Self.apply(body, to: &subscriber)
+        try await storeCall { try await store.saveSubscriber(subscriber) }
+        wake()
+        return show(subscriber)
+    }
+
+    func setEnabled(_ id: String, _ enabled: Bool) async throws -> Response {
+        var subscriber = try await existing(id)
+        subscriber.enabled = enabled
+        subscriber.disabledReason = enabled ? nil : "disabled through the admin API"
+        try await storeCall { try await store.saveSubscriber(subscriber) }
+        wake()
+        return show(subscriber)
+    }
+
+    func deleteSubscriber(_ id: String) async throws -> Response {
+        guard try await storeCall({ try await store.deleteSubscriber(id: id) }) else {
+            throw Problem.resourceNotFound("no subscriber with ID '\(id)'")
+        }
+        return Response(status: .noContent)
+    }
+
+    func recover(_ id: String, _ request: Request) async throws -> Response {
+        _ = try await existing(id)
+        let parameters = try QueryParameters(request, allowed: ["since"])
+        guard let since = try parameters.timestamp("since") else {
+            throw Problem.invalidQuery("since is required: the RFC 3339 time from which to send every event again")
+        }
+        let queued = try await storeCall { try await store.recover(subscriberID: id, since: since, now: clock.now()) }
+        wake()
+        return .json(.object(["subscriber": .string(id), "since": .string(since.rfc3339()), "queued": .integer(queued)]))
+    }
+
+    /// Applies the writable fields present in `body`; `secret` is write-only (`null` removes it).
+    static func apply(_ body: JSONObject, to subscriber: inout Subscriber) throws {
+        for (key, value) in body.members {
+            switch key {
+            case "id": continue
+            case "url":
+                guard let url = value.stringValue, url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                    throw Problem.invalidSubscriber("url must be an http(s) URL")
+                }
+                subscriber.url = url
+            case "secret":
+                if value.isNull {
+                    subscriber.secret = nil
+                } else {
+                    guard let secret = value.stringValue, SubscriberSecret.isValid(secret) else {
+                        throw Problem.invalidSubscriber("secret must be whsec_ followed by a base64 key")
+                    }
+                    subscriber.secret = secret
+                }
+            case "types": subscriber.filter.types = try strings(value, key)
+            case "vendors": subscriber.filter.vendors = try strings(value, key)
+            case "tenants": subscriber.filter.tenants = try strings(value, key)
+            case "statuses":
+                let statuses = try strings(value, key)
+                if let unknown = statuses.first(where: { JobStatus(rawValue: $0) == nil }) {
+                    throw Problem.invalidSubscriber("status '\(unknown)' is not a canonical status")
+                }
+                subscriber.filter.statuses = statuses
+            case "enabled":
+                guard case .bool(let enabled) = value else { throw Problem.invalidSubscriber("enabled must be true or false") }
+                subscriber.enabled = enabled
+                subscriber.disabledReason = enabled ? nil : "disabled through the admin API"
+            case "retrySchedule":
+                subscriber.retrySchedule = try strings(value, key).map { try duration($0, key) }
+            case "timeout":
+                subscriber.timeout = try duration(value.stringValue ?? "", key)
+            case "maxConcurrency":
+                guard case .number(let text) = value, let count = Int(text), (1...1000).contains(count) else {
+                    throw Problem.invalidSubscriber("maxConcurrency must be a whole number from 1 to 1000")
+                }
+                subscriber.maxConcurrency = count
+            default:
+                throw Problem.invalidSubscriber("unknown field '\(key)'")
+            }
+        }
+    }
+
+    static func strings(_ value: JSONValue, _ key: String) throws -> [String] {
+        guard let array = value.arrayValue else { throw Problem.invalidSubscriber("\(key) must be a list of strings") }
+        return try array.map { element in
+            guard let text = element.stringValue else { throw Problem.invalidSubscriber("\(key) must be a list of strings") }
+            return text
+        }
+    }
+
+    static func duration(_ text: String, _ key: String) throws -> Duration {
+        guard let duration = DurationText.parse(text), duration > .zero else {
+            throw Problem.invalidSubscriber("\(key) '\(text)' must be a positive duration such as 5s, 30m or 10h")
+        }
+        return duration
+    }
+
+    static func json(_ subscriber: Subscriber) -> JSONObject {
+        [
+            "id": .string(subscriber.id),
+            "url": .string(subscriber.url),
+            "hasSecret": .bool(subscriber.secret != nil),
+            "types": .array(subscriber.filter.types.map { .string($0) }),
+            "vendors": .array(subscriber.filter.vendors.map { .string($0) }),
+            "tenants": .array(subscriber.filter.tenants.map { .string($0) }),
+            "statuses": .array(subscriber.filter.statuses.map { .string($0) }),
+            "enabled": .bool(subscriber.enabled),
+            "disabledReason": .string(subscriber.disabledReason),
+            "retrySchedule": .array(subscriber.retrySchedule.map { .string(DurationText.format($0)) }),
+            "timeout": .string(DurationText.format(subscriber.timeout)),
+            "maxConcurrency": .integer(subscriber.maxConcurrency),
+            "origin": .string(subscriber.origin.rawValue),
+        ]
+    }
+
+    static func jsonBody(_ request: Request) async throws -> JSONObject {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 64 * 1024)
+        guard let object = (try? JSONValue(parsing: Array(buffer.readableBytesView)))?.objectValue else {
+            throw Problem.invalidSubscriber("the body must be a JSON object")
+        }
+        return object
+    }
+
+    // MARK: Deliveries
+
+    func listDeliveries(_ request: Request) async throws -> Response {
+        let parameters = try QueryParameters(request, allowed: ["subscriber", "state", "event", "limit", "cursor"])
+        var query = DeliveryQuery(limit: try parameters.limit())
+        query.subscriberID = parameters.text("subscriber")
+        query.state = try parameters.vocabulary("state", Delivery.State.allCases.map(\.rawValue))
+            .flatMap(Delivery.State.init(rawValue:))
+        query.eventID = parameters.text("event")
+        query.before = try parameters.cursor()
+        let page = try await storeCall { try await store.deliveries(query) }
+        return .json(.object([
+            "deliveries": .array(page.items.map { .object(Self.json($0)) }),
+            "nextCursor": AdminRepresentation.cursor(page.nextBefore),
+        ]))
+    }
+
+    func delivery(_ text: String) async throws -> Delivery {
+        guard let id = Int64(text), let delivery = try await storeCall({ try await store.delivery(id: id) }) else {
+            throw Problem.resourceNotFound("no delivery with ID '\(text)'")
+        }
+        return delivery
+    }
+
+    func showDelivery(_ text: String) async throws -> Response {
+        let delivery = try await delivery(text)
+        let attempts = try await storeCall { try await store.attempts(deliveryID: delivery.id) }
+        var object = Self.json(delivery)
+        object.set("attempts", .array(attempts.map { attempt in
+            var entry: JSONObject = [
+                "at": .string(attempt.at.rfc3339(alwaysMilliseconds: true)),
+                "statusCode": attempt.statusCode.map { .integer($0) } ?? .null,
+                "error": .string(attempt.error),
+                "durationMilliseconds": .integer(attempt.durationMilliseconds),
+                "result": .string(attempt.result.name),
+            ]
+            if case .retry(let at) = attempt.result { entry.set("retryAt", .string(at.rfc3339(alwaysMilliseconds: true))) }
+            return .object(entry)
+        }))
+        return .json(.object(object))
+    }
+
+    func redeliver(_ text: String) async throws -> Response {
+        let existing = try await delivery(text)
+        guard existing.state != .pending else {
+            throw Problem(
+                code: "delivery-pending", status: 409, title: "Delivery pending",
+                detail: "delivery \(existing.id) is still pending (attempt \(existing.attempts + 1) is due at \(existing.nextAttemptAt))"
+            )
+        }
+        guard let delivery = try await storeCall({ try await store.redeliver(id: existing.id, now: clock.now()) }) else {
+            throw Problem.resourceNotFound("no delivery with ID '\(text)'")
+        }
+        wake()
+        return .json(.object(Self.json(delivery)))
+    }
+
+    static func json(_ delivery: Delivery) -> JSONObject {
+        [
+            "id": .string(String(delivery.id)),
+            "eventId": .string(delivery.eventID),
+            "subscriber": .string(delivery.subscriberID),
+            "jobKey": .string(delivery.jobKey),
+            "state": .string(delivery.state.rawValue),
+            "attempts": .integer(delivery.attempts),
+            "nextAttemptAt": delivery.state == .pending
+                ? .string(delivery.nextAttemptAt.rfc3339(alwaysMilliseconds: true)) : .null,
+            "lastStatus": delivery.lastStatus.map { .integer($0) } ?? .null,
+            "lastError": .string(delivery.lastError),
+            "createdAt": .string(delivery.createdAt.rfc3339(alwaysMilliseconds: true)),
+            "deliveredAt": .string(delivery.deliveredAt?.rfc3339(alwaysMilliseconds: true)),
+        ]
+    }
+
+    func storeCall<T>(_ operation: () async throws -> T) async throws -> T {
+        do {
+            return try await operation()
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            throw StoreFailure(underlying: error)
+        }
+    }
+}
+
+extension Problem {
+    static func invalidSubscriber(_ detail: String) -> Problem {
+        Problem(code: "invalid-subscriber", status: 400, title: "Invalid subscriber", detail: detail)
+    }
+}
