@@ -19,6 +19,8 @@ public struct GatewayDependencies: Sendable {
     public var deliveries: (any DeliveryStore)?
     /// Wakes the delivery engine after an admin change made deliveries due.
     public var wakeDeliveries: @Sendable () -> Void
+    /// Wakes the live streams; the composition root calls `notify()` from the pipeline's `onAccepted`.
+    public var broadcast: EventBroadcast
 
     public init(
         pipeline: IngestPipeline,
@@ -27,7 +29,8 @@ public struct GatewayDependencies: Sendable {
         logger: Logger,
         purgeInterval: Duration = .seconds(300),
         deliveries: (any DeliveryStore)? = nil,
-        wakeDeliveries: @escaping @Sendable () -> Void = {}
+        wakeDeliveries: @escaping @Sendable () -> Void = {},
+        broadcast: EventBroadcast = EventBroadcast()
     ) {
         self.pipeline = pipeline
         self.adminToken = adminToken
@@ -36,6 +39,7 @@ public struct GatewayDependencies: Sendable {
         self.purgeInterval = purgeInterval
         self.deliveries = deliveries
         self.wakeDeliveries = wakeDeliveries
+        self.broadcast = broadcast
     }
 }
 
@@ -74,6 +78,8 @@ public func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicRequ
 
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: dependencies.adminToken))
     AdminRoutes(pipeline: dependencies.pipeline).register(on: admin)
+    let stream = EventStream(store: dependencies.pipeline.store, broadcast: dependencies.broadcast)
+    admin.get("stream") { request, _ in try await stream.response(request) }
     if let deliveries = dependencies.deliveries {
         DeliveryRoutes(store: deliveries, clock: dependencies.pipeline.clock, wake: dependencies.wakeDeliveries)
             .register(on: admin)

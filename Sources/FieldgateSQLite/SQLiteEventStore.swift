@@ -170,6 +170,16 @@ public final class SQLiteEventStore: EventStore {
         return Page(fetched: fetched, limit: query.limit, sequence: \.sequence)
     }
 
+    public func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent] {
+        try await pool.read { database in
+            try Row.fetchAll(
+                database,
+                sql: "SELECT * FROM event WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                arguments: [sequence, limit]
+            ).map(Self.storedEvent)
+        }
+    }
+
     public func events(jobKey: String) async throws -> [StoredEvent] {
         try await pool.read { database in
             try Row.fetchAll(

@@ -99,12 +99,16 @@ struct Serve: AsyncParsableCommand {
         let clock = SystemWallClock()
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: DeliveryEngine.clientConfiguration)
         let engine = DeliveryEngine(store: store, client: client, clock: clock, logger: logger)
+        let broadcast = EventBroadcast()
         let pipeline = IngestPipeline(
             directory: directory,
             store: store,
             clock: clock,
             maxBodyBytes: configuration.server.maxBodyBytes,
-            onAccepted: { _ in engine.wake() }
+            onAccepted: { _ in
+                engine.wake()
+                broadcast.notify()
+            }
         )
         let dependencies = GatewayDependencies(
             pipeline: pipeline,
@@ -112,7 +116,8 @@ struct Serve: AsyncParsableCommand {
             metrics: metrics,
             logger: logger,
             deliveries: store,
-            wakeDeliveries: { engine.wake() }
+            wakeDeliveries: { engine.wake() },
+            broadcast: broadcast
         )
         let host = host ?? configuration.server.host
         let port = port ?? configuration.server.port

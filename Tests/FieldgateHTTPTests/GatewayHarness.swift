@@ -35,16 +35,20 @@ struct GatewayHarness: Sendable {
         self.clock = clock
         var logger = Logger(label: "fieldgate-test")
         logger.logLevel = .warning
+        let broadcast = EventBroadcast()
         dependencies = GatewayDependencies(
             pipeline: IngestPipeline(
                 directory: try TenantDirectory(configuration: configuration, adapters: adapters),
                 store: store,
                 clock: clock,
-                maxBodyBytes: configuration.server.maxBodyBytes
+                maxBodyBytes: configuration.server.maxBodyBytes,
+                onAccepted: { _ in broadcast.notify() }
             ),
             adminToken: adminToken,
             metrics: metrics,
-            logger: logger
+            logger: logger,
+            deliveries: store,
+            broadcast: broadcast
         )
     }
 
@@ -71,12 +75,16 @@ extension TestClientProtocol {
         )
     }
 
-    func admin(_ uri: String, method: HTTPRequest.Method = .get, token: String? = GatewayHarness.adminToken)
-        async throws -> TestResponse
-    {
+    func admin(
+        _ uri: String,
+        method: HTTPRequest.Method = .get,
+        token: String? = GatewayHarness.adminToken,
+        json: String? = nil
+    ) async throws -> TestResponse {
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }
-        return try await execute(uri: uri, method: method, headers: headers)
+        if json != nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
     }
 }
 

@@ -186,6 +186,23 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func eventsAfterASequenceComeOldestFirst(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        var ids: [String] = []
+        for index in 0..<6 {
+            let candidate = Samples.candidate(content: "stream \(index)")
+            _ = try await store.insertIfNew(candidate)
+            ids.append(candidate.key.eventID)
+        }
+        let all = try await store.events(after: 0, limit: 100)
+        #expect(all.map(\.event.id) == ids)
+        let rest = try await store.events(after: all[1].sequence, limit: 3)
+        #expect(rest.map(\.event.id) == Array(ids[2..<5]))
+        #expect(try await store.events(after: all[5].sequence, limit: 10).isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func quarantineKeepsTheRequestAndRecordsItsReplay(_ kind: StoreKind) async throws {
         let (store, dispose) = try kind.make()
         defer { dispose() }

@@ -23,6 +23,9 @@ public protocol EventStore: Sendable {
     /// Accepted events matching `query`, newest accepted first, at most `query.limit` of them.
     func events(_ query: EventQuery) async throws -> Page<StoredEvent>
 
+    /// Events accepted after `sequence`, oldest first, at most `limit`: what a live stream sends next.
+    func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent]
+
     /// Every event of one job (`vendor:tenant:id`), in acceptance order.
     func events(jobKey: String) async throws -> [StoredEvent]
 

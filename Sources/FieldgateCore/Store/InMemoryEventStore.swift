@@ -84,6 +84,16 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
+    public func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent] {
+        state.withLock { state in
+            var found: [StoredEvent] = []
+            for id in state.eventOrder where found.count < limit {
+                if let stored = state.events[id], stored.sequence > sequence { found.append(stored) }
+            }
+            return found
+        }
+    }
+
     public func events(jobKey: String) async throws -> [StoredEvent] {
         state.withLock { state in
             state.eventOrder.compactMap { state.events[$0] }.filter { $0.event.job?.key == jobKey }
