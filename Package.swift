@@ -116,7 +116,16 @@ var package = Package(
         ),
 
         // MARK: Tests
-        .target(name: "FieldgateTestSupport", dependencies: ["FieldgateModel", "FieldgateCore"]),
+        .target(
+            name: "FieldgateTestSupport",
+            dependencies: [
+                "FieldgateModel", "FieldgateCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "FieldgateModelTests", dependencies: ["FieldgateModel"]),
         .testTarget(
             name: "FieldgateCoreTests",
@@ -160,6 +169,7 @@ var package = Package(
             name: "ServeProcessTests",
             dependencies: [
                 "FieldgateModel", "FieldgateTestSupport", "fieldgate",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -17,8 +17,9 @@ public final class DeliveryEngine: Service, Sendable {
     public struct Configuration: Sendable {
         /// Deliveries in flight at once, over all subscribers.
         public var maximumConcurrency = 64
-        /// How long a claimed delivery is reserved; longer than any timeout, so a live sender is never overtaken.
-        public var lease: Duration = .seconds(120)
+        /// A claimed delivery is reserved for its subscriber's timeout plus this: a live sender is not overtaken, and
+        /// after a crash the delivery is sent again that soon.
+        public var leaseMargin: Duration = .seconds(5)
         /// How often an idle engine looks for work it was not told about (another instance, a lease run out).
         public var idlePoll: Duration = .seconds(1)
         /// The longest `Retry-After` honoured.
@@ -86,9 +87,7 @@ public final class DeliveryEngine: Service, Sendable {
                     do {
                         claimed = try await store.claimDueDeliveries(
                             now: now,
-                            leaseUntil: UTCTimestamp(
-                                millisecondsSinceEpoch: now.millisecondsSinceEpoch + configuration.lease.milliseconds
-                            ),
+                            leaseMargin: configuration.leaseMargin,
                             limit: free,
                             inFlight: inFlight,
                             paused: paused

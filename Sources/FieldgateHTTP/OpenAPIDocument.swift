@@ -16,6 +16,8 @@ info:
       (CONTRACT §1). The first failing check wins: 413, 401, 415, 400, 401 (Hellotracks account), 422, else 202.
       A request rejected with 400, 415 or 422 after it passed authentication is quarantined (see `/v1/quarantine`).
     * **Admin** (`/v1/...`) requires the `adminToken` bearer token.
+    * **Delivery** (`/v1/subscribers`, `/v1/deliveries`, `/v1/stream`) manages who receives events, shows what was sent
+      and streams events live. What Fieldgate sends to subscribers is the `canonicalEvent` webhook (CONTRACT §7).
     * **Operations** (`/healthz`, `/readyz`, `/metrics`, `/openapi.yaml`) need no authentication.
 
     Routes match exactly as written (case-sensitive, no dot-segment removal, `%2F` is data). Any other path answers 404
@@ -31,6 +33,8 @@ tags:
     description: Accepted canonical events and job timelines.
   - name: quarantine
     description: Requests rejected after authentication, kept for inspection and replay.
+  - name: delivery
+    description: Subscribers, their deliveries and dead letters, the live event stream, and the webhook sent to subscribers.
   - name: operations
     description: Health, readiness, metrics and this document.
 
@@ -316,6 +320,312 @@ paths:
         '415': {$ref: '#/components/responses/UnsupportedMediaType'}
         '422': {$ref: '#/components/responses/UnprocessableContent'}
 
+  /v1/subscribers:
+    get:
+      tags: [delivery]
+      operationId: listSubscribers
+      summary: List subscribers.
+      description: Every subscriber, from fieldgate.yaml (`origin` `config`) and from this API (`origin` `api`).
+      security: [{adminToken: []}]
+      responses:
+        '200':
+          description: All subscribers.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [subscribers]
+                additionalProperties: false
+                properties:
+                  subscribers:
+                    type: array
+                    items: {$ref: '#/components/schemas/Subscriber'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+    post:
+      tags: [delivery]
+      operationId: createSubscriber
+      summary: Create a subscriber.
+      description: |
+        Creates a subscriber (`origin` `api`); fields left out take their defaults. It receives the matching events
+        accepted from now on; `POST /v1/subscribers/{id}/recover` queues earlier ones.
+      security: [{adminToken: []}]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              allOf:
+                - $ref: '#/components/schemas/SubscriberInput'
+                - required: [id, url]
+      responses:
+        '201':
+          description: The subscriber as created.
+          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+        '400': {$ref: '#/components/responses/InvalidSubscriber'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '409':
+          description: '`subscriber-exists`: a subscriber with this ID exists; `PATCH /v1/subscribers/{id}` changes it.'
+          content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+  /v1/subscribers/{id}:
+    parameters:
+      - $ref: '#/components/parameters/SubscriberId'
+    get:
+      tags: [delivery]
+      operationId: getSubscriber
+      summary: Get one subscriber.
+      description: The subscriber; its secret is never returned (`hasSecret` says whether it has one).
+      security: [{adminToken: []}]
+      responses:
+        '200':
+          description: The subscriber.
+          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/NotFound'}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+    patch:
+      tags: [delivery]
+      operationId: updateSubscriber
+      summary: Change a subscriber.
+      description: |
+        Sets the fields given and leaves the others as they are; `"secret": null` removes the secret. `id` may be sent
+        but must be the path's. A subscriber from fieldgate.yaml can be changed too, but the file is applied again at
+        the next start.
+      security: [{adminToken: []}]
+      requestBody:
+        required: true
+        content: {application/json: {schema: {$ref: '#/components/schemas/SubscriberInput'}}}
+      responses:
+        '200':
+          description: The subscriber as changed.
+          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+        '400': {$ref: '#/components/responses/InvalidSubscriber'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/NotFound'}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+    delete:
+      tags: [delivery]
+      operationId: deleteSubscriber
+      summary: Delete a subscriber.
+      description: |
+        Removes the subscriber and drops its pending deliveries; its delivered and dead deliveries stay listed. A
+        subscriber from fieldgate.yaml comes back at the next start unless it is removed from the file.
+      security: [{adminToken: []}]
+      responses:
+        '204': {description: Deleted.}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/NotFound'}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+  /v1/subscribers/{id}/enable:
+    post:
+      tags: [delivery]
+      operationId: enableSubscriber
+      summary: Enable a subscriber.
+      description: |
+        Enables the subscriber and clears `disabledReason` (e.g. after its receiver answered 410 Gone). Its pending
+        deliveries go out again; events accepted while it was disabled were not queued for it (see `recover`).
+      security: [{adminToken: []}]
+      parameters:
+        - $ref: '#/components/parameters/SubscriberId'
+      responses:
+        '200':
+          description: The enabled subscriber.
+          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/NotFound'}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+  /v1/subscribers/{id}/disable:
+    post:
+      tags: [delivery]
+      operationId: disableSubscriber
+      summary: Disable a subscriber.
+      description: |
+        Disables the subscriber (`disabledReason` `disabled through the admin API`): no new deliveries are queued for it
+        and its pending ones wait until it is enabled.
+      security: [{adminToken: []}]
+      parameters:
+        - $ref: '#/components/parameters/SubscriberId'
+      responses:
+        '200':
+          description: The disabled subscriber.
+          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/NotFound'}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+  /v1/subscribers/{id}/recover:
+    post:
+      tags: [delivery]
+      operationId: recoverSubscriber
+      summary: Queue again every matching event accepted since a time.
+      description: |
+        Queues a new delivery, due now, for every event accepted at or after `since` (by `receivedAt`) that matches the
+        subscriber's current filters, except events already pending for it. Use it after an outage, after enabling a
+        subscriber again, or for a new subscriber that needs history. Events it already received are sent again.
+      security: [{adminToken: []}]
+      parameters:
+        - $ref: '#/components/parameters/SubscriberId'
+        - name: since
+          in: query
+          required: true
+          description: Inclusive lower bound on `receivedAt` (RFC 3339); missing or malformed is 400 `invalid-query`.
+          schema: {type: string, format: date-time}
+      responses:
+        '200':
+          description: How many deliveries were queued.
+          content: {application/json: {schema: {$ref: '#/components/schemas/RecoverResult'}}}
+        '400': {$ref: '#/components/responses/InvalidQuery'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/NotFound'}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+  /v1/deliveries:
+    get:
+      tags: [delivery]
+      operationId: listDeliveries
+      summary: List deliveries.
+      description: |
+        Deliveries (one per event and subscriber), newest first, filtered by every given parameter; `state=dead` lists
+        the dead letters. Page with `cursor`; a bad parameter is 400 `invalid-query`.
+      security: [{adminToken: []}]
+      parameters:
+        - name: subscriber
+          in: query
+          description: Only deliveries to this subscriber.
+          schema: {type: string}
+        - name: state
+          in: query
+          description: Only deliveries in this state.
+          schema: {$ref: '#/components/schemas/DeliveryState'}
+        - name: event
+          in: query
+          description: Only deliveries of this event.
+          schema: {$ref: '#/components/schemas/EventId'}
+        - $ref: '#/components/parameters/Limit'
+        - $ref: '#/components/parameters/Cursor'
+      responses:
+        '200':
+          description: A page of deliveries.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [deliveries, nextCursor]
+                additionalProperties: false
+                properties:
+                  deliveries:
+                    type: array
+                    items: {$ref: '#/components/schemas/Delivery'}
+                  nextCursor: {$ref: '#/components/schemas/NextCursor'}
+        '400': {$ref: '#/components/responses/InvalidQuery'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+  /v1/deliveries/{id}:
+    get:
+      tags: [delivery]
+      operationId: getDelivery
+      summary: Get one delivery with its attempts.
+      description: The delivery with every HTTP attempt made for it, oldest first, in place of the attempt count.
+      security: [{adminToken: []}]
+      parameters:
+        - $ref: '#/components/parameters/DeliveryId'
+      responses:
+        '200':
+          description: The delivery.
+          content: {application/json: {schema: {$ref: '#/components/schemas/DeliveryDetail'}}}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/NotFound'}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+  /v1/deliveries/{id}/redeliver:
+    post:
+      tags: [delivery]
+      operationId: redeliver
+      summary: Send a dead or delivered delivery again.
+      description: |
+        Puts the delivery back to `pending`, due now, with `attempts` 0 and `deliveredAt` null, so it gets the
+        subscriber's whole retry schedule again. Its earlier attempts stay listed.
+      security: [{adminToken: []}]
+      parameters:
+        - $ref: '#/components/parameters/DeliveryId'
+      responses:
+        '200':
+          description: The delivery, pending again.
+          content: {application/json: {schema: {$ref: '#/components/schemas/Delivery'}}}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/NotFound'}
+        '409':
+          description: '`delivery-pending`: the delivery is still pending; its next attempt is already scheduled.'
+          content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+        '503': {$ref: '#/components/responses/ServiceUnavailable'}
+  /v1/stream:
+    get:
+      tags: [delivery]
+      operationId: streamEvents
+      summary: Stream accepted events live (Server-Sent Events).
+      description: |
+        Answers `text/event-stream` (`Cache-Control: no-store`) and stays open, sending each matching event, in
+        acceptance order, once it is accepted; it reads from the store, so events accepted by another instance on the
+        same store arrive too, within about a second. Without `Last-Event-ID` it starts after the newest stored event.
+        With it, the stream first replays, oldest first, every matching event accepted after that event, then goes on
+        with new ones: a client that reconnects with the last ID it received misses nothing.
+
+        Filters work as a subscriber's: each is a comma-separated list (spaces and empty entries ignored), an absent or
+        empty one matches everything, and an event must match every given filter. An unknown or repeated parameter, a
+        status that is not canonical, or a `Last-Event-ID` that is not a stored event is 400 `invalid-query`.
+      security: [{adminToken: []}]
+      parameters:
+        - name: types
+          in: query
+          description: Event type globs (`*` matches any run of characters), e.g. `job.*,site.created`.
+          style: form
+          explode: false
+          schema: {type: array, items: {type: string}, examples: [['job.*', site.created]]}
+        - name: vendors
+          in: query
+          description: Vendors (`tracktik`, `hellotracks`, `techlink`).
+          style: form
+          explode: false
+          schema: {type: array, items: {type: string}}
+        - name: tenants
+          in: query
+          description: Tenant slugs.
+          style: form
+          explode: false
+          schema: {type: array, items: {type: string}}
+        - name: statuses
+          in: query
+          description: Canonical job statuses (`data.job.status`); when given, an event without a status does not match.
+          style: form
+          explode: false
+          schema: {type: array, items: {$ref: './canonical-event.schema.json#/$defs/jobStatus'}}
+        - name: Last-Event-ID
+          in: header
+          required: false
+          description: The ID of the last event received; matching events accepted after it are replayed first.
+          schema: {$ref: '#/components/schemas/EventId'}
+      responses:
+        '200':
+          description: |
+            An endless Server-Sent Events stream. It opens with the comment line `: fieldgate live stream`. Each message
+            is `id: <event ID>`, `event: <event type>` and `data: <the CloudEvent as JSON on one line>`, followed by an
+            empty line; after 15 s without a message a comment line `: keep-alive` is sent.
+          content:
+            text/event-stream:
+              schema: {type: string}
+              examples:
+                event:
+                  summary: The opening comment, one event (data shortened), then a keep-alive.
+                  value: |
+                    : fieldgate live stream
+
+                    id: 5d41402abc4b2a76b9719d911017c592
+                    event: job.status_changed
+                    data: {"specversion":"1.0","id":"5d41402abc4b2a76b9719d911017c592","type":"job.status_changed",…}
+
+                    : keep-alive
+
+        '400': {$ref: '#/components/responses/InvalidQuery'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+
   /healthz:
     get:
       tags: [operations]
@@ -374,6 +684,72 @@ paths:
           description: The OpenAPI 3.1 document.
           content: {application/yaml: {schema: {type: string}}}
 
+webhooks:
+  canonicalEvent:
+    post:
+      tags: [delivery]
+      operationId: receiveCanonicalEvent
+      summary: What Fieldgate POSTs to each subscriber for every matching event.
+      description: |
+        Sent to the subscriber's `url` for every event accepted while it is enabled and matches its filters. The body is
+        the stored CloudEvent, byte for byte the same on every attempt; the headers follow Standard Webhooks, so any
+        standard-webhooks library verifies them.
+
+        * At least once: a crash or a lost answer may repeat a delivery, always with the same `webhook-id`; dedupe on
+          it.
+        * Per subscriber, the events of one job arrive in the order they were accepted: the next waits until the earlier
+          one is delivered or dead-lettered. Other jobs are not held back; at most `maxConcurrency` requests are in
+          flight to one subscriber.
+        * A 2xx answer within the subscriber's `timeout` (default 30 s) delivers it. 410 Gone disables the subscriber
+          (its deliveries wait until it is enabled again). Anything else, or no answer in time, is retried on the
+          subscriber's `retrySchedule` (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, each ±20 % jitter), never
+          sooner than the answer's `Retry-After` (bounded to 10 h); after 429 nothing else goes to that subscriber until
+          the retry time. When the schedule has run out the delivery is dead-lettered (`GET /v1/deliveries?state=dead`,
+          `POST /v1/deliveries/{id}/redeliver`).
+      parameters:
+        - name: webhook-id
+          in: header
+          required: true
+          description: The event ID, the same on every attempt.
+          schema: {$ref: '#/components/schemas/EventId'}
+        - name: webhook-timestamp
+          in: header
+          required: true
+          description: When this attempt was sent, in Unix seconds.
+          schema: {type: integer, examples: [1793049246]}
+        - name: webhook-signature
+          in: header
+          required: false
+          description: |
+            `v1,` followed by the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`, keyed with the bytes
+            the base64 after `whsec_` in the subscriber's secret decodes to. Absent when the subscriber has no secret.
+          schema: {type: string, pattern: '^v1,[A-Za-z0-9+/]+={0,2}$'}
+        - name: User-Agent
+          in: header
+          required: true
+          description: Always `fieldgate`.
+          schema: {type: string, const: fieldgate}
+      requestBody:
+        required: true
+        description: The canonical CloudEvent.
+        content:
+          application/cloudevents+json:
+            schema: {$ref: './canonical-event.schema.json'}
+      responses:
+        '2XX':
+          description: Delivered; the body is ignored.
+        '410':
+          description: The receiver is gone; Fieldgate disables the subscriber and its deliveries wait.
+        '429':
+          description: |
+            Overloaded: retried like any other failure, and nothing else goes to this subscriber until the retry time.
+          headers:
+            Retry-After: {$ref: '#/components/headers/RetryAfter'}
+        default:
+          description: Failed (as is no answer within the timeout); retried on the schedule, then dead-lettered.
+          headers:
+            Retry-After: {$ref: '#/components/headers/RetryAfter'}
+
 components:
   securitySchemes:
     adminToken:
@@ -422,6 +798,18 @@ components:
       required: true
       description: Quarantine ID.
       schema: {$ref: '#/components/schemas/QuarantineId'}
+    SubscriberId:
+      name: id
+      in: path
+      required: true
+      description: Subscriber ID.
+      schema: {$ref: '#/components/schemas/SubscriberId'}
+    DeliveryId:
+      name: id
+      in: path
+      required: true
+      description: Delivery ID; anything that is not one is 404 `not-found`.
+      schema: {$ref: '#/components/schemas/DeliveryId'}
 
   requestBodies:
     TrackTikEntity:
@@ -433,6 +821,11 @@ components:
     Allow:
       description: The methods the route accepts.
       schema: {type: string, const: POST}
+    RetryAfter:
+      description: |
+        When to try again, as delay-seconds or an HTTP date (IMF-fixdate). Fieldgate retries no sooner, but never waits
+        longer than 10 h for it.
+      schema: {type: string, examples: ['120', 'Sun, 06 Nov 1994 08:49:37 GMT']}
 
   responses:
     IngestAccepted:
@@ -447,10 +840,10 @@ components:
       description: '`unknown-tenant`, `bad-credentials` or `account-mismatch`. Not stored; counted.'
       content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
     AdminUnauthorized:
-      description: The `adminToken` bearer token is missing or wrong.
+      description: '`unauthorized`: the `adminToken` bearer token is missing or wrong.'
       content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
     NotFound:
-      description: '`not-found`: no such route, event, job or quarantined request.'
+      description: '`not-found`: no such route, event, job, quarantined request, subscriber or delivery.'
       content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
     MethodNotAllowed:
       description: '`method-not-allowed`: ingest routes accept POST only.'
@@ -473,10 +866,15 @@ components:
       description: '`headers-too-large`: the request header block exceeds 64 KiB.'
       content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
     ServiceUnavailable:
-      description: '`store-unavailable`: the event store cannot be reached; nothing was accepted.'
+      description: '`store-unavailable`: the event store cannot be reached; nothing was accepted or changed.'
       content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
     InvalidQuery:
-      description: '`invalid-query`: a query parameter is malformed or out of range.'
+      description: '`invalid-query`: a query parameter is unknown, repeated, malformed or out of range.'
+      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+    InvalidSubscriber:
+      description: |
+        `invalid-subscriber`: the body is not a JSON object (at most 64 KiB), a field is unknown or has the wrong type or
+        value, or the ID would change.
       content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
 
   schemas:
@@ -519,10 +917,11 @@ components:
           description: |
             Stable problem code:
             * 400 — `empty-body`, `invalid-utf8`, `json-syntax`, `not-an-object`, `form-syntax`, `data-not-json`,
-              `bad-framing`, `invalid-query` (admin API)
+              `bad-framing`, `invalid-query` (admin API), `invalid-subscriber` (admin API)
             * 401 — `unknown-tenant`, `bad-credentials`, `account-mismatch`, `unauthorized` (admin API)
             * 404 — `not-found`
             * 405 — `method-not-allowed`
+            * 409 — `subscriber-exists`, `delivery-pending` (admin API)
             * 413 — `body-too-large`
             * 415 — `unsupported-media-type`
             * 422 — `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`, `unknown-event`
@@ -697,6 +1096,237 @@ components:
         event:
           $ref: '#/components/schemas/CloudEvent'
           description: The accepted event (for a duplicate, the original's).
+
+    SubscriberId:
+      type: string
+      pattern: '^[!-.0-~]+$'
+      description: Subscriber ID, printable ASCII without spaces or `/`.
+      examples: [billing]
+    Duration:
+      type: string
+      pattern: '^([0-9]+(ms|s|m|h|d|w))+$'
+      description: |
+        Positive duration: whole numbers with the units `ms`, `s`, `m`, `h`, `d`, `w`, which may be combined (`1h30m`).
+        Answers use the shortest exact form (`10h`, `5m`, `45s`, `1500ms`).
+      examples: [5s, 30m, 10h]
+    Subscriber:
+      type: object
+      description: A system that receives matching events as signed webhooks (`canonicalEvent`, CONTRACT §7).
+      required: [id, url, hasSecret, types, vendors, tenants, statuses, enabled, disabledReason, retrySchedule, timeout,
+        maxConcurrency, origin]
+      additionalProperties: false
+      properties:
+        id: {type: string, description: Subscriber ID.}
+        url: {type: string, format: uri, description: Where deliveries are POSTed.}
+        hasSecret:
+          type: boolean
+          description: Whether deliveries are signed; the secret itself is write-only and never returned.
+        types:
+          type: array
+          description: Event type globs (`*` matches any run of characters); empty matches every type.
+          items: {type: string}
+          examples: [['job.*']]
+        vendors:
+          type: array
+          description: Vendors; empty matches every vendor.
+          items: {type: string}
+        tenants:
+          type: array
+          description: Tenant slugs; empty matches every tenant.
+          items: {type: string}
+        statuses:
+          type: array
+          description: |
+            Canonical job statuses (`data.job.status`); empty matches every event, otherwise an event without a status
+            does not match.
+          items: {type: string}
+        enabled:
+          type: boolean
+          description: A disabled subscriber gets no new deliveries, and its pending ones wait until it is enabled.
+        disabledReason:
+          type: [string, 'null']
+          description: Why it is disabled (through the admin API, or its receiver answered 410 Gone); null when enabled.
+          examples: ['the receiver answered 410 Gone at 2026-10-26T21:14:06Z; enable it again once it is back']
+        retrySchedule:
+          type: array
+          description: |
+            Delay before each retry, ±20 % jitter; a delivery whose last retry also fails is dead-lettered. Default
+            `[5s, 5m, 30m, 2h, 5h, 10h, 10h]` (eight attempts over about a day and a half).
+          items: {$ref: '#/components/schemas/Duration'}
+          examples: [[5s, 5m, 30m, 2h, 5h, 10h, 10h]]
+        timeout:
+          $ref: '#/components/schemas/Duration'
+          description: How long one attempt may take before it counts as failed; default `30s`.
+        maxConcurrency:
+          type: integer
+          minimum: 1
+          maximum: 1000
+          description: Deliveries in flight to this subscriber at once; default 8.
+        origin:
+          type: string
+          enum: [config, api]
+          description: |
+            `config`: from the `subscribers` section of fieldgate.yaml, applied again at every start; `api`: created
+            through `POST /v1/subscribers`.
+    SubscriberInput:
+      type: object
+      description: |
+        The writable fields of a subscriber. On `POST` `id` and `url` are required and absent fields take their
+        defaults; on `PATCH` every field is optional and absent fields stay as they are. An unknown field, a wrong type
+        or a bad value is 400 `invalid-subscriber`.
+      additionalProperties: false
+      properties:
+        id:
+          $ref: '#/components/schemas/SubscriberId'
+          description: Subscriber ID; it cannot change (on `PATCH` it may only repeat the path's).
+        url:
+          type: string
+          format: uri
+          pattern: '^https?://'
+          description: Where deliveries are POSTed; `http://` or `https://`.
+          examples: ['https://billing.example.com/hooks/fieldgate']
+        secret:
+          type: [string, 'null']
+          pattern: '^whsec_([A-Za-z0-9+/=]{4})+$'
+          writeOnly: true
+          description: |
+            Signing secret, `whsec_` followed by a base64 key (Standard Webhooks); null removes it, and deliveries go
+            out unsigned. Never returned.
+          examples: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]
+        types:
+          type: array
+          description: Event type globs such as `job.*` or `*.created`; empty matches every type. Default `[]`.
+          items: {type: string}
+        vendors:
+          type: array
+          description: Vendors; empty matches every vendor. Default `[]`.
+          items: {type: string}
+        tenants:
+          type: array
+          description: Tenant slugs; empty matches every tenant. Default `[]`.
+          items: {type: string}
+        statuses:
+          type: array
+          description: Canonical job statuses; empty matches every event. Default `[]`.
+          items: {$ref: './canonical-event.schema.json#/$defs/jobStatus'}
+        enabled:
+          type: boolean
+          description: |
+            `false` disables the subscriber (`disabledReason` `disabled through the admin API`), `true` enables it and
+            clears `disabledReason`. Default `true`.
+        retrySchedule:
+          type: array
+          description: Delay before each retry. Default `[5s, 5m, 30m, 2h, 5h, 10h, 10h]`.
+          items: {$ref: '#/components/schemas/Duration'}
+        timeout:
+          $ref: '#/components/schemas/Duration'
+          description: Time allowed for one attempt. Default `30s`.
+        maxConcurrency:
+          type: integer
+          minimum: 1
+          maximum: 1000
+          description: Deliveries in flight to this subscriber at once. Default 8.
+    RecoverResult:
+      type: object
+      required: [subscriber, since, queued]
+      additionalProperties: false
+      properties:
+        subscriber: {type: string, description: Subscriber ID.}
+        since: {$ref: '#/components/schemas/Timestamp'}
+        queued: {type: integer, minimum: 0, description: How many deliveries were queued.}
+
+    DeliveryId:
+      type: string
+      pattern: '^[0-9]+$'
+      description: Delivery ID, increasing in acceptance order.
+      examples: ['1042']
+    DeliveryState:
+      type: string
+      enum: [pending, delivered, dead]
+      description: '`pending` until delivered; `dead` once the retry schedule ran out (a dead letter).'
+    DeliveryFields:
+      type: object
+      description: What `Delivery` and `DeliveryDetail` share.
+      required: [id, eventId, subscriber, jobKey, state, nextAttemptAt, lastStatus, lastError, createdAt, deliveredAt]
+      properties:
+        id: {$ref: '#/components/schemas/DeliveryId'}
+        eventId: {$ref: '#/components/schemas/EventId'}
+        subscriber: {type: string, description: Subscriber ID.}
+        jobKey:
+          type: [string, 'null']
+          description: |
+            Job key `vendor:tenant:id` of the event; null when it concerns no job. Per subscriber, a job's deliveries go
+            out in acceptance order.
+        state: {$ref: '#/components/schemas/DeliveryState'}
+        nextAttemptAt:
+          type: [string, 'null']
+          format: date-time
+          description: When the next attempt is due; null unless `pending`.
+        lastStatus:
+          type: [integer, 'null']
+          description: HTTP status of the last attempt; null before the first one or when it got no HTTP answer.
+        lastError:
+          type: [string, 'null']
+          description: Why the last attempt failed, e.g. `HTTP 503`; null when it did not fail.
+        createdAt:
+          $ref: '#/components/schemas/Timestamp'
+          description: When the delivery was queued.
+        deliveredAt:
+          type: [string, 'null']
+          format: date-time
+          description: When a 2xx answer was received; null unless `delivered`.
+    Delivery:
+      description: One event owed to one subscriber.
+      unevaluatedProperties: false
+      allOf:
+        - $ref: '#/components/schemas/DeliveryFields'
+        - type: object
+          required: [attempts]
+          properties:
+            attempts:
+              type: integer
+              minimum: 0
+              description: Attempts made since the delivery was queued or last redelivered.
+    DeliveryDetail:
+      description: A delivery whose `attempts` is the list of every attempt made for it rather than their count.
+      unevaluatedProperties: false
+      allOf:
+        - $ref: '#/components/schemas/DeliveryFields'
+        - type: object
+          required: [attempts]
+          properties:
+            attempts:
+              type: array
+              description: Every attempt, oldest first, including those made before a redelivery.
+              items: {$ref: '#/components/schemas/DeliveryAttempt'}
+    DeliveryAttempt:
+      type: object
+      description: One HTTP attempt and what it led to.
+      required: [at, statusCode, error, durationMilliseconds, result]
+      additionalProperties: false
+      properties:
+        at:
+          $ref: '#/components/schemas/Timestamp'
+          description: When the attempt finished.
+        statusCode:
+          type: [integer, 'null']
+          description: The receiver's HTTP status; null when there was no HTTP answer (refused, timed out).
+        error:
+          type: [string, 'null']
+          description: Why it failed, e.g. `HTTP 503` or `410 Gone`; null when delivered.
+        durationMilliseconds: {type: integer, minimum: 0}
+        result:
+          type: string
+          enum: [delivered, retry, dead, subscriber-gone]
+          description: |
+            `delivered` (2xx), `retry` (tried again at `retryAt`), `dead` (the schedule ran out), `subscriber-gone`
+            (410: the subscriber was disabled and the delivery waits).
+        retryAt:
+          $ref: '#/components/schemas/Timestamp'
+          description: When the next attempt is due; present only when `result` is `retry`.
+      if: {properties: {result: {const: retry}}}
+      then: {required: [retryAt]}
+      else: {not: {required: [retryAt]}}
 
 """#
 }

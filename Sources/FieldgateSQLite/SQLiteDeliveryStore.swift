@@ -111,7 +111,7 @@ extension SQLiteEventStore: DeliveryStore {
 
     public func claimDueDeliveries(
         now: UTCTimestamp,
-        leaseUntil: UTCTimestamp,
+        leaseMargin: Duration,
         limit: Int,
         inFlight: [String: Int],
         paused: Set<String>
@@ -168,7 +168,10 @@ extension SQLiteEventStore: DeliveryStore {
                 sending[subscriber.id, default: 0] += 1
                 try database.execute(
                     sql: "UPDATE delivery SET leaseUntil = ? WHERE id = ?",
-                    arguments: [leaseUntil.millisecondsSinceEpoch, delivery.id]
+                    arguments: [
+                        now.millisecondsSinceEpoch + subscriber.timeout.milliseconds + leaseMargin.milliseconds,
+                        delivery.id,
+                    ]
                 )
                 claimed.append(
                     DueDelivery(delivery: delivery, subscriber: subscriber, body: Array(row["eventJSON"] as Data))

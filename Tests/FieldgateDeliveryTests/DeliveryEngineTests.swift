@@ -6,7 +6,7 @@ import FieldgateTestSupport
 import Synchronization
 import Testing
 
-import struct Foundation.Data
+import Foundation
 
 let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -212,6 +212,60 @@ struct DeliveryEngineTests {
             #expect(try await count("jobs") == 2)
         }
     }
+}
+
+@Suite("Signatures against the reference library")
+struct ReferenceSignatureTests {
+    /// Python's `standardwebhooks` (the Standard Webhooks reference library) verifies what a real receiver got.
+    @Test func pythonStandardWebhooksVerifiesEveryDelivery() async throws {
+        let receiver = Receiver()
+        try await receiver.serve { url in
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            // The library refuses timestamps more than 5 minutes from its own clock: sign with the real time.
+            let harness = try await DeliveryHarness(
+                databasePath: directory.path("reference.db"),
+                subscribers: [Subscriber(id: "reference", url: url, secret: secret)],
+                clock: VirtualDeliveryClock(SystemWallClock().now())
+            )
+            for index in 0..<3 { try await harness.accept(workOrder: "P\(index)", code: 22) }
+            _ = try await harness.running { try await harness.waitUntil("reference", count: 3, are: [.delivered]) }
+        }
+        var input = ""
+        for request in receiver.received {
+            let line: JSONValue = .object([
+                "secret": .string(secret),
+                "headers": .object([
+                    "webhook-id": .string(request.eventID),
+                    "webhook-timestamp": .string(request.timestamp),
+                    "webhook-signature": .string(request.signature),
+                ]),
+                "body": .string(Data(request.body).base64EncodedString()),
+            ])
+            input += line.jsonText + "\n"
+        }
+        let (status, output) = try runScript("scripts/verify-standard-webhooks.py", input: input)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("3 verified, 0 failed"), "\(output)")
+    }
+}
+
+/// Runs a script of the repository with `input` on standard input; returns its exit status and output.
+func runScript(_ path: String, input: String) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", RepositoryPaths.root.appendingPathComponent(path).path]
+    let stdin = Pipe()
+    let stdout = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stdout
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    let output = stdout.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
 }
 
 @Suite("Subscriber filters and retry policy")

@@ -61,6 +61,50 @@ struct CrashRecoveryTests {
     }
 }
 
+extension CrashRecoveryTests {
+    /// Deliveries pending when the server dies are sent after it restarts, each with the event's webhook-id.
+    @Test func pendingDeliveriesSurviveSIGKILL() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let receiverUp = Mutex(false)
+        let delivered = Mutex<Set<String>>([])
+        let receiver = Receiver { request, _ in
+            guard receiverUp.withLock({ $0 }) else { return (503, []) }
+            delivered.withLock { _ = $0.insert(request.eventID) }
+            return (200, [])
+        }
+        try await receiver.serve { url in
+            let config = try ServeProcess.writeConfiguration(in: directory, subscriberURL: url)
+            let client = HTTPClient.shared
+            let first = try await ServeProcess.start(config: config, directory: directory, log: "first.log")
+            var ids: [String] = []
+            for index in 0..<30 {
+                let answer = try await ServeProcess.post(ServeProcess.statusChange(workOrder: "P\(index % 6)-\(index)"), to: first.base, client: client)
+                #expect(answer.status == 202)
+                if let id = answer.id { ids.append(id) }
+            }
+            // The receiver refuses everything while the server runs: the deliveries stay pending.
+            for _ in 0..<500 where Set(receiver.received.map(\.eventID)).count < 6 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            first.kill(signal: SIGKILL)
+            #expect(first.waitForExit() == SIGKILL)
+            #expect(delivered.withLock { $0.isEmpty })
+
+            receiverUp.withLock { $0 = true }
+            let second = try await ServeProcess.start(config: config, directory: directory, log: "second.log")
+            for _ in 0..<2000 where delivered.withLock({ $0 }) != Set(ids) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(delivered.withLock { $0 } == Set(ids), "missing after restart: \(Set(ids).subtracting(delivered.withLock { $0 }))")
+            // Every request carried an event's own ID: repeats are the same event, never a new one.
+            #expect(Set(receiver.received.map(\.eventID)) == Set(ids))
+            second.kill(signal: SIGTERM)
+            #expect(second.waitForExit() == 0)
+        }
+    }
+}
+
 /// Acknowledged requests, shared by the sending tasks.
 final class Acknowledgements: Sendable {
     private let state = Mutex<[(String, [UInt8])]>([])
@@ -81,15 +125,23 @@ struct ServeProcess: Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fieldgate")
     }
 
-    static func writeConfiguration(in directory: TemporaryDirectory) throws -> String {
+    static func writeConfiguration(in directory: TemporaryDirectory, subscriberURL: String? = nil) throws -> String {
         let path = directory.path("fieldgate.yaml")
-        let yaml = """
+        var yaml = """
             server: {host: 127.0.0.1, port: 0}
             storage: {sqlite: \(directory.path("crash.db"))}
             admin: {token: crash-admin}
             tenants:
               - {vendor: techlink, tenant: cobalt-pos}
+
             """
+        if let subscriberURL {
+            yaml += """
+                subscribers:
+                  - {id: board, url: "\(subscriberURL)", timeout: 1s, retrySchedule: [100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms]}
+
+                """
+        }
         try RepositoryPaths.write(Array(yaml.utf8), to: path)
         return path
     }
@@ -121,6 +173,7 @@ struct ServeProcess: Sendable {
     }
 
     func kill(signal: Int32) {
+        guard process.isRunning else { return }
         _ = Glibc.kill(process.processIdentifier, signal)
     }
 

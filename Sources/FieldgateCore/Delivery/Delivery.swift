@@ -122,11 +122,12 @@ public protocol DeliveryStore: Sendable {
 
     /// Pending deliveries whose time has come, oldest first, at most `limit`: none whose job has an earlier pending
     /// delivery to the same subscriber, none of a disabled or `paused` subscriber, and no more per subscriber than its
-    /// `maxConcurrency` less what is already `inFlight`. Each is leased until `leaseUntil` so that another instance
-    /// (or this one) does not send it meanwhile; a crash leaves the lease to expire and the delivery to be sent again.
+    /// `maxConcurrency` less what is already `inFlight`. Each is leased for its subscriber's timeout plus `leaseMargin`,
+    /// so that another instance (or this one) does not send it meanwhile; after a crash the lease runs out that soon
+    /// and the delivery is sent again.
     func claimDueDeliveries(
         now: UTCTimestamp,
-        leaseUntil: UTCTimestamp,
+        leaseMargin: Duration,
         limit: Int,
         inFlight: [String: Int],
         paused: Set<String>
