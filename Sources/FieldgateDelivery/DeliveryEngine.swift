@@ -67,6 +67,8 @@ public final class DeliveryEngine: Service, Sendable {
     public static var clientConfiguration: HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(5)
+        // Per-subscriber concurrency is the engine's to bound; the pool should not queue below it.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         configuration.decompression = .disabled
         return configuration
     }
@@ -125,7 +127,7 @@ public final class DeliveryEngine: Service, Sendable {
         var deadline = UTCTimestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + configuration.idlePoll.milliseconds)
         // A delivery that is due but was not claimed waits for an earlier one of its job (or a busy subscriber);
         // the send that frees it wakes the engine, so only a future due time is worth sleeping for.
-        if canClaim, let due = try? await store.nextDueTime(), now < due, due < deadline {
+        if canClaim, let due = try? await store.nextDueTime(after: now), due < deadline {
             deadline = due
         }
         let paused = state.withLock { $0.pausedUntil.values.min() }

@@ -57,14 +57,20 @@ struct EventStream: Sendable {
             throw Problem.invalidQuery("status '\(unknown)' is not a canonical status")
         }
         var start: Int64
-        if let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] {
-            guard let stored = try await store.event(id: lastEventID) else {
-                throw Problem.invalidQuery("Last-Event-ID '\(lastEventID)' is not an event this gateway stored")
+        do {
+            if let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] {
+                guard let stored = try await store.event(id: lastEventID) else {
+                    throw Problem.invalidQuery("Last-Event-ID '\(lastEventID)' is not an event this gateway stored")
+                }
+                start = stored.sequence
+            } else {
+                // No resume point: from now on.
+                start = try await store.events(EventQuery(limit: 1)).items.first?.sequence ?? 0
             }
-            start = stored.sequence
-        } else {
-            // No resume point: from now on.
-            start = try await store.events(EventQuery(limit: 1)).items.first?.sequence ?? 0
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            throw StoreFailure(underlying: error)
         }
         let resumeAfter = start
         let store = self.store

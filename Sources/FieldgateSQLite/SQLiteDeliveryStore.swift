@@ -245,15 +245,18 @@ extension SQLiteEventStore: DeliveryStore {
         }
     }
 
-    public func nextDueTime() async throws -> UTCTimestamp? {
+    public func nextDueTime(after now: UTCTimestamp) async throws -> UTCTimestamp? {
         try await pool.read { database in
             try Int64.fetchOne(
                 database,
                 sql: """
-                    SELECT MIN(MAX(d.nextAttemptAt, COALESCE(d.leaseUntil, 0))) FROM delivery d
-                    JOIN subscriber s ON s.id = d.subscriberID AND s.enabled = 1
-                    WHERE d.state = 'pending'
-                    """
+                    SELECT MIN(due) FROM (
+                        SELECT MAX(d.nextAttemptAt, COALESCE(d.leaseUntil, 0)) AS due FROM delivery d
+                        JOIN subscriber s ON s.id = d.subscriberID AND s.enabled = 1
+                        WHERE d.state = 'pending')
+                    WHERE due > ?
+                    """,
+                arguments: [now.millisecondsSinceEpoch]
             ).map(UTCTimestamp.init(millisecondsSinceEpoch:))
         }
     }

@@ -134,8 +134,9 @@ public protocol DeliveryStore: Sendable {
     ) async throws -> [DueDelivery]
     /// Records an attempt and applies its result (delivered, retry, dead, subscriber disabled).
     func record(_ attempt: DeliveryAttempt) async throws
-    /// The earliest time a pending delivery of an enabled subscriber becomes due, nil when none is pending.
-    func nextDueTime() async throws -> UTCTimestamp?
+    /// The earliest time after `now` at which a pending delivery of an enabled subscriber becomes due (or its lease
+    /// runs out); nil when there is none.
+    func nextDueTime(after now: UTCTimestamp) async throws -> UTCTimestamp?
 
     func deliveries(_ query: DeliveryQuery) async throws -> Page<Delivery>
     func delivery(id: Int64) async throws -> Delivery?
