@@ -94,8 +94,8 @@ enum SQLiteSchema {
                         createdAt INTEGER NOT NULL,
                         deliveredAt INTEGER
                     );
-                    CREATE INDEX delivery_due ON delivery (state, nextAttemptAt) WHERE state = 'pending';
-                    CREATE INDEX delivery_job ON delivery (subscriberID, jobKey, id) WHERE state = 'pending';
+                    CREATE INDEX delivery_pending ON delivery (id) WHERE state = 'pending';
+                    CREATE INDEX delivery_job ON delivery (subscriberID, jobKey, state, id);
                     CREATE INDEX delivery_subscriber ON delivery (subscriberID, state, id);
                     CREATE INDEX delivery_event ON delivery (eventID);
 
