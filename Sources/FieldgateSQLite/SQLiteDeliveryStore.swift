@@ -264,30 +264,12 @@ extension SQLiteEventStore: DeliveryStore {
     // MARK: Admin
 
     public func deliveries(_ query: DeliveryQuery) async throws -> Page<Delivery> {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        if let subscriberID = query.subscriberID {
-            conditions.append("subscriberID = ?")
-            arguments += [subscriberID]
-        }
-        if let state = query.state {
-            conditions.append("state = ?")
-            arguments += [state.rawValue]
-        }
-        if let eventID = query.eventID {
-            conditions.append("eventID = ?")
-            arguments += [eventID]
-        }
-        if let before = query.before {
-            conditions.append("id < ?")
-            arguments += [before]
-        }
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT * FROM delivery \(whereClause) ORDER BY id DESC LIMIT \(query.limit + 1)"
-        let fetched = try await pool.read { [arguments] database in
-            try Row.fetchAll(database, sql: sql, arguments: arguments).map(Self.delivery)
-        }
-        return Page(fetched: fetched, limit: query.limit, sequence: \.id)
+        var filter = SQLFilter()
+        filter.add("subscriberID = ?", query.subscriberID)
+        filter.add("state = ?", query.state?.rawValue)
+        filter.add("eventID = ?", query.eventID)
+        filter.add("id < ?", query.before)
+        return try await newestFirst(from: "delivery", by: "id", filter, limit: query.limit, sequence: \.id, Self.delivery)
     }
 
     public func delivery(id: Int64) async throws -> Delivery? {

@@ -147,27 +147,18 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func events(_ query: EventQuery) async throws -> Page<StoredEvent> {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        func filter(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
-            guard let value else { return }
-            conditions.append(condition)
-            arguments += [value]
-        }
-        filter("vendor = ?", query.vendor)
-        filter("tenant = ?", query.tenant)
-        filter("type = ?", query.type)
-        filter("jobKey = ?", query.jobKey)
-        filter("status = ?", query.status)
-        filter("receivedAt >= ?", query.since?.millisecondsSinceEpoch)
-        filter("receivedAt < ?", query.until?.millisecondsSinceEpoch)
-        filter("sequence < ?", query.before)
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT * FROM event \(whereClause) ORDER BY sequence DESC LIMIT \(query.limit + 1)"
-        let fetched = try await pool.read { [arguments] database in
-            try Row.fetchAll(database, sql: sql, arguments: arguments).map(Self.storedEvent)
-        }
-        return Page(fetched: fetched, limit: query.limit, sequence: \.sequence)
+        var filter = SQLFilter()
+        filter.add("vendor = ?", query.vendor)
+        filter.add("tenant = ?", query.tenant)
+        filter.add("type = ?", query.type)
+        filter.add("jobKey = ?", query.jobKey)
+        filter.add("status = ?", query.status)
+        filter.add("receivedAt >= ?", query.since?.millisecondsSinceEpoch)
+        filter.add("receivedAt < ?", query.until?.millisecondsSinceEpoch)
+        filter.add("sequence < ?", query.before)
+        return try await newestFirst(
+            from: "event", by: "sequence", filter, limit: query.limit, sequence: \.sequence, Self.storedEvent
+        )
     }
 
     public func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent] {
@@ -191,26 +182,31 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest> {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        if let vendor = query.vendor {
-            conditions.append("vendor = ?")
-            arguments += [vendor]
+        var filter = SQLFilter()
+        filter.add("vendor = ?", query.vendor)
+        filter.add("tenant = ?", query.tenant)
+        filter.add("sequence < ?", query.before)
+        return try await newestFirst(
+            from: "quarantine", by: "sequence", filter, limit: query.limit, sequence: \.sequence,
+            Self.quarantinedRequest
+        )
+    }
+
+    /// One page of a newest-first listing: one row more than `limit` is fetched only to know there is a next page.
+    func newestFirst<Item: Sendable>(
+        from table: String,
+        by order: String,
+        _ filter: SQLFilter,
+        limit: Int,
+        sequence: KeyPath<Item, Int64>,
+        _ item: @escaping @Sendable (Row) throws -> Item
+    ) async throws -> Page<Item> {
+        let sql = "SELECT * FROM \(table) \(filter.whereClause) ORDER BY \(order) DESC LIMIT \(limit + 1)"
+        let arguments = filter.arguments
+        let fetched = try await pool.read { database in
+            try Row.fetchAll(database, sql: sql, arguments: arguments).map(item)
         }
-        if let tenant = query.tenant {
-            conditions.append("tenant = ?")
-            arguments += [tenant]
-        }
-        if let before = query.before {
-            conditions.append("sequence < ?")
-            arguments += [before]
-        }
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT * FROM quarantine \(whereClause) ORDER BY sequence DESC LIMIT \(query.limit + 1)"
-        let fetched = try await pool.read { [arguments] database in
-            try Row.fetchAll(database, sql: sql, arguments: arguments).map(Self.quarantinedRequest)
-        }
-        return Page(fetched: fetched, limit: query.limit, sequence: \.sequence)
+        return Page(fetched: fetched, limit: limit, sequence: { $0[keyPath: sequence] })
     }
 
     public func quarantinedRequest(id: String) async throws -> QuarantinedRequest? {
@@ -263,5 +259,22 @@ public final class SQLiteEventStore: EventStore {
             replayedAt: (row["replayedAt"] as Int64?).map(UTCTimestamp.init(millisecondsSinceEpoch:)),
             sequence: row["sequence"]
         )
+    }
+}
+
+/// The `WHERE` clause of a listing, built from the filters that are set.
+struct SQLFilter {
+    private(set) var conditions: [String] = []
+    private(set) var arguments: StatementArguments = []
+
+    /// Adds `condition` (with one `?`) when `value` is not nil.
+    mutating func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
+        guard let value else { return }
+        conditions.append(condition)
+        arguments += [value]
+    }
+
+    var whereClause: String {
+        conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     }
 }
