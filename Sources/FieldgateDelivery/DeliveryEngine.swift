@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 public import ServiceLifecycle
 import Synchronization
+public import CoreMetrics
 
 /// Sends every pending delivery to its subscriber (CONTRACT §7), retries on schedule, dead-letters, and keeps the
 /// order of each job's events per subscriber without holding back other jobs.
@@ -33,6 +34,8 @@ public final class DeliveryEngine: Service, Sendable {
     let jitter: any JitterSource
     let logger: Logger
     let configuration: Configuration
+    /// Attempts by subscriber and result, and their durations; nil records nothing.
+    let metrics: (any MetricsFactory)?
     private let wakeup = Wakeup()
     private let state = Mutex(State())
 
@@ -52,7 +55,8 @@ public final class DeliveryEngine: Service, Sendable {
         clock: any DeliveryClock,
         jitter: any JitterSource = RandomJitter(),
         logger: Logger,
-        configuration: Configuration = Configuration()
+        configuration: Configuration = Configuration(),
+        metrics: (any MetricsFactory)? = nil
     ) {
         self.store = store
         self.client = client
@@ -60,6 +64,7 @@ public final class DeliveryEngine: Service, Sendable {
         self.jitter = jitter
         self.logger = logger
         self.configuration = configuration
+        self.metrics = metrics
     }
 
     /// The HTTP client configuration the engine is meant to run with: a bounded connect timeout, so that a receiver
@@ -216,6 +221,18 @@ public final class DeliveryEngine: Service, Sendable {
         ]
         if let failure { metadata["error"] = "\(failure)" }
         logger.log(level: result == .delivered ? .debug : .info, "delivery attempt", metadata: metadata)
+        if let metrics {
+            Counter(
+                label: "fieldgate_delivery_attempts_total",
+                dimensions: [("subscriber", subscriber.id), ("result", result.name)],
+                factory: metrics
+            ).increment()
+            CoreMetrics.Timer(
+                label: "fieldgate_delivery_duration_seconds",
+                dimensions: [("subscriber", subscriber.id)],
+                factory: metrics
+            ).recordMilliseconds(attempt.durationMilliseconds)
+        }
         do {
             try await store.record(attempt)
         } catch {

@@ -8,7 +8,8 @@ public import Prometheus
 /// an unknown URL is counted as `unknown`, so a scanner cannot grow the number of series.
 public struct GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    let factory: PrometheusMetricsFactory
+    /// For other parts of the gateway (the delivery engine) to record into the same registry.
+    public let factory: PrometheusMetricsFactory
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry

@@ -98,7 +98,9 @@ struct Serve: AsyncParsableCommand {
         }
         let clock = SystemWallClock()
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: DeliveryEngine.clientConfiguration)
-        let engine = DeliveryEngine(store: store, client: client, clock: clock, logger: logger)
+        let engine = DeliveryEngine(
+            store: store, client: client, clock: clock, logger: logger, metrics: metrics.factory
+        )
         let broadcast = EventBroadcast()
         let pipeline = IngestPipeline(
             directory: directory,

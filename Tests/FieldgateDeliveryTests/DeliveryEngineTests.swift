@@ -3,6 +3,7 @@ import FieldgateDelivery
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -58,6 +59,10 @@ struct DeliveryEngineTests {
                 let attempts = try await harness.store.attempts(deliveryID: delivery.id)
                 #expect(attempts.map(\.result.name) == ["retry", "retry", "delivered"])
                 #expect(attempts.map(\.statusCode) == [500, 500, 200])
+                let retries = try harness.metrics.expectCounter(
+                    "fieldgate_delivery_attempts_total", [("subscriber", "portal"), ("result", "retry")]
+                )
+                #expect(retries.totalValue == 2)
                 // No jitter: 5 s after the first failure, 5 min after the second.
                 guard case .retry(let first) = attempts[0].result, case .retry(let second) = attempts[1].result else {
                     Issue.record("expected retries")

@@ -8,6 +8,7 @@ import Hummingbird
 import HummingbirdTesting
 import HTTPTypes
 import Logging
+import MetricsTestKit
 import Synchronization
 import TechLinkAdapter
 import Testing
@@ -31,6 +32,8 @@ struct DeliveryHarness: Sendable {
     let engineClock: VirtualDeliveryClock
     let ingestClock: ManualWallClock
 
+    let metrics = TestMetrics()
+
     init(databasePath: String, subscribers: [Subscriber], clock: VirtualDeliveryClock? = nil) async throws {
         store = try SQLiteEventStore(path: databasePath)
         for subscriber in subscribers { try await store.saveSubscriber(subscriber) }
@@ -44,7 +47,8 @@ struct DeliveryHarness: Sendable {
         engineConfiguration.idlePoll = Duration.seconds(86_400)
         let engine = DeliveryEngine(
             store: store, client: testHTTPClient, clock: engineClock, jitter: NoJitter(), logger: logger,
-            configuration: engineConfiguration
+            configuration: engineConfiguration,
+            metrics: metrics
         )
         self.engine = engine
         pipeline = IngestPipeline(
