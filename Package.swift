@@ -33,6 +33,7 @@ var package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: Canonical model: no server, storage or crypto dependencies.
@@ -79,6 +80,19 @@ var package = Package(
             ]
         ),
 
+        // MARK: Load tooling: corpus replay and generation.
+        .target(
+            name: "FieldgateLoad",
+            dependencies: [
+                "FieldgateModel",
+                "FieldgateCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+
         // MARK: The Hummingbird application: ingest routes, problem responses, admin API, metrics.
         .target(
             name: "FieldgateHTTP",
@@ -108,6 +122,7 @@ var package = Package(
                 "FieldgateSQLite",
                 "FieldgateHTTP",
                 "FieldgateDelivery",
+                "FieldgateLoad",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -165,6 +180,14 @@ var package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "FieldgateLoadTests",
+            dependencies: [
+                "FieldgateModel", "FieldgateCore", "FieldgateLoad", "FieldgateTestSupport",
+                "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(

@@ -87,3 +87,30 @@ public struct CorpusError: Error, Sendable, CustomStringConvertible {
     public init(_ reason: String) { self.reason = reason }
     public var description: String { reason }
 }
+
+extension CorpusRequest {
+    /// The request as one corpus line (CONTRACT §6): `body` when the bytes are UTF-8, `bodyBase64` otherwise,
+    /// the oversize marker for an expanded one, headers as an object (or `[name, value]` pairs when repeated).
+    public var jsonLine: String {
+        var object = JSONObject()
+        object.set("vendor", vendor.map { .string($0) })
+        object.set("tenant", tenant.map { .string($0) })
+        object.set("method", .string(method))
+        object.set("path", .string(path))
+        let names = headers.map { $0.name.lowercased() }
+        if Set(names).count == names.count {
+            object.set("headers", .object(JSONObject(headers.map { ($0.name, .string($0.value)) })))
+        } else {
+            object.set("headers", .array(headers.map { .array([.string($0.name), .string($0.value)]) }))
+        }
+        if let oversizeBytes {
+            object.set("body", .string("<<OVERSIZE bytes=\(oversizeBytes)>>"))
+        } else if let text = String(validating: body, as: UTF8.self) {
+            object.set("body", .string(text))
+        } else {
+            object.set("bodyBase64", .string(Data(body).base64EncodedString()))
+        }
+        object.set("note", note.map { .string($0) })
+        return JSONValue.object(object).jsonText
+    }
+}
