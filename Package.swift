@@ -218,7 +218,8 @@ if benchmarksEnabled {
     package.dependencies.append(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"])
     )
-    package.targets.append(
+    package.targets += [
+        // The parse hot path: adapters, event IDs, canonical JSON, the in-process pipeline.
         .executableTarget(
             name: "Normalize",
             dependencies: [
@@ -232,6 +233,27 @@ if benchmarksEnabled {
             path: "Benchmarks/Normalize",
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
-    )
+        ),
+        // The durable write path: SQLite group commit with synchronous=FULL.
+        .executableTarget(
+            name: "Store",
+            dependencies: [
+                "FieldgateModel",
+                "FieldgateCore",
+                "FieldgateSQLite",
+                "FieldgateTestSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Store",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The framework ceiling for docs/PERFORMANCE.md: Hummingbird reading the body and answering 202.
+        .executableTarget(
+            name: "BareHummingbird",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/BareHummingbird",
+            swiftSettings: swiftSettings
+        ),
+    ]
 }

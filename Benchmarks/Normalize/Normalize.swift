@@ -5,6 +5,8 @@ import HellotracksAdapter
 import TechLinkAdapter
 import TrackTikAdapter
 
+import Foundation
+
 // The parsing hot path: one vendor request → canonical event + event ID, as the pipeline does it after the
 // credential check. `mallocCountTotal` is deterministic here and thresholded; wall clock is informational.
 
@@ -70,6 +72,26 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(key.eventID)
                 blackHole(adapted)
             }
+        }
+    }
+
+    // The baseline the issue names: Foundation's JSONSerialization parsing the same payloads into Any.
+    for name in ["tracktik", "techlink"] {
+        let body = Data(cases[name]!.body)
+        Benchmark("JSONSerialization parse \(name) (\(body.count) B)") { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(try JSONSerialization.jsonObject(with: body))
+            }
+        }
+    }
+
+    let canonical = Array(techLinkStatusChange.utf8)
+    Benchmark("Event ID derivation (SHA-256 of the dedupe key, \(canonical.count) B content)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(
+                DedupeKey(vendor: "techlink", tenant: "brightline-retail", routeSuffix: "", canonicalContent: canonical)
+                    .eventID
+            )
         }
     }
 

@@ -36,9 +36,15 @@ public final class SQLiteEventStore: EventStore {
     // MARK: Writes
 
     public func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome {
-        let json = candidate.event.jsonBytes
+        // Everything that does not need the database is prepared here, on the request's task: the committer
+        // is one thread for all writers.
+        let row = PreparedEvent(
+            json: Data(candidate.event.jsonBytes),
+            headers: SQLiteSchema.encode(candidate.raw.headers),
+            body: Data(candidate.raw.body)
+        )
         return try await commits.write { database in
-            let outcome = try Self.insertIfNew(candidate, json: json, in: database)
+            let outcome = try Self.insertIfNew(candidate, row: row, in: database)
             if case .inserted(let event) = outcome {
                 try self.queueDeliveries(of: event, in: database)
             }
@@ -46,7 +52,16 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    static func insertIfNew(_ candidate: EventCandidate, json: [UInt8], in database: Database) throws -> InsertOutcome {
+    /// An event's columns that are serialised before its transaction.
+    struct PreparedEvent: Sendable {
+        var json: Data
+        var headers: String
+        var body: Data
+    }
+
+    static func insertIfNew(_ candidate: EventCandidate, row: PreparedEvent, in database: Database) throws
+        -> InsertOutcome
+    {
         let now = candidate.event.receivedAt.millisecondsSinceEpoch
         var occurrence = 1
         // Statements on this path are cached per connection: preparing them costs more than running them.
@@ -70,7 +85,7 @@ public final class SQLiteEventStore: EventStore {
             occurrence += 1
             event.id = candidate.key.eventID(occurrence: occurrence)
         }
-        let eventJSON = occurrence == 1 ? json : event.jsonBytes
+        let eventJSON = occurrence == 1 ? row.json : Data(event.jsonBytes)
         try database.cachedStatement(
             sql: """
                 INSERT INTO event (id, vendor, tenant, type, jobKey, status, time, receivedAt, json,
@@ -81,8 +96,8 @@ public final class SQLiteEventStore: EventStore {
             arguments: [
                 event.id, event.vendor, event.tenant, event.type.rawValue, event.job?.key,
                 event.job?.status?.rawValue, event.time.millisecondsSinceEpoch,
-                event.receivedAt.millisecondsSinceEpoch, Data(eventJSON), candidate.raw.method, candidate.raw.path,
-                SQLiteSchema.encode(candidate.raw.headers), Data(candidate.raw.body),
+                event.receivedAt.millisecondsSinceEpoch, eventJSON, candidate.raw.method, candidate.raw.path,
+                row.headers, row.body,
             ]
         )
         try database.cachedStatement(

@@ -1,5 +1,8 @@
 -- wrk script: every request a new TechLink status change (unique work order IDs), so each one is a durable insert.
 -- Usage: wrk -t2 -c64 -d20s --latency -s scripts/load/techlink-unique.lua http://127.0.0.1:8080
+-- The tenant is demo-techlink (the demo configuration) unless FIELDGATE_TENANT names another TechLink tenant
+-- without tokens (cobalt-pos in the shared corpus configuration).
+local tenant = os.getenv("FIELDGATE_TENANT") or "demo-techlink"
 local threads = {}
 function setup(thread)
     thread:set("prefix", string.format("%d-%d", os.time(), #threads))
@@ -12,7 +15,7 @@ function request()
     local body = string.format(
         '{"event":"work order status change","workorder_id":"%s-%d","old_status_code":"20","new_status_code":"22"}',
         prefix, counter)
-    return wrk.format("POST", "/webhooks/techlink/demo-techlink", {["Content-Type"] = "application/json"}, body)
+    return wrk.format("POST", "/webhooks/techlink/" .. tenant, {["Content-Type"] = "application/json"}, body)
 end
 
 local statuses = {}
