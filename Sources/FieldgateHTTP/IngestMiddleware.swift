@@ -45,26 +45,38 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         }
         let response: Response
-        var metadata: Logger.Metadata = ["vendor": "\(vendor)", "tenant": "\(tenant)"]
+        let label: String
         switch outcome {
         case .accepted(let event):
             response = Self.acknowledgement(status: "accepted", id: event.id)
-            metadata["event.id"] = "\(event.id)"
-            metadata["outcome"] = "accepted"
+            label = "accepted"
         case .duplicate(let original):
             response = Self.acknowledgement(status: "duplicate", id: original.id)
-            metadata["event.id"] = "\(original.id)"
-            metadata["outcome"] = "duplicate"
-        case .rejected(let problem, let quarantined):
+            label = "duplicate"
+        case .rejected(let problem, _):
             response = problem.response
-            metadata["outcome"] = "\(problem.code)"
+            label = problem.code
+        }
+        metrics.countIngest(vendor: vendor, tenant: tenant, outcome: label, duration: ContinuousClock.now - started)
+        // The metadata is built only when the level is enabled (accepted requests log at debug).
+        context.logger.log(
+            level: outcome.httpStatus == 202 ? .debug : .info,
+            "ingest",
+            metadata: Self.metadata(outcome, vendor: vendor, tenant: tenant, label: label)
+        )
+        return response
+    }
+
+    static func metadata(_ outcome: IngestOutcome, vendor: String, tenant: String, label: String) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["vendor": "\(vendor)", "tenant": "\(tenant)", "outcome": "\(label)"]
+        switch outcome {
+        case .accepted(let event), .duplicate(of: let event):
+            metadata["event.id"] = "\(event.id)"
+        case .rejected(let problem, let quarantined):
             metadata["problem.detail"] = "\(problem.detail)"
             if quarantined { metadata["quarantined"] = "true" }
         }
-        let elapsed = ContinuousClock.now - started
-        metrics.countIngest(vendor: vendor, tenant: tenant, outcome: metadata["outcome"]?.description ?? "", duration: elapsed)
-        context.logger.log(level: outcome.httpStatus == 202 ? .debug : .info, "ingest", metadata: metadata)
-        return response
+        return metadata
     }
 
     /// The body, or nil once it grows past `limit`: reading stops there, so an oversized upload is never buffered.
