@@ -252,7 +252,7 @@ if benchmarksEnabled {
         .executableTarget(
             name: "BareHummingbird",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
-            path: "Benchmarks/BareHummingbird",
+            path: "scripts/BareHummingbird",
             swiftSettings: swiftSettings
         ),
     ]

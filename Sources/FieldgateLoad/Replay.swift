@@ -35,10 +35,21 @@ public struct Replay: Sendable {
 
     public let requests: [CorpusRequest]
     public let options: Options
+    /// Each request's headers as the client sends them, built once rather than per request.
+    let headers: [HTTPHeaders]
 
     public init(requests: [CorpusRequest], options: Options) {
         self.requests = requests
         self.options = options
+        headers = requests.map { request in
+            var headers = HTTPHeaders()
+            for field in request.headers {
+                let name = field.name.lowercased()
+                guard name != "content-length", name != "transfer-encoding", name != "host" else { continue }
+                headers.add(name: field.name, value: field.value)
+            }
+            return headers
+        }
     }
 
     /// How many requests the run sends at most (nil: until the duration is over).
@@ -63,7 +74,7 @@ public struct Replay: Sendable {
     }
 
     /// The `index`-th request of the run.
-    func request(at index: Int, orders: RunState) -> CorpusRequest {
+    func request(at index: Int, orders: RunState) -> (CorpusRequest, HTTPHeaders) {
         let pass = index / requests.count
         let position = index % requests.count
         let order = orders.orders.withLock { orders -> [Int] in
@@ -74,7 +85,7 @@ public struct Replay: Sendable {
             return made
         }
         let request = requests[order[position]]
-        return options.varyIDs ? IDVariation.vary(request, repetition: pass) : request
+        return (options.varyIDs ? IDVariation.vary(request, repetition: pass) : request, headers[order[position]])
     }
 
     /// Runs the replay; `progress` is called about once a second with the report so far.
@@ -128,8 +139,13 @@ public struct Replay: Sendable {
                         try await group.next()
                         inFlight -= 1
                     }
-                    let request = self.request(at: index, orders: state)
-                    group.addTask { await self.send(request, intended: intended, client: client, into: state) }
+                    // Preparing the request (and varying its IDs) happens in the child task: the scheduler only
+                    // keeps time, so it is never the reason a request starts late.
+                    let scheduled = index
+                    group.addTask {
+                        let request = self.request(at: scheduled, orders: state)
+                        await self.send(request, intended: intended, client: client, into: state)
+                    }
                     inFlight += 1
                     index += 1
                 }
@@ -142,14 +158,16 @@ public struct Replay: Sendable {
     }
 
     /// Sends one request and records its answer with the latency from `intended`.
-    func send(_ corpus: CorpusRequest, intended: ContinuousClock.Instant, client: HTTPClient, into state: RunState) async {
+    func send(
+        _ prepared: (CorpusRequest, HTTPHeaders),
+        intended: ContinuousClock.Instant,
+        client: HTTPClient,
+        into state: RunState
+    ) async {
+        let (corpus, headers) = prepared
         var request = HTTPClientRequest(url: options.target + corpus.path)
         request.method = HTTPMethod(rawValue: corpus.method)
-        for field in corpus.headers {
-            let name = field.name.lowercased()
-            guard name != "content-length", name != "transfer-encoding", name != "host" else { continue }
-            request.headers.add(name: field.name, value: field.value)
-        }
+        request.headers = headers
         if !corpus.body.isEmpty { request.body = .bytes(ByteBuffer(bytes: corpus.body)) }
         do {
             let response = try await client.execute(request, timeout: .nanoseconds(Self.nanoseconds(options.timeout)))
