@@ -103,14 +103,6 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
         output.append(UInt8(ascii: "}"))
         return .json(output)
     }
-
-    func storeCall<T>(_ operation: () async throws -> T) async throws -> T {
-        do {
-            return try await operation()
-        } catch {
-            throw StoreFailure(underlying: error)
-        }
-    }
 }
 
 /// The query string of an admin listing, checked strictly: a misspelt filter is an error, not "everything".

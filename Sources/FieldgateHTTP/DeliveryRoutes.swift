@@ -272,16 +272,6 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
             "deliveredAt": .string(delivery.deliveredAt?.rfc3339(alwaysMilliseconds: true)),
         ]
     }
-
-    func storeCall<T>(_ operation: () async throws -> T) async throws -> T {
-        do {
-            return try await operation()
-        } catch let problem as Problem {
-            throw problem
-        } catch {
-            throw StoreFailure(underlying: error)
-        }
-    }
 }
 
 extension Problem {

@@ -77,6 +77,17 @@ struct StoreFailure: Error {
     var underlying: any Error
 }
 
+/// Runs a store operation for a route: its errors become ``StoreFailure`` (503); problems pass through.
+func storeCall<T>(_ operation: () async throws -> T) async throws -> T {
+    do {
+        return try await operation()
+    } catch let problem as Problem {
+        throw problem
+    } catch {
+        throw StoreFailure(underlying: error)
+    }
+}
+
 extension Response {
     /// A JSON response from bytes already serialised.
     static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
