@@ -93,15 +93,7 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
         try await storeCall {
             try await store.markReplayed(quarantineID: id, eventID: event.id, at: pipeline.clock.now())
         }
-        var output: [UInt8] = []
-        output.append(contentsOf: #"{"status":""#.utf8)
-        output.append(contentsOf: status.utf8)
-        output.append(contentsOf: #"","id":""#.utf8)
-        output.append(contentsOf: event.id.utf8)
-        output.append(contentsOf: #"","event":"#.utf8)
-        event.write(into: &output)
-        output.append(UInt8(ascii: "}"))
-        return .json(output)
+        return .json(Acknowledgement.bytes(status: status, id: event.id, event: event))
     }
 }
 

@@ -93,17 +93,26 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func acknowledgement(status: String, id: String) -> Response {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
-        bytes.append(contentsOf: #"{"status":""#.utf8)
-        bytes.append(contentsOf: status.utf8)
-        bytes.append(contentsOf: #"","id":""#.utf8)
-        bytes.append(contentsOf: id.utf8)
-        bytes.append(contentsOf: #""}"#.utf8)
-        return Response(
-            status: .accepted,
-            headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
-        )
+        .json(Acknowledgement.bytes(status: status, id: id), status: .accepted)
+    }
+}
+
+/// `{"status":"accepted"|"duplicate","id":"…"}`, the answer to an ingest request, and with `"event"` the answer to
+/// a quarantine replay: one writer so the two cannot drift apart.
+enum Acknowledgement {
+    static func bytes(status: String, id: String, event: CanonicalEvent? = nil) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(event == nil ? 64 : 1024)
+        output.append(contentsOf: #"{"status":""#.utf8)
+        output.append(contentsOf: status.utf8)
+        output.append(contentsOf: #"","id":""#.utf8)
+        output.append(contentsOf: id.utf8)
+        output.append(UInt8(ascii: "\""))
+        if let event {
+            output.append(contentsOf: #","event":"#.utf8)
+            event.write(into: &output)
+        }
+        output.append(UInt8(ascii: "}"))
+        return output
     }
 }

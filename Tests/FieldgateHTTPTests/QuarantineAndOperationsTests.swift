@@ -243,6 +243,9 @@ struct GatewayOperationsTests {
             #expect(try ingest.json["code"]?.stringValue == "store-unavailable")
             #expect(try await client.execute(uri: "/readyz", method: .get).status == .serviceUnavailable)
             #expect(try await client.admin("/v1/events").status == .serviceUnavailable)
+            let stream = try await client.admin("/v1/stream")
+            #expect(stream.status == .serviceUnavailable)
+            #expect(try stream.json["code"]?.stringValue == "store-unavailable")
         }
     }
 }
