@@ -31,9 +31,17 @@ final class GroupCommit: Sendable {
     let maximumBatch: Int
     /// Called with each committed batch's size (metrics).
     private let onCommit: @Sendable (Int) -> Void
+    /// Keeps checkpoints off the commit path; nil leaves them to SQLite's automatic checkpoint.
+    private let checkpointer: WALCheckpointer?
 
-    init(writer: DatabasePool, maximumBatch: Int = 512, onCommit: @escaping @Sendable (Int) -> Void = { _ in }) {
+    init(
+        writer: DatabasePool,
+        checkpointer: WALCheckpointer? = nil,
+        maximumBatch: Int = 512,
+        onCommit: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         self.writer = writer
+        self.checkpointer = checkpointer
         self.maximumBatch = maximumBatch
         self.onCommit = onCommit
     }
@@ -77,18 +85,28 @@ final class GroupCommit: Sendable {
                 }
                 onCommit(batch.count)
                 for pending in batch { pending.answer(nil) }
+                committed()
             } catch {
                 for pending in batch {
                     do {
                         try writer.write { database in try pending.run(database) }
                         onCommit(1)
                         pending.answer(nil)
+                        committed()
                     } catch {
                         pending.answer(error)
                     }
                 }
             }
         }
+    }
+}
+
+extension GroupCommit {
+    /// After a commit: wakes the background checkpoint, or checkpoints here when it has fallen behind.
+    private func committed() {
+        guard let checkpointer, checkpointer.committed() else { return }
+        _ = try? writer.writeWithoutTransaction { try $0.checkpoint(.passive) }
     }
 }
 

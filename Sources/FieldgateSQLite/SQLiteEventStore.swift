@@ -12,6 +12,7 @@ import struct Foundation.Data
 public final class SQLiteEventStore: EventStore {
     let pool: DatabasePool
     let commits: GroupCommit
+    let checkpointer: WALCheckpointer
     /// Enabled subscribers, read once and kept until a subscriber changes through this store: every insert
     /// matches the event against them to write its deliveries.
     let enabledSubscribers = Mutex<[Subscriber]?>(nil)
@@ -26,10 +27,13 @@ public final class SQLiteEventStore: EventStore {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { database in
             try database.execute(sql: "PRAGMA synchronous = FULL")
+            // Checkpoints run on their own connection (WALCheckpointer), never inside a commit.
+            try database.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
-        commits = GroupCommit(writer: pool, onCommit: onCommit)
+        checkpointer = try WALCheckpointer(path: path, configuration: configuration)
+        commits = GroupCommit(writer: pool, checkpointer: checkpointer, onCommit: onCommit)
         self.path = path
     }
 

@@ -105,4 +105,12 @@ extension RepositoryPaths {
             throw TestSupportError("cannot write \(path)")
         }
     }
+
+    /// The file's size in bytes.
+    public static func fileSize(_ path: String) throws -> Int {
+        guard let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int else {
+            throw TestSupportError("no size for \(path)")
+        }
+        return size
+    }
 }

@@ -289,6 +289,23 @@ struct SQLiteStoreTests {
         #expect(sizes.contains { $0 > 1 })
     }
 
+    /// SQLite's own checkpoint is off (it would run inside a commit); the background one must keep the log short
+    /// and move the pages into the database file. Without it these commits leave everything in a growing log.
+    @Test func theWriteAheadLogIsCheckpointedInTheBackground() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("checkpointed.db")
+        let store = try SQLiteEventStore(path: path)
+        for index in 0..<2_000 {
+            _ = try await store.insertIfNew(StoreSamples.candidate(content: "checkpoint \(index)"))
+        }
+        let databaseBytes = try RepositoryPaths.fileSize(path)
+        let logBytes = try RepositoryPaths.fileSize(path + "-wal")
+        #expect(databaseBytes > 1 << 20, "the database file holds the events")
+        #expect(logBytes < 8 << 20, "the log restarts instead of growing with every commit")
+        #expect(try await store.events(EventQuery(limit: 1)).items.count == 1)
+    }
+
     @Test func aFileThatIsNotADatabaseIsRefusedAtOpen() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
