@@ -53,7 +53,11 @@ public struct CanonicalEvent: Sendable, Equatable {
         JSONEscaping.appendQuoted(id, to: &output)
         output.append(UInt8(ascii: ","))
         key("source")
-        JSONEscaping.appendQuoted(source, to: &output)
+        output.append(contentsOf: #""/fieldgate/"#.utf8)
+        Self.appendEscaped(vendor, to: &output)
+        output.append(UInt8(ascii: "/"))
+        Self.appendEscaped(tenant, to: &output)
+        output.append(UInt8(ascii: "\""))
         output.append(UInt8(ascii: ","))
         key("type")
         JSONEscaping.appendQuoted(type.rawValue, to: &output)
@@ -64,7 +68,9 @@ public struct CanonicalEvent: Sendable, Equatable {
         }
         output.append(UInt8(ascii: ","))
         key("time")
-        JSONEscaping.appendQuoted(time.rfc3339(), to: &output)
+        output.append(UInt8(ascii: "\""))
+        time.writeRFC3339(into: &output)
+        output.append(UInt8(ascii: "\""))
         output.append(contentsOf: #","datacontenttype":"application/json","data":{"vendor":"#.utf8)
         JSONEscaping.appendQuoted(vendor, to: &output)
         output.append(UInt8(ascii: ","))
@@ -75,14 +81,21 @@ public struct CanonicalEvent: Sendable, Equatable {
         JSONEscaping.appendQuoted(vendorEvent, to: &output)
         output.append(UInt8(ascii: ","))
         key("receivedAt")
-        JSONEscaping.appendQuoted(receivedAt.rfc3339(alwaysMilliseconds: true), to: &output)
+        output.append(UInt8(ascii: "\""))
+        receivedAt.writeRFC3339(into: &output, alwaysMilliseconds: true)
+        output.append(UInt8(ascii: "\""))
         output.append(UInt8(ascii: ","))
         key("job")
-        if let job { job.json.write(into: &output) } else { output.append(contentsOf: "null".utf8) }
+        if let job { job.write(into: &output) } else { output.append(contentsOf: "null".utf8) }
         output.append(UInt8(ascii: ","))
         key("detail")
         detail.write(into: &output)
         output.append(contentsOf: "}}".utf8)
+    }
+
+    private static func appendEscaped(_ text: String, to output: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { JSONEscaping.appendEscaped($0, to: &output) }
     }
 
     /// The event's JSON as bytes.
@@ -113,15 +126,32 @@ public struct JobState: Sendable, Equatable {
         previousVendorStatus = adapted.previousVendorStatus
     }
 
-    public var json: JSONValue {
-        .object([
-            "id": .string(id),
-            "key": .string(key),
-            "status": .string(status?.rawValue),
-            "vendorStatus": vendorStatus?.json ?? .null,
-            "previousStatus": .string(previousStatus?.rawValue),
-            "previousVendorStatus": previousVendorStatus?.json ?? .null,
-        ])
+    /// Appends `data.job`'s JSON: all six keys, absent values as null (the schema requires each key).
+    public func write(into output: inout [UInt8]) {
+        func string(_ text: String?) {
+            if let text { JSONEscaping.appendQuoted(text, to: &output) } else { output.append(contentsOf: "null".utf8) }
+        }
+        func vendorStatus(_ status: VendorStatus?) {
+            guard let status else { return output.append(contentsOf: "null".utf8) }
+            output.append(contentsOf: #"{"code":"#.utf8)
+            string(status.code)
+            output.append(contentsOf: #","name":"#.utf8)
+            string(status.name)
+            output.append(UInt8(ascii: "}"))
+        }
+        output.append(contentsOf: #"{"id":"#.utf8)
+        string(id)
+        output.append(contentsOf: #","key":"#.utf8)
+        string(key)
+        output.append(contentsOf: #","status":"#.utf8)
+        string(status?.rawValue)
+        output.append(contentsOf: #","vendorStatus":"#.utf8)
+        vendorStatus(self.vendorStatus)
+        output.append(contentsOf: #","previousStatus":"#.utf8)
+        string(previousStatus?.rawValue)
+        output.append(contentsOf: #","previousVendorStatus":"#.utf8)
+        vendorStatus(previousVendorStatus)
+        output.append(UInt8(ascii: "}"))
     }
 }
 

@@ -17,22 +17,50 @@ public struct UTCTimestamp: Sendable, Hashable, Comparable, CustomStringConverti
 
     /// `2026-09-14T06:31:07Z`, or with `.mmm` when the milliseconds are non-zero or `alwaysMilliseconds`.
     public func rfc3339(alwaysMilliseconds: Bool = false) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        writeRFC3339(into: &bytes, alwaysMilliseconds: alwaysMilliseconds)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``rfc3339(alwaysMilliseconds:)``'s text: the event writer calls this for every event.
+    public func writeRFC3339(into output: inout [UInt8], alwaysMilliseconds: Bool = false) {
         let milliseconds = Int(((millisecondsSinceEpoch % 1000) + 1000) % 1000)
         let seconds = (millisecondsSinceEpoch - Int64(milliseconds)) / 1000
         let days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
         let secondOfDay = Int(seconds - Int64(days) * 86_400)
         let (year, month, day) = CivilCalendar.date(fromDaysSinceEpoch: days)
-        var text = ""
-        text.reserveCapacity(24)
-        text += pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T"
-        text += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        if milliseconds != 0 || alwaysMilliseconds { text += "." + pad(milliseconds, 3) }
-        return text + "Z"
-    }
-
-    private func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        func digits(_ value: Int, _ width: Int) {
+            guard value >= 0, value < 10_000 else {
+                // Outside 0…9999 (never for real events): as many digits as it takes, at least `width`.
+                let text = String(value)
+                output.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, width - text.utf8.count)))
+                output.append(contentsOf: text.utf8)
+                return
+            }
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        digits(year, 4)
+        output.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        output.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        output.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2)
+        output.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        output.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        if milliseconds != 0 || alwaysMilliseconds {
+            output.append(UInt8(ascii: "."))
+            digits(milliseconds, 3)
+        }
+        output.append(UInt8(ascii: "Z"))
     }
 
     // MARK: Parsing

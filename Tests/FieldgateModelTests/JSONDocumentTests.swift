@@ -139,6 +139,18 @@ struct JSONCanonicalFormTests {
         #expect(try canonical(#"{"code":70}"#) != canonical(#"{"code":70.0}"#))
     }
 
+    @Test func escapingCopiesRunsAndEscapesEveryControlCharacter() {
+        var output: [UInt8] = []
+        JSONEscaping.appendQuoted("plain \u{00}mid\u{1F}\"q\"\\ \n\r\t\u{08}\u{0C}é/end", to: &output)
+        #expect(
+            String(decoding: output, as: UTF8.self)
+                == #""plain \u0000mid\u001f\"q\"\\ \n\r\t\b\fé/end""#
+        )
+        var fromSequence: [UInt8] = []
+        JSONEscaping.appendEscaped(AnySequence(Array("a\"b".utf8)), to: &fromSequence)
+        #expect(fromSequence == Array(#"a\"b"#.utf8))
+    }
+
     @Test func escapesOnlyWhatJSONRequires() throws {
         #expect(try canonical(#"{"s":"a\"b\\c\nd\u0007\u00e9\/"}"#) == #"{"s":"a\"b\\c\nd\u0007é/"}"#)
     }

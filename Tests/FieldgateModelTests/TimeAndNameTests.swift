@@ -37,6 +37,19 @@ struct UTCTimestampTests {
         #expect(local.timestamp == nil)
     }
 
+    @Test(arguments: [
+        (Int64(0), "1970-01-01T00:00:00Z"), (-1, "1969-12-31T23:59:59.999Z"), (1_789_484_531_412, "2026-09-15T15:02:11.412Z"),
+        (253_402_300_799_000, "9999-12-31T23:59:59Z"), (253_402_300_800_000, "10000-01-01T00:00:00Z"),
+        (-62_135_596_800_000, "0001-01-01T00:00:00Z"),
+    ])
+    func writesEveryDigitInPlace(milliseconds: Int64, text: String) {
+        let instant = UTCTimestamp(millisecondsSinceEpoch: milliseconds)
+        #expect(instant.rfc3339() == text)
+        var bytes = Array("x".utf8)
+        instant.writeRFC3339(into: &bytes)
+        #expect(bytes == Array(("x" + text).utf8))
+    }
+
     @Test func formatsEpochMilliseconds() throws {
         #expect(UTCTimestamp(epochMilliseconds: 1_789_484_531_412)?.rfc3339() == "2026-09-15T15:02:11.412Z")
         #expect(UTCTimestamp(epochMilliseconds: 0) == nil)
@@ -49,6 +62,18 @@ struct StatusNameTests {
     @Test func foldsCaseAndWhitespace() {
         #expect(StatusName("  On   the\tWay ").normalized == "on the way")
         #expect(StatusName("ÉN ROUTE").normalized == "én route")
+    }
+
+    /// ASCII names take a byte-level path; it must agree with the Character-level rule on every ASCII character.
+    @Test func asciiPathAgreesWithCharacterRule() {
+        func reference(_ raw: String) -> String {
+            raw.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }.joined(separator: " ")
+        }
+        let everyASCII = String(decoding: (0..<128).map { UInt8($0) }, as: UTF8.self)
+        for name in [everyASCII, "\r\nTech\u{0B}On\u{0C}Site\r\n", "ABC xyz 0-9_/[]", "   ", "", "In-Review", "ÉN  Route "] {
+            #expect(StatusName(name).normalized == reference(name))
+        }
+        #expect(StatusName("\r\nTech\u{0B}On\u{0C}SITE ").normalized == "tech on site")
     }
 
     @Test func tableLooksUpNormalisedNames() {

@@ -10,16 +10,18 @@ public struct DedupeKey: Sendable, Hashable, CustomStringConvertible {
 
     public init(vendor: String, tenant: String, routeSuffix: String, canonicalContent: [UInt8]) {
         var hasher = SHA256()
-        hasher.update(data: Array(vendor.utf8))
-        hasher.update(data: [0x0A])
-        hasher.update(data: Array(tenant.utf8))
-        hasher.update(data: [0x0A])
-        hasher.update(data: Array(routeSuffix.utf8))
-        hasher.update(data: [0x0A])
-        hasher.update(data: canonicalContent)
-        let bytes = Array(hasher.finalize())
-        digest = Hex.encode(bytes)
-        eventID = Hex.encode(bytes.prefix(16))
+        func update(_ text: String) {
+            var text = text
+            text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+            withUnsafeBytes(of: UInt8(0x0A)) { hasher.update(bufferPointer: $0) }
+        }
+        update(vendor)
+        update(tenant)
+        update(routeSuffix)
+        canonicalContent.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        let hash = hasher.finalize()
+        digest = hash.withUnsafeBytes { Hex.encode($0) }
+        eventID = hash.withUnsafeBytes { Hex.encode($0.prefix(16)) }
     }
 
     public init(digest: String) {
@@ -45,12 +47,14 @@ enum Hex {
     static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            output.append(digits[Int(byte >> 4)])
-            output.append(digits[Int(byte & 0x0F)])
+        String(unsafeUninitializedCapacity: bytes.count * 2) { output in
+            var index = 0
+            for byte in bytes {
+                output[index] = digits[Int(byte >> 4)]
+                output[index + 1] = digits[Int(byte & 0x0F)]
+                index += 2
+            }
+            return index
         }
-        return String(decoding: output, as: UTF8.self)
     }
 }

@@ -178,6 +178,12 @@ public struct IngestPipeline: Sendable {
         if !lengths.isEmpty && headers.contains("Transfer-Encoding") {
             return .failure(.badFraming("Content-Length and Transfer-Encoding must not both be present"))
         }
+        // The usual request: one plain decimal Content-Length.
+        if lengths.count == 1, lengths[0].utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let length = Int(lengths[0])
+        {
+            return .success(length)
+        }
         let distinct = Set(lengths.flatMap { $0.split(separator: ",").map { $0.trimmingASCIISpaces } })
         guard distinct.count <= 1 else {
             return .failure(.badFraming("conflicting Content-Length values: \(distinct.sorted().joined(separator: ", "))"))

@@ -103,7 +103,10 @@ public struct JSONElement: Sendable {
 
     /// `scalarText`, but nil for empty or all-whitespace strings: vendors send `""` for "not set".
     public var nonEmptyText: String? {
-        guard let text = scalarText else { return nil }
+        guard var text = scalarText else { return nil }
+        // Most texts start with a visible ASCII byte; only the rest need the Unicode whitespace check.
+        let startsVisible = text.withUTF8 { $0.first.map { $0 < 0x80 && !$0.isASCIIWhitespace } ?? false }
+        if startsVisible { return text }
         return text.allSatisfy(\.isWhitespace) ? nil : text
     }
 
