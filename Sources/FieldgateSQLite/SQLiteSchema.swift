@@ -129,7 +129,20 @@ enum SQLiteSchema {
 
     /// Headers as a JSON array of `[name, value]` pairs: order and repeated fields survive.
     static func encode(_ headers: RequestHeaders) -> String {
-        JSONValue.array(headers.map { .array([.string($0.name), .string($0.value)]) }).jsonText
+        // Written directly rather than through a JSONValue tree: every stored event and request has headers.
+        var output: [UInt8] = []
+        output.reserveCapacity(headers.wireSize + 8 * headers.fields.count + 2)
+        output.append(UInt8(ascii: "["))
+        for (position, field) in headers.enumerated() {
+            if position > 0 { output.append(UInt8(ascii: ",")) }
+            output.append(UInt8(ascii: "["))
+            JSONEscaping.appendQuoted(field.name, to: &output)
+            output.append(UInt8(ascii: ","))
+            JSONEscaping.appendQuoted(field.value, to: &output)
+            output.append(UInt8(ascii: "]"))
+        }
+        output.append(UInt8(ascii: "]"))
+        return String(decoding: output, as: UTF8.self)
     }
 
     static func decodeHeaders(_ text: String) throws -> RequestHeaders {

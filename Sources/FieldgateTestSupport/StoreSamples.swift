@@ -47,6 +47,7 @@ public enum StoreSamples {
             headers: RequestHeaders([
                 (name: "Content-Type", value: "application/json"), (name: "X-Token", value: RawRequest.redactedValue),
                 (name: "X-Repeated", value: "one"), (name: "X-Repeated", value: "two"),
+                (name: "X-Quoted", value: #"say "hi" \ caf\#u{e9}"#),
             ]),
             body: body ?? Array(content.utf8)
         )
