@@ -106,7 +106,7 @@ extension GroupCommit {
     /// After a commit: wakes the background checkpoint, or checkpoints here when it has fallen behind.
     private func committed() {
         guard let checkpointer, checkpointer.committed() else { return }
-        _ = try? writer.writeWithoutTransaction { try $0.checkpoint(.passive) }
+        checkpointer.committerCheckpointed(try? writer.writeWithoutTransaction { try $0.checkpoint(.passive) })
     }
 }
 

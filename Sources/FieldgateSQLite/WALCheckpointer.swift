@@ -13,8 +13,8 @@ import Synchronization
 ///
 /// A passive checkpoint can keep missing the moment a writer that never pauses has nothing new; the log would then
 /// never restart and grow without bound. When a checkpoint finds more than ``committerThreshold`` frames in the log,
-/// the next commit cycle checkpoints on the committer instead, where no new frame can arrive meanwhile — the old
-/// behaviour, kept for that case only.
+/// the committer checkpoints after its next commits instead, where no new frame can arrive meanwhile, until one of
+/// those copies the whole log — the old behaviour, kept for that case only.
 final class WALCheckpointer: Sendable {
     /// Frames (pages) in the log that make the committer checkpoint itself: 8,192 frames are 32 MiB of 4 KiB pages.
     let committerThreshold: Int
@@ -25,7 +25,6 @@ final class WALCheckpointer: Sendable {
     private struct State {
         var scheduled = false
         var committerMustCheckpoint = false
-        var completed = 0
     }
 
     init(path: String, configuration: Configuration, committerThreshold: Int = 8_192) throws {
@@ -35,32 +34,32 @@ final class WALCheckpointer: Sendable {
         self.committerThreshold = committerThreshold
     }
 
-    /// Checkpoints completed on this connection (tests and diagnostics).
-    var completedCheckpoints: Int { state.withLock { $0.completed } }
-
     /// Called on the committer after each committed batch; true when the committer must checkpoint itself.
     func committed() -> Bool {
         let (schedule, committerMust) = state.withLock { state -> (Bool, Bool) in
-            let committerMust = state.committerMustCheckpoint
-            state.committerMustCheckpoint = false
-            guard !state.scheduled else { return (false, committerMust) }
+            guard !state.scheduled else { return (false, state.committerMustCheckpoint) }
             state.scheduled = true
-            return (true, committerMust)
+            return (true, state.committerMustCheckpoint)
         }
         if schedule { queue.async { self.checkpoint() } }
         return committerMust
+    }
+
+    /// The committer's checkpoint is done once it copied the whole log (the next commit then restarts it); until
+    /// then — the background pass was running (SQLite runs one checkpoint at a time, the other gets `SQLITE_BUSY`
+    /// at once), or a reader still needs old frames — it tries again after the next commit, and copies only what
+    /// the background pass has not.
+    func committerCheckpointed(_ result: (walFrameCount: Int, checkpointedFrameCount: Int)?) {
+        guard let result, result.walFrameCount == result.checkpointedFrameCount else { return }
+        state.withLock { $0.committerMustCheckpoint = false }
     }
 
     private func checkpoint() {
         state.withLock { $0.scheduled = false }
         // A checkpoint that finds another running (SQLITE_BUSY) is simply skipped: the next commit schedules one.
         let result = try? connection.writeWithoutTransaction { try $0.checkpoint(.passive) }
-        state.withLock { state in
-            guard let result else { return }
-            state.completed += 1
-            if result.walFrameCount > committerThreshold {
-                state.committerMustCheckpoint = true
-            }
+        if let result, result.walFrameCount > committerThreshold {
+            state.withLock { $0.committerMustCheckpoint = true }
         }
     }
 }
