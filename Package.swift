@@ -152,7 +152,10 @@ var package = Package(
         ),
         .testTarget(
             name: "FieldgateStoreTests",
-            dependencies: ["FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateTestSupport"]
+            dependencies: [
+                "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "FieldgateHTTPTests",

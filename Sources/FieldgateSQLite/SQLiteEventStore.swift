@@ -63,55 +63,49 @@ public final class SQLiteEventStore: EventStore {
         var body: Data
     }
 
+    /// Dedupe without a table of its own: a key's events have the IDs `eventID(occurrence: 1, 2, …)`, and the row
+    /// of the latest one carries the key's expiry (`keyExpiresAt`, null once superseded or purged). So the event ID
+    /// index answers dedupe too, and a new event dirties one random B-tree page less than with a separate
+    /// digest-keyed table — the log bytes per event are what bounds durable ingest here.
     static func insertIfNew(_ candidate: EventCandidate, row: PreparedEvent, in database: Database) throws
         -> InsertOutcome
     {
         let now = candidate.event.receivedAt.millisecondsSinceEpoch
-        var occurrence = 1
         // Statements on this path are cached per connection: preparing them costs more than running them.
-        if let record = try Row.fetchOne(
-            database.cachedStatement(sql: "SELECT eventID, expiresAt, occurrences FROM dedupe_key WHERE digest = ?"),
-            arguments: [candidate.key.digest]
-        ) {
-            let expiresAt: Int64 = record["expiresAt"]
-            let eventID: String = record["eventID"]
-            if now < expiresAt, let original = try fetchEvent(id: eventID, in: database) {
-                return .duplicate(of: original.event)
+        let probe = try database.cachedStatement(sql: "SELECT keyExpiresAt FROM event WHERE id = ?")
+        var occurrence = 1
+        var eventID = candidate.key.eventID
+        var superseded: String?
+        while let record = try Row.fetchOne(probe, arguments: [eventID]) {
+            if let expiresAt = record[0] as Int64? {
+                if now < expiresAt, let original = try fetchEvent(id: eventID, in: database) {
+                    return .duplicate(of: original.event)
+                }
+                superseded = eventID
             }
-            occurrence = record["occurrences"] as Int + 1
+            occurrence += 1
+            eventID = candidate.key.eventID(occurrence: occurrence)
+        }
+        if let superseded {
+            try database.cachedStatement(sql: "UPDATE event SET keyExpiresAt = NULL WHERE id = ?")
+                .execute(arguments: [superseded])
         }
         var event = candidate.event
-        event.id = candidate.key.eventID(occurrence: occurrence)
-        // A purged key forgets its count; the stored events still know which IDs are taken.
-        while try Bool.fetchOne(database.cachedStatement(sql: "SELECT 1 FROM event WHERE id = ?"), arguments: [event.id])
-            != nil
-        {
-            occurrence += 1
-            event.id = candidate.key.eventID(occurrence: occurrence)
-        }
+        event.id = eventID
         let eventJSON = occurrence == 1 ? row.json : Data(event.jsonBytes)
         try database.cachedStatement(
             sql: """
                 INSERT INTO event (id, vendor, tenant, type, jobKey, status, time, receivedAt, json,
-                                   rawMethod, rawPath, rawHeaders, rawBody)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   rawMethod, rawPath, rawHeaders, rawBody, keyExpiresAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(
             arguments: [
                 event.id, event.vendor, event.tenant, event.type.rawValue, event.job?.key,
                 event.job?.status?.rawValue, event.time.millisecondsSinceEpoch,
                 event.receivedAt.millisecondsSinceEpoch, eventJSON, candidate.raw.method, candidate.raw.path,
-                row.headers, row.body,
+                row.headers, row.body, candidate.keyExpiresAt.millisecondsSinceEpoch,
             ]
-        )
-        try database.cachedStatement(
-            sql: """
-                INSERT INTO dedupe_key (digest, eventID, expiresAt, occurrences) VALUES (?, ?, ?, ?)
-                ON CONFLICT (digest) DO UPDATE SET eventID = excluded.eventID, expiresAt = excluded.expiresAt,
-                                                   occurrences = excluded.occurrences
-                """
-        ).execute(
-            arguments: [candidate.key.digest, event.id, candidate.keyExpiresAt.millisecondsSinceEpoch, occurrence]
         )
         return .inserted(event)
     }
@@ -146,7 +140,7 @@ public final class SQLiteEventStore: EventStore {
     public func purgeExpiredKeys(before instant: UTCTimestamp) async throws -> Int {
         try await commits.write { database in
             try database.execute(
-                sql: "DELETE FROM dedupe_key WHERE expiresAt <= ?",
+                sql: "UPDATE event SET keyExpiresAt = NULL WHERE keyExpiresAt <= ?",
                 arguments: [instant.millisecondsSinceEpoch]
             )
             return database.changesCount

@@ -112,6 +112,18 @@ enum SQLiteSchema {
                     """
             )
         }
+        migrator.registerMigration("v3: dedupe keys in the event row") { database in
+            // The latest event of each key carries its expiry; the event ID index answers dedupe (see
+            // SQLiteEventStore.insertIfNew), so the digest-keyed table and its random page per insert go.
+            try database.execute(
+                sql: """
+                    ALTER TABLE event ADD COLUMN keyExpiresAt INTEGER;
+                    UPDATE event SET keyExpiresAt = (SELECT expiresAt FROM dedupe_key WHERE dedupe_key.eventID = event.id);
+                    CREATE INDEX event_key_expiry ON event (keyExpiresAt) WHERE keyExpiresAt IS NOT NULL;
+                    DROP TABLE dedupe_key;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -1,8 +1,11 @@
 import FieldgateCore
 import FieldgateModel
-import FieldgateSQLite
+import GRDB
+@testable import FieldgateSQLite
 import FieldgateTestSupport
 import Testing
+
+import struct Foundation.Data
 
 /// Every ``EventStore`` must pass these: the pipeline and the admin API rely on nothing else.
 ///
@@ -304,6 +307,49 @@ struct SQLiteStoreTests {
         #expect(databaseBytes > 1 << 20, "the database file holds the events")
         #expect(logBytes < 8 << 20, "the log restarts instead of growing with every commit")
         #expect(try await store.events(EventQuery(limit: 1)).items.count == 1)
+    }
+
+    /// Databases written before dedupe keys moved into the event row keep deduping after the upgrade: a live key
+    /// is still a duplicate, an expired one still counts its occurrences.
+    @Test func anUpgradedDatabaseKeepsItsDedupeKeys() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("v2.db")
+        let live = StoreSamples.candidate(content: "live key")
+        let expired = StoreSamples.candidate(content: "expired key", window: .zero)
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteSchema.migrator.migrate(queue, upTo: "v2: subscribers and the delivery outbox")
+            try await queue.write { database in
+                for candidate in [live, expired] {
+                    let event = candidate.event
+                    try database.execute(
+                        sql: """
+                            INSERT INTO event (id, vendor, tenant, type, jobKey, status, time, receivedAt, json,
+                                               rawMethod, rawPath, rawHeaders, rawBody)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'POST', '/', '[]', x'')
+                            """,
+                        arguments: [
+                            event.id, event.vendor, event.tenant, event.type.rawValue, event.job?.key,
+                            event.job?.status?.rawValue, event.time.millisecondsSinceEpoch,
+                            event.receivedAt.millisecondsSinceEpoch, Data(event.jsonBytes),
+                        ]
+                    )
+                    try database.execute(
+                        sql: "INSERT INTO dedupe_key (digest, eventID, expiresAt, occurrences) VALUES (?, ?, ?, 1)",
+                        arguments: [candidate.key.digest, event.id, candidate.keyExpiresAt.millisecondsSinceEpoch]
+                    )
+                }
+            }
+        }
+        let store = try SQLiteEventStore(path: path)
+        #expect(try await store.insertIfNew(live) == .duplicate(of: live.event))
+        guard case .inserted(let again) = try await store.insertIfNew(expired) else {
+            Issue.record("an expired key must accept the event again")
+            return
+        }
+        #expect(again.id == expired.key.eventID(occurrence: 2))
+        #expect(try await store.purgeExpiredKeys(before: UTCTimestamp(millisecondsSinceEpoch: .max)) == 2)
     }
 
     @Test func aFileThatIsNotADatabaseIsRefusedAtOpen() throws {
