@@ -86,10 +86,10 @@ var package = Package(
             dependencies: [
                 "FieldgateModel",
                 "FieldgateCore",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
 
@@ -190,7 +190,6 @@ var package = Package(
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateLoad", "FieldgateTestSupport",
                 "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(

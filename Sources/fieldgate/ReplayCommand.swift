@@ -1,5 +1,4 @@
 import ArgumentParser
-import AsyncHTTPClient
 import FieldgateCore
 import FieldgateLoad
 import FieldgateModel
@@ -28,7 +27,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Argument(help: "The corpus (NDJSON, one request per line; CONTRACT §6).")
     var corpus: String
 
-    @Option(help: "The gateway's base URL, e.g. http://127.0.0.1:8080.")
+    @Option(help: "The gateway's base URL, e.g. http://127.0.0.1:8080 (plain HTTP/1.1).")
     var target: String
 
     @Option(help: "Closed loop: requests in flight.")
@@ -37,8 +36,8 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Open loop: requests per second.", valueName: "rate"))
     var rate: Double?
 
-    @Option(help: "Open loop: the most requests in flight before the schedule waits.")
-    var maxInFlight: Int = 4096
+    @Option(help: "Open loop: the most requests in flight (one connection each); due requests wait for a free one, their latency counted from when they were due.")
+    var maxInFlight: Int = 512
 
     @Option(help: ArgumentHelp("Run this long (e.g. 30s, 5m).", valueName: "duration"))
     var duration: String?
@@ -67,9 +66,12 @@ struct ReplayCommand: AsyncParsableCommand {
         if let duration, DurationText.parse(duration) == nil { throw ValidationError("--duration '\(duration)' is not a duration") }
         if let repeatCount, repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
         guard DurationText.parse(timeout) != nil else { throw ValidationError("--timeout '\(timeout)' is not a duration") }
-        guard target.hasPrefix("http://") || target.hasPrefix("https://") else {
-            throw ValidationError("--target must be an http(s) URL")
+        do {
+            _ = try ReplayTarget(target)
+        } catch {
+            throw ValidationError("--target: \(error)")
         }
+        guard maxInFlight > 0 else { throw ValidationError("--max-in-flight must be at least 1") }
     }
 
     func run() async throws {
@@ -102,27 +104,16 @@ struct ReplayCommand: AsyncParsableCommand {
         options.seed = seed
         options.timeout = DurationText.parse(timeout) ?? .seconds(30)
 
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = rate == nil ? concurrency : min(maxInFlight, 1024)
-        configuration.decompression = .disabled
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let terminal = isatty(STDERR_FILENO) == 1
-        let report: ReplayReport
-        do {
-            report = try await Replay(requests: requests, options: options).run(client: client) { progress in
-                guard terminal else { return }
-                let line = String(
-                    format: "\r  %d sent  %.0f req/s  202: %d  other: %d  p99 %.2f ms   ",
-                    progress.sent, progress.requestsPerSecond, progress.accepted + progress.duplicate,
-                    progress.rejected + progress.failed, progress.milliseconds(atPercentile: 99)
-                )
-                printError(line, newline: false)
-            }
-        } catch {
-            try? await client.shutdown()
-            throw error
+        let report = try await Replay(requests: requests, options: options).run { progress in
+            guard terminal else { return }
+            let line = String(
+                format: "\r  %d sent  %.0f req/s  202: %d  other: %d  p99 %.2f ms   ",
+                progress.sent, progress.requestsPerSecond, progress.accepted + progress.duplicate,
+                progress.rejected + progress.failed, progress.milliseconds(atPercentile: 99)
+            )
+            printError(line, newline: false)
         }
-        try await client.shutdown()
         if terminal { printError("") }
         printOutput(json ? report.json.jsonText : report.text)
     }

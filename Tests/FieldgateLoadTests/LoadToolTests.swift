@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import FieldgateCore
 import FieldgateLoad
 import FieldgateModel
@@ -70,7 +69,7 @@ struct ReplayRunTests {
             options.load = .closed(concurrency: 4)
             options.repeatCount = 3
             options.varyIDs = true
-            let report = try await Replay(requests: try Self.requests(5), options: options).run(client: HTTPClient.shared)
+            let report = try await Replay(requests: try Self.requests(5), options: options).run()
             #expect(report.sent == 15)
             #expect(report.statusCounts == [202: 15])
             #expect(report.failed == 0)
@@ -87,7 +86,7 @@ struct ReplayRunTests {
             options.load = .open(rate: 200, maximumInFlight: 64)
             options.duration = .milliseconds(500)
             let started = ContinuousClock.now
-            let report = try await Replay(requests: try Self.requests(3), options: options).run(client: HTTPClient.shared)
+            let report = try await Replay(requests: try Self.requests(3), options: options).run()
             #expect(report.sent == 100)
             // The last request was scheduled at 495 ms: the run cannot have ended before it.
             #expect(ContinuousClock.now - started >= .milliseconds(495))
@@ -95,11 +94,47 @@ struct ReplayRunTests {
         #expect(receiver.received.count == 100)
     }
 
+    /// With fewer connections than the schedule needs, due requests wait for one; the wait is latency (counted
+    /// from when each request was due), not fewer requests.
+    @Test func anOpenLoopBeyondItsConnectionsQueuesAndCountsTheWait() async throws {
+        let slow = Receiver { _, _ in
+            try? await Task.sleep(for: .milliseconds(40))
+            return (202, [])
+        }
+        try await slow.serve { url in
+            var options = Replay.Options(target: String(url.dropLast("/hook".count)))
+            options.load = .open(rate: 100, maximumInFlight: 1)
+            options.duration = .milliseconds(200)
+            let report = try await Replay(requests: try Self.requests(2), options: options).run()
+            #expect(report.sent == 20)
+            #expect(report.statusCounts == [202: 20])
+            // One connection answers every 40 ms while requests fall due every 10 ms: the last waits ~600 ms.
+            #expect(report.milliseconds(atPercentile: 100) > 400)
+        }
+        #expect(slow.received.count == 20)
+    }
+
+    @Test(arguments: [
+        ("http://127.0.0.1:8080", "127.0.0.1", 8080, ""),
+        ("http://gateway.internal/prefix/", "gateway.internal", 80, "/prefix"),
+    ])
+    func targetsAreHostPortAndBasePath(url: String, host: String, port: Int, base: String) throws {
+        let target = try ReplayTarget(url)
+        #expect(target.host == host)
+        #expect(target.port == port)
+        #expect(target.basePath == base)
+    }
+
+    @Test(arguments: ["https://127.0.0.1:8443", "127.0.0.1:8080", "http://:8080", "http://host:99999"])
+    func otherTargetsAreRefusedWithAReason(url: String) {
+        #expect(throws: ReplayTargetError.self) { try ReplayTarget(url) }
+    }
+
     @Test func aRefusedConnectionIsCountedNotFatal() async throws {
         var options = Replay.Options(target: "http://127.0.0.1:9")
         options.load = .closed(concurrency: 2)
         options.timeout = .seconds(2)
-        let report = try await Replay(requests: try Self.requests(4), options: options).run(client: HTTPClient.shared)
+        let report = try await Replay(requests: try Self.requests(4), options: options).run()
         #expect(report.sent == 4)
         #expect(report.failed == 4)
     }
