@@ -72,14 +72,15 @@ public final class SQLiteEventStore: EventStore {
     {
         let now = candidate.event.receivedAt.millisecondsSinceEpoch
         // Statements on this path are cached per connection: preparing them costs more than running them.
-        let probe = try database.cachedStatement(sql: "SELECT keyExpiresAt FROM event WHERE id = ?")
+        let probe = try database.cachedStatement(sql: "SELECT keyExpiresAt, json FROM event WHERE id = ?")
         var occurrence = 1
         var eventID = candidate.key.eventID
         var superseded: String?
         while let record = try Row.fetchOne(probe, arguments: [eventID]) {
             if let expiresAt = record[0] as Int64? {
-                if now < expiresAt, let original = try fetchEvent(id: eventID, in: database) {
-                    return .duplicate(of: original.event)
+                if now < expiresAt {
+                    // Only the event is answered: its raw request is not read, let alone decoded.
+                    return .duplicate(of: try CanonicalEvent(decoding: Array(record[1] as Data)))
                 }
                 superseded = eventID
             }

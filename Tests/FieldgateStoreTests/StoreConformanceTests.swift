@@ -299,13 +299,15 @@ struct SQLiteStoreTests {
         defer { directory.remove() }
         let path = directory.path("checkpointed.db")
         let store = try SQLiteEventStore(path: path)
-        for index in 0..<2_000 {
+        // 4,000 commits of at least four pages each: without checkpoints the log would pass 64 MiB. With them it
+        // restarts whenever a background pass catches up, and at worst after 8,192 frames (32 MiB).
+        for index in 0..<4_000 {
             _ = try await store.insertIfNew(StoreSamples.candidate(content: "checkpoint \(index)"))
         }
         let databaseBytes = try RepositoryPaths.fileSize(path)
         let logBytes = try RepositoryPaths.fileSize(path + "-wal")
         #expect(databaseBytes > 1 << 20, "the database file holds the events")
-        #expect(logBytes < 8 << 20, "the log restarts instead of growing with every commit")
+        #expect(logBytes < 40 << 20, "the log restarts instead of growing with every commit")
         #expect(try await store.events(EventQuery(limit: 1)).items.count == 1)
     }
 
