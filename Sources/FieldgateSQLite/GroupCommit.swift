@@ -31,12 +31,12 @@ final class GroupCommit: Sendable {
     let maximumBatch: Int
     /// Called with each committed batch's size (metrics).
     private let onCommit: @Sendable (Int) -> Void
-    /// Keeps checkpoints off the commit path; nil leaves them to SQLite's automatic checkpoint.
-    private let checkpointer: WALCheckpointer?
+    /// Keeps checkpoints off the commit path (the connections' automatic checkpoint is off).
+    private let checkpointer: WALCheckpointer
 
     init(
         writer: DatabasePool,
-        checkpointer: WALCheckpointer? = nil,
+        checkpointer: WALCheckpointer,
         maximumBatch: Int = 512,
         onCommit: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
@@ -105,7 +105,7 @@ final class GroupCommit: Sendable {
 extension GroupCommit {
     /// After a commit: wakes the background checkpoint, or checkpoints here when it has fallen behind.
     private func committed() {
-        guard let checkpointer, checkpointer.committed() else { return }
+        guard checkpointer.committed() else { return }
         checkpointer.committerCheckpointed(try? writer.writeWithoutTransaction { try $0.checkpoint(.passive) })
     }
 }
