@@ -1,17 +1,26 @@
 import FieldgateModel
 
 /// An `application/x-www-form-urlencoded` body, decoded (`+` is a space, `%XX` a byte) and checked for UTF-8.
+///
+/// Values stay decoded bytes: `data` (the bulk of every callback) goes straight to the JSON parser and the
+/// canonical content without a round trip through `String`.
 struct FormBody {
-    var pairs: [(key: String, value: String)]
+    struct Pair {
+        var key: [UInt8]
+        var value: [UInt8]
+    }
+
+    var pairs: [Pair]
 
     /// Parameters the adapter reads; each may appear at most once, or the request is ambiguous.
-    static let singletonKeys: Set<String> = ["account", "id", "action", "data"]
+    static let singletonKeys: [String] = ["account", "id", "action", "data"]
 
     init(parsing bytes: [UInt8]) throws(AdapterError) {
         if let offset = UTF8Validation.firstInvalidByteOffset(in: bytes) {
             throw AdapterError(.invalidUTF8, "the form body is not UTF-8 (byte offset \(offset))")
         }
         pairs = []
+        pairs.reserveCapacity(6)
         var start = 0
         while start <= bytes.count {
             var end = start
@@ -20,25 +29,28 @@ struct FormBody {
                 var separator = start
                 while separator < end && bytes[separator] != UInt8(ascii: "=") { separator += 1 }
                 let key = try Self.decode(bytes, start, separator)
-                let value = separator < end ? try Self.decode(bytes, separator + 1, end) : ""
-                pairs.append((key, value))
+                let value = separator < end ? try Self.decode(bytes, separator + 1, end) : []
+                pairs.append(Pair(key: key, value: value))
             }
             start = end + 1
         }
-        var seen: Set<String> = []
-        for (key, _) in pairs where Self.singletonKeys.contains(key) {
-            guard seen.insert(key).inserted else {
-                throw AdapterError(.formSyntax, "form parameter '\(key)' is given more than once")
-            }
+        for key in Self.singletonKeys where pairs.lazy.filter({ $0.key.elementsEqual(key.utf8) }).count > 1 {
+            throw AdapterError(.formSyntax, "form parameter '\(key)' is given more than once")
         }
     }
 
+    /// The decoded value's bytes of the parameter `key`.
+    func bytes(_ key: String) -> [UInt8]? {
+        pairs.first { $0.key.elementsEqual(key.utf8) }?.value
+    }
+
+    /// The decoded value of the parameter `key` as text.
     subscript(key: String) -> String? {
-        pairs.first { $0.key == key }?.value
+        bytes(key).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Percent-decodes `bytes[start..<end]`; the result must be UTF-8.
-    static func decode(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(AdapterError) -> String {
+    static func decode(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(AdapterError) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(end - start)
         var i = start
@@ -71,6 +83,6 @@ struct FormBody {
                 "form text '\(name)' is not UTF-8 after percent-decoding (decoded byte offset \(offset))"
             )
         }
-        return String(decoding: output, as: UTF8.self)
+        return output
     }
 }

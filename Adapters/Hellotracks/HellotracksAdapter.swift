@@ -81,11 +81,10 @@ struct HellotracksTenant: VendorTenant {
     func normalize(_ request: AdapterRequest) throws(AdapterError) -> AdaptedEvent {
         // Syntax (400): the form itself, then the JSON inside `data`.
         let form = try FormBody(parsing: request.body)
-        let dataText = form["data"].flatMap { $0.isEmpty ? nil : $0 }
         var data: JSONElement?
-        if let dataText {
+        if let dataBytes = form.bytes("data"), !dataBytes.isEmpty {
             do {
-                data = try JSONDocument(parsing: Array(dataText.utf8)).root
+                data = try JSONDocument(parsing: dataBytes).root
             } catch {
                 throw AdapterError(error, context: "form field 'data'")
             }
@@ -133,21 +132,22 @@ struct HellotracksTenant: VendorTenant {
     /// missing parameter does. An array of pairs rather than an object keeps repeated unread parameters.
     static func canonicalContent(_ form: FormBody, data: JSONElement) -> [UInt8] {
         let sorted = form.pairs.sorted { lhs, rhs in
-            lhs.key != rhs.key ? lhs.key.utf8.lexicographicallyPrecedes(rhs.key.utf8)
-                : lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
+            lhs.key != rhs.key ? lhs.key.lexicographicallyPrecedes(rhs.key) : lhs.value.lexicographicallyPrecedes(rhs.value)
         }
         var output: [UInt8] = []
         output.reserveCapacity(data.document.bytes.count + 256)
         output.append(UInt8(ascii: "["))
         for (position, pair) in sorted.enumerated() {
             if position > 0 { output.append(UInt8(ascii: ",")) }
-            output.append(UInt8(ascii: "["))
-            JSONEscaping.appendQuoted(pair.key, to: &output)
-            output.append(UInt8(ascii: ","))
-            if pair.key == "data" {
+            output.append(contentsOf: [UInt8(ascii: "["), UInt8(ascii: "\"")])
+            JSONEscaping.appendEscaped(pair.key, to: &output)
+            output.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ",")])
+            if pair.key.elementsEqual("data".utf8) {
                 data.writeCanonical(into: &output)
             } else {
-                JSONEscaping.appendQuoted(pair.value, to: &output)
+                output.append(UInt8(ascii: "\""))
+                JSONEscaping.appendEscaped(pair.value, to: &output)
+                output.append(UInt8(ascii: "\""))
             }
             output.append(UInt8(ascii: "]"))
         }

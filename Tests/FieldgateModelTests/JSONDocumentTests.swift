@@ -1,6 +1,8 @@
 import FieldgateModel
 import Testing
 
+import Foundation
+
 @Suite("Strict JSON parsing")
 struct JSONDocumentTests {
     func parse(_ text: String) throws(JSONSyntaxError) -> JSONDocument {
@@ -108,6 +110,28 @@ struct JSONDocumentTests {
         #expect(reason("{" + members.joined(separator: ",") + "}") == nil)
     }
 
+    /// Keys that share their first eight bytes are told apart by the rest, and a repeat is still found.
+    @Test func duplicateKeysSharingLongPrefixes() {
+        var members = (0..<30).map { #""timestamp\#($0 % 3)_\#($0)":\#($0)"# } + [#""timestamp":0"#, #""timestam":0"#]
+        #expect(reason("{" + members.joined(separator: ",") + "}") == nil)
+        members.append(#""timestamp1_13":0"#)
+        #expect(reason("{" + members.joined(separator: ",") + "}") == .duplicateKey("timestamp1_13"))
+    }
+
+    /// Strings are scanned eight bytes at a time: a quote, backslash or control byte must be found at every
+    /// offset of a word, after multi-byte UTF-8 too.
+    @Test func stringScanningFindsEveryTerminatorPosition() throws {
+        for prefixLength in 0..<20 {
+            let prefix = String(repeating: "é", count: prefixLength / 3) + String(repeating: "a", count: prefixLength)
+            let plain = try parse("[\"" + prefix + "\",1]")
+            #expect(plain.root.firstElement?.string == prefix)
+            let escaped = try parse("[\"" + prefix + #"\n"# + prefix + "\"]")
+            #expect(escaped.root.firstElement?.string == prefix + "\n" + prefix)
+            #expect(reason(Array(("[\"" + prefix).utf8) + [0x09] + Array("\"]".utf8)) == .controlCharacterInString)
+            #expect(reason(Array(("[\"" + prefix).utf8)) == .unexpectedEnd)
+        }
+    }
+
     @Test func errorDescriptionsNameTheOffset() {
         do {
             _ = try parse(#"{"a":1,}"#)
@@ -153,6 +177,36 @@ struct JSONCanonicalFormTests {
 
     @Test func escapesOnlyWhatJSONRequires() throws {
         #expect(try canonical(#"{"s":"a\"b\\c\nd\u0007\u00e9\/"}"#) == #"{"s":"a\"b\\c\nd\u0007é/"}"#)
+    }
+
+    /// Strings are decoded, and the canonical writer re-escapes, in one pass each. Both must agree with
+    /// Foundation's decoder (escaped again by ``JSONEscaping``) for every kind of escape in any position.
+    @Test func decodingAndReescapingMatchFoundation() throws {
+        let pieces = [
+            "a", "é", "😀", #"\""#, #"\\"#, #"\/"#, #"\b"#, #"\f"#, #"\n"#, #"\r"#, #"\t"#, #"\u0000"#, #"\u001F"#,
+            #"\u0022"#, #"\u005c"#, #"\u002F"#, #"\u007f"#, #"\u00E9"#, #"\u2014"#, #"\uD83D\uDE00"#, "plain text",
+        ]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let text = (0..<Int.random(in: 1...8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }
+                .joined()
+            let json = #"{"s":""# + text + #""}"#
+            let root = try JSONDocument(parsing: Array(json.utf8)).root
+            let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String]
+            let decoded = try #require(object?["s"])
+            #expect(root["s"]?.string == decoded, "\(json)")
+            var expected = Array(#"{"s":"#.utf8)
+            JSONEscaping.appendQuoted(decoded, to: &expected)
+            expected.append(UInt8(ascii: "}"))
+            #expect(root.canonicalBytes == expected, "\(json)")
+        }
+    }
+
+    @Test func sortsLargeObjectsAndKeysThatArePrefixes() throws {
+        let keys = (0..<60).map { "k\(($0 * 37) % 60)" } + ["", "k", "kk", "K"]
+        let members = keys.map { #""\#($0)":1"# }.joined(separator: ",")
+        let sorted = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { #""\#($0)":1"# }
+        #expect(try canonical("{" + members + "}") == "{" + sorted.joined(separator: ",") + "}")
     }
 
     @Test func sortsEscapedKeysByDecodedValue() throws {

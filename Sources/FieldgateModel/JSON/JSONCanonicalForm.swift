@@ -6,79 +6,143 @@
 /// minimally (only `"`, `\` and control characters; `\/` becomes `/`, `\u00e9` becomes `é`), numbers exactly as
 /// written (`70` and `70.0` differ, as do `70` and `"70"`). This matches RFC 8785 except for number
 /// normalisation, which would round IDs through a double.
+///
+/// Every request runs through here, so the walk works on the document's buffers directly: member order is
+/// sorted in stack scratch space, and escaped strings are re-escaped in one pass without decoding them first.
 public enum JSONCanonicalForm {
     static func write(_ document: JSONDocument, _ index: Int, into output: inout [UInt8]) {
-        let token = document.tape[index]
-        let bytes = document.bytes
-        switch token.kind {
-        case .null: output.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .true: output.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-        case .false: output.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-        case .number: output.append(contentsOf: bytes[Int(token.start)..<Int(token.end)])
-        case .string: writeString(document, token, into: &output)
-        case .array:
-            output.append(UInt8(ascii: "["))
-            var cursor = index + 1
-            var first = true
-            while cursor < Int(token.next) {
-                if !first { output.append(UInt8(ascii: ",")) }
-                first = false
-                write(document, cursor, into: &output)
-                cursor = Int(document.tape[cursor].next)
+        document.bytes.withUnsafeBufferPointer { bytes in
+            document.tape.withUnsafeBufferPointer { tape in
+                Walk(bytes: bytes, tape: tape).write(index, into: &output)
             }
-            output.append(UInt8(ascii: "]"))
-        case .object:
+        }
+    }
+
+    /// The document's bytes and tape while one canonical serialisation is written.
+    struct Walk {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let tape: UnsafeBufferPointer<JSONToken>
+
+        func write(_ index: Int, into output: inout [UInt8]) {
+            let token = tape[index]
+            switch token.kind {
+            case .null: output.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            case .true: output.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
+            case .false: output.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
+            case .number: output.append(contentsOf: slice(token))
+            case .string: writeString(token, into: &output)
+            case .array:
+                output.append(UInt8(ascii: "["))
+                var cursor = index + 1
+                let end = Int(token.next)
+                while cursor < end {
+                    if cursor > index + 1 { output.append(UInt8(ascii: ",")) }
+                    write(cursor, into: &output)
+                    cursor = Int(tape[cursor].next)
+                }
+                output.append(UInt8(ascii: "]"))
+            case .object:
+                writeObject(index, token, into: &output)
+            }
+        }
+
+        func writeObject(_ index: Int, _ object: JSONToken, into output: inout [UInt8]) {
+            let count = Int(object.count)
             output.append(UInt8(ascii: "{"))
-            var keys: [Int] = []
-            keys.reserveCapacity(Int(token.count))
-            var cursor = index + 1
-            var anyEscaped = false
-            while cursor < Int(token.next) {
-                keys.append(cursor)
-                anyEscaped = anyEscaped || document.tape[cursor].escaped
-                cursor = Int(document.tape[cursor + 1].next)
-            }
-            if anyEscaped {
-                let decoded = keys.map { JSONStringDecoding.decode(bytes, document.tape[$0]) }
-                let order = keys.indices.sorted { decoded[$0].lexicographicallyPrecedes(decoded[$1]) }
-                keys = order.map { keys[$0] }
-            } else {
-                keys.sort { lhs, rhs in rawKeyPrecedes(bytes, document.tape[lhs], document.tape[rhs]) }
-            }
-            for (position, keyIndex) in keys.enumerated() {
-                if position > 0 { output.append(UInt8(ascii: ",")) }
-                writeString(document, document.tape[keyIndex], into: &output)
-                output.append(UInt8(ascii: ":"))
-                write(document, keyIndex + 1, into: &output)
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: max(count, 1)) { keys in
+                var cursor = index + 1
+                var anyEscaped = false
+                for position in 0..<count {
+                    keys[position] = cursor
+                    anyEscaped = anyEscaped || tape[cursor].escaped
+                    cursor = Int(tape[cursor + 1].next)
+                }
+                if anyEscaped {
+                    sortByDecodedKey(keys, count: count)
+                } else {
+                    JSONKeyOrder.sortRaw(UnsafeMutableBufferPointer(rebasing: keys[..<count]), bytes: bytes, tape: tape)
+                }
+                for position in 0..<count {
+                    if position > 0 { output.append(UInt8(ascii: ",")) }
+                    let keyIndex = keys[position]
+                    writeString(tape[keyIndex], into: &output)
+                    output.append(UInt8(ascii: ":"))
+                    write(keyIndex + 1, into: &output)
+                }
             }
             output.append(UInt8(ascii: "}"))
         }
-    }
 
-    static func rawKeyPrecedes(_ bytes: [UInt8], _ a: JSONToken, _ b: JSONToken) -> Bool {
-        let aLength = Int(a.end - a.start)
-        let bLength = Int(b.end - b.start)
-        let common = min(aLength, bLength)
-        var i = 0
-        while i < common {
-            let x = bytes[Int(a.start) + i]
-            let y = bytes[Int(b.start) + i]
-            if x != y { return x < y }
-            i += 1
+        /// Escaped keys are rare (`"\u0062"`): decode them all and sort by the decoded bytes.
+        func sortByDecodedKey(_ keys: UnsafeMutableBufferPointer<Int>, count: Int) {
+            let decoded = (0..<count).map { position in
+                var key: [UInt8] = []
+                JSONStringDecoding.append(bytes, tape[keys[position]], to: &key)
+                return (index: keys[position], key: key)
+            }
+            let sorted = decoded.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            for (position, member) in sorted.enumerated() { keys[position] = member.index }
         }
-        return aLength < bLength
-    }
 
-    static func writeString(_ document: JSONDocument, _ token: JSONToken, into output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
-        if token.escaped {
-            // Decoding then re-escaping keeps the rule in one place (JSONEscaping) for parsed and built values.
-            JSONEscaping.appendEscaped(JSONStringDecoding.decode(document.bytes, token), to: &output)
-        } else {
-            // A valid JSON string without backslashes has no quotes or control characters: copy verbatim.
-            output.append(contentsOf: document.bytes[Int(token.start)..<Int(token.end)])
+        @inline(__always)
+        func slice(_ token: JSONToken) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)])
         }
-        output.append(UInt8(ascii: "\""))
+
+        func writeString(_ token: JSONToken, into output: inout [UInt8]) {
+            output.append(UInt8(ascii: "\""))
+            if token.escaped {
+                writeReescaped(token, into: &output)
+            } else {
+                // A valid JSON string without backslashes has no quotes or control characters: copy verbatim.
+                output.append(contentsOf: slice(token))
+            }
+            output.append(UInt8(ascii: "\""))
+        }
+
+        /// Decodes each escape of a validated string and writes its character as ``JSONEscaping`` would: the
+        /// same bytes as decoding the whole string and escaping it again, without the intermediate copy.
+        func writeReescaped(_ token: JSONToken, into output: inout [UInt8]) {
+            var i = Int(token.start)
+            let end = Int(token.end)
+            var runStart = i
+            while i < end {
+                i = JSONByteScan.nextBackslash(bytes, from: i, end: end)
+                guard i < end else { break }
+                if runStart < i { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                let escape = bytes[i + 1]
+                i += 2
+                switch escape {
+                case UInt8(ascii: "b"): JSONEscaping.appendEscapedByte(0x08, to: &output)
+                case UInt8(ascii: "f"): JSONEscaping.appendEscapedByte(0x0C, to: &output)
+                case UInt8(ascii: "n"): JSONEscaping.appendEscapedByte(0x0A, to: &output)
+                case UInt8(ascii: "r"): JSONEscaping.appendEscapedByte(0x0D, to: &output)
+                case UInt8(ascii: "t"): JSONEscaping.appendEscapedByte(0x09, to: &output)
+                case UInt8(ascii: "u"):
+                    var scalar = hex4(i)
+                    i += 4
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        let low = hex4(i + 2)
+                        i += 6
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    if scalar < 0x80 {
+                        JSONEscaping.appendEscapedByte(UInt8(scalar), to: &output)
+                    } else {
+                        JSONStringDecoding.appendUTF8(scalar, to: &output)
+                    }
+                default: JSONEscaping.appendEscapedByte(escape, to: &output)  // \" \\ \/
+                }
+                runStart = i
+            }
+            if runStart < end { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<end])) }
+        }
+
+        func hex4(_ at: Int) -> UInt32 {
+            var value: UInt32 = 0
+            for k in 0..<4 { value = value << 4 | UInt32(hexValue(bytes[at + k]) ?? 0) }
+            return value
+        }
     }
 }
 

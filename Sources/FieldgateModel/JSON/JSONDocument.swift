@@ -20,10 +20,13 @@ public struct JSONDocument: Sendable {
         if let offset = UTF8Validation.firstInvalidByteOffset(in: bytes) {
             throw JSONSyntaxError(.invalidUTF8, offset: offset)
         }
-        var parser = JSONTapeParser(bytes: bytes)
-        try parser.parseDocument()
+        let tape = try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in
+            var parser = JSONTapeParser(bytes: buffer)
+            try parser.parseDocument()
+            return parser.tape
+        }
         self.bytes = bytes
-        self.tape = parser.tape
+        self.tape = tape
     }
 
     /// The top-level value.
@@ -104,12 +107,13 @@ struct JSONToken: Sendable {
 
 // MARK: - Parser
 
+/// Runs over the text's buffer directly: every byte of every request passes through here.
 struct JSONTapeParser {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     var tape: [JSONToken] = []
     var position = 0
 
-    init(bytes: [UInt8]) {
+    init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
         // A token per ~6 bytes is typical for webhook JSON; one reservation avoids regrowth on the hot path.
         tape.reserveCapacity(bytes.count / 6 + 4)
@@ -210,6 +214,7 @@ struct JSONTapeParser {
         let start = position
         var escaped = false
         while true {
+            position = JSONByteScan.skipPlainStringBytes(bytes, from: position)
             guard position < bytes.count else { throw JSONSyntaxError(.unexpectedEnd, offset: position) }
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") { break }
@@ -342,31 +347,38 @@ struct JSONTapeParser {
     }
 
     /// Repeated keys are ambiguous (which one wins differs between parsers), so they are refused outright.
+    /// Small objects compare every pair; larger ones (Hellotracks jobs have ~45 members) sort the keys in scratch
+    /// space and compare neighbours.
     func rejectDuplicateKeys(objectIndex: Int) throws(JSONSyntaxError) {
         let object = tape[objectIndex]
-        var keyIndices: [Int] = []
-        keyIndices.reserveCapacity(Int(object.count))
-        var anyEscaped = false
-        var cursor = objectIndex + 1
-        while cursor < Int(object.next) {
-            keyIndices.append(cursor)
-            anyEscaped = anyEscaped || tape[cursor].escaped
-            cursor = Int(tape[cursor + 1].next)
-        }
-        if !anyEscaped && keyIndices.count <= 16 {
-            for i in 1..<keyIndices.count {
-                let a = tape[keyIndices[i]]
-                for j in 0..<i where JSONTapeParser.rawEqual(bytes, tape[keyIndices[j]], a) {
-                    throw duplicate(a)
+        let count = Int(object.count)
+        try tape.withUnsafeBufferPointer { tape throws(JSONSyntaxError) in
+            try withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { keys throws(JSONSyntaxError) in
+                var anyEscaped = false
+                var cursor = objectIndex + 1
+                for position in 0..<count {
+                    keys[position] = cursor
+                    anyEscaped = anyEscaped || tape[cursor].escaped
+                    cursor = Int(tape[cursor + 1].next)
+                }
+                if anyEscaped {
+                    var seen = Set<[UInt8]>(minimumCapacity: count)
+                    for keyIndex in keys {
+                        let token = tape[keyIndex]
+                        if !seen.insert(JSONStringDecoding.decode(bytes, token)).inserted { throw duplicate(token) }
+                    }
+                } else if count <= 16 {
+                    for i in 1..<count {
+                        let a = tape[keys[i]]
+                        for j in 0..<i where JSONKeyOrder.rawEqual(bytes, tape[keys[j]], a) { throw duplicate(a) }
+                    }
+                } else {
+                    JSONKeyOrder.sortRaw(keys, bytes: bytes, tape: tape)
+                    for i in 1..<count where JSONKeyOrder.rawEqual(bytes, tape[keys[i - 1]], tape[keys[i]]) {
+                        throw duplicate(tape[keys[i]])
+                    }
                 }
             }
-            return
-        }
-        var seen = Set<[UInt8]>(minimumCapacity: keyIndices.count)
-        for keyIndex in keyIndices {
-            let token = tape[keyIndex]
-            let key = token.escaped ? JSONStringDecoding.decode(bytes, token) : Array(bytes[Int(token.start)..<Int(token.end)])
-            if !seen.insert(key).inserted { throw duplicate(token) }
         }
     }
 
@@ -375,15 +387,115 @@ struct JSONTapeParser {
         return JSONSyntaxError(.duplicateKey(key), offset: Int(token.start) - 1)
     }
 
-    static func rawEqual(_ bytes: [UInt8], _ a: JSONToken, _ b: JSONToken) -> Bool {
-        let length = a.end - a.start
-        guard length == b.end - b.start else { return false }
+}
+
+/// Byte-order comparisons of unescaped object keys, shared by the parser's duplicate check and the canonical form.
+enum JSONKeyOrder {
+    static func rawEqual(_ bytes: UnsafeBufferPointer<UInt8>, _ a: JSONToken, _ b: JSONToken) -> Bool {
+        let length = Int(a.end - a.start)
+        guard length == Int(b.end - b.start) else { return false }
+        let base = bytes.baseAddress!
+        return memcmpEqual(base + Int(a.start), base + Int(b.start), length)
+    }
+
+    static func rawPrecedes(_ bytes: UnsafeBufferPointer<UInt8>, _ a: JSONToken, _ b: JSONToken) -> Bool {
+        let aLength = Int(a.end - a.start)
+        let bLength = Int(b.end - b.start)
+        let common = min(aLength, bLength)
+        let x = bytes.baseAddress! + Int(a.start)
+        let y = bytes.baseAddress! + Int(b.start)
         var i = 0
-        while i < Int(length) {
-            if bytes[Int(a.start) + i] != bytes[Int(b.start) + i] { return false }
+        while i < common {
+            if x[i] != y[i] { return x[i] < y[i] }
             i += 1
         }
-        return true
+        return aLength < bLength
+    }
+
+    /// The key's first eight bytes, big-endian and zero-padded: comparing these integers orders most keys without
+    /// touching the text again (an unescaped key holds no zero byte, so padding sorts a shorter prefix first).
+    @inline(__always)
+    static func prefix(_ bytes: UnsafeBufferPointer<UInt8>, _ token: JSONToken) -> UInt64 {
+        let start = Int(token.start)
+        let length = min(Int(token.end) - start, 8)
+        var value: UInt64 = 0
+        for i in 0..<length { value |= UInt64(bytes[start + i]) << (56 - 8 * i) }
+        return value
+    }
+
+    /// Sorts tape indices of unescaped keys into byte order: insertion sort on eight-byte prefixes, falling back to
+    /// the whole keys only when the prefixes tie. Objects here have at most a few dozen members.
+    static func sortRaw(
+        _ keys: UnsafeMutableBufferPointer<Int>,
+        bytes: UnsafeBufferPointer<UInt8>,
+        tape: UnsafeBufferPointer<JSONToken>
+    ) {
+        let count = keys.count
+        guard count > 1 else { return }
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: count) { prefixes in
+            for i in 0..<count { prefixes[i] = prefix(bytes, tape[keys[i]]) }
+            for i in 1..<count {
+                let key = keys[i]
+                let keyPrefix = prefixes[i]
+                var j = i
+                while j > 0 {
+                    let other = prefixes[j - 1]
+                    let precedes = keyPrefix != other ? keyPrefix < other : rawPrecedes(bytes, tape[key], tape[keys[j - 1]])
+                    guard precedes else { break }
+                    keys[j] = keys[j - 1]
+                    prefixes[j] = other
+                    j -= 1
+                }
+                keys[j] = key
+                prefixes[j] = keyPrefix
+            }
+        }
+    }
+}
+
+/// Word-at-a-time scanning for the bytes that end a run of plain string text.
+enum JSONByteScan {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// Whether any byte of `word` is zero (exact as a yes/no answer).
+    @inline(__always)
+    static func hasZeroByte(_ word: UInt64) -> Bool {
+        (word &- ones) & ~word & highBits != 0
+    }
+
+    /// The offset of the first `"`, `\` or control byte at or after `from` inside a JSON string, or `bytes.count`.
+    @inline(__always)
+    static func skipPlainStringBytes(_ bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        var i = from
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { return count }
+        while i + 8 <= count {
+            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let control = (word &- ones &* 0x20) & ~word & highBits
+            if control != 0 || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C)) { break }
+            i += 8
+        }
+        while i < count {
+            let byte = base[i]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return i }
+            i += 1
+        }
+        return count
+    }
+
+    /// The offset of the first backslash in `bytes[from..<end]`, or `end`.
+    @inline(__always)
+    static func nextBackslash(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, end: Int) -> Int {
+        var i = from
+        guard let base = bytes.baseAddress else { return end }
+        while i + 8 <= end {
+            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            if hasZeroByte(word ^ (ones &* 0x5C)) { break }
+            i += 8
+        }
+        while i < end && base[i] != UInt8(ascii: "\\") { i += 1 }
+        return i
     }
 }
 
@@ -403,34 +515,63 @@ public func hexValue(_ byte: UInt8) -> UInt8? {
 enum JSONStringDecoding {
     /// Decodes the escapes of an already validated string token into UTF-8 bytes.
     static func decode(_ bytes: [UInt8], _ token: JSONToken) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(Int(token.end - token.start))
-        append(bytes, token, to: &output)
-        return output
+        bytes.withUnsafeBufferPointer { source in
+            [UInt8](unsafeUninitializedCapacity: max(Int(token.end - token.start), 1)) { buffer, count in
+                count = decode(source, token, into: buffer.baseAddress!)
+            }
+        }
     }
 
-    static func append(_ bytes: [UInt8], _ token: JSONToken, to output: inout [UInt8]) {
-        var i = Int(token.start)
-        let end = Int(token.end)
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ token: JSONToken) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: max(Int(token.end - token.start), 1)) { buffer, count in
+            count = decode(bytes, token, into: buffer.baseAddress!)
+        }
+    }
+
+    /// Decodes a validated string token as a `String`, written straight into the string's own storage.
+    static func string(_ bytes: UnsafeBufferPointer<UInt8>, _ token: JSONToken) -> String {
+        String(unsafeUninitializedCapacity: Int(token.end - token.start)) { buffer in
+            decode(bytes, token, into: buffer.baseAddress!)
+        }
+    }
+
+    static func append(_ bytes: UnsafeBufferPointer<UInt8>, _ token: JSONToken, to output: inout [UInt8]) {
         guard token.escaped else {
-            output.append(contentsOf: bytes[i..<end])
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)]))
             return
         }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Int(token.end - token.start)) { buffer in
+            let count = decode(bytes, token, into: buffer.baseAddress!)
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// Writes the decoded string to `output`, which has room for the token's length (a decoded string is never
+    /// longer than its escaped form: `\uXXXX` is 6 bytes for at most 3), and returns the decoded length.
+    /// Runs between escapes are copied whole; validation already happened in the parser.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ token: JSONToken, into output: UnsafeMutablePointer<UInt8>)
+        -> Int
+    {
+        var i = Int(token.start)
+        let end = Int(token.end)
+        var written = 0
+        guard let source = bytes.baseAddress, end > i else { return 0 }
         while i < end {
-            let byte = bytes[i]
-            guard byte == UInt8(ascii: "\\") else {
-                output.append(byte)
-                i += 1
-                continue
+            let run = JSONByteScan.nextBackslash(bytes, from: i, end: end)
+            if run > i {
+                (output + written).update(from: source + i, count: run - i)
+                written += run - i
+                i = run
             }
-            let escape = bytes[i + 1]
+            guard i < end else { break }
+            let escape = source[i + 1]
             i += 2
             switch escape {
-            case UInt8(ascii: "b"): output.append(0x08)
-            case UInt8(ascii: "f"): output.append(0x0C)
-            case UInt8(ascii: "n"): output.append(0x0A)
-            case UInt8(ascii: "r"): output.append(0x0D)
-            case UInt8(ascii: "t"): output.append(0x09)
+            case UInt8(ascii: "b"): output[written] = 0x08; written += 1
+            case UInt8(ascii: "f"): output[written] = 0x0C; written += 1
+            case UInt8(ascii: "n"): output[written] = 0x0A; written += 1
+            case UInt8(ascii: "r"): output[written] = 0x0D; written += 1
+            case UInt8(ascii: "t"): output[written] = 0x09; written += 1
             case UInt8(ascii: "u"):
                 var scalar = hex4(bytes, i)
                 i += 4
@@ -439,34 +580,48 @@ enum JSONStringDecoding {
                     i += 6
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
-                appendUTF8(scalar, to: &output)
-            default: output.append(escape)  // \" \\ \/
+                written += writeUTF8(scalar, to: output + written)
+            default:  // \" \\ \/
+                output[written] = escape
+                written += 1
             }
         }
+        return written
     }
 
-    static func hex4(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+    static func hex4(_ bytes: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt32 {
         var value: UInt32 = 0
         for k in 0..<4 { value = value << 4 | UInt32(hexValue(bytes[at + k]) ?? 0) }
         return value
     }
 
-    static func appendUTF8(_ scalar: UInt32, to output: inout [UInt8]) {
+    static func writeUTF8(_ scalar: UInt32, to output: UnsafeMutablePointer<UInt8>) -> Int {
         switch scalar {
         case 0..<0x80:
-            output.append(UInt8(scalar))
+            output[0] = UInt8(scalar)
+            return 1
         case 0x80..<0x800:
-            output.append(UInt8(0xC0 | (scalar >> 6)))
-            output.append(UInt8(0x80 | (scalar & 0x3F)))
+            output[0] = UInt8(0xC0 | (scalar >> 6))
+            output[1] = UInt8(0x80 | (scalar & 0x3F))
+            return 2
         case 0x800..<0x10000:
-            output.append(UInt8(0xE0 | (scalar >> 12)))
-            output.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-            output.append(UInt8(0x80 | (scalar & 0x3F)))
+            output[0] = UInt8(0xE0 | (scalar >> 12))
+            output[1] = UInt8(0x80 | ((scalar >> 6) & 0x3F))
+            output[2] = UInt8(0x80 | (scalar & 0x3F))
+            return 3
         default:
-            output.append(UInt8(0xF0 | (scalar >> 18)))
-            output.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
-            output.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-            output.append(UInt8(0x80 | (scalar & 0x3F)))
+            output[0] = UInt8(0xF0 | (scalar >> 18))
+            output[1] = UInt8(0x80 | ((scalar >> 12) & 0x3F))
+            output[2] = UInt8(0x80 | ((scalar >> 6) & 0x3F))
+            output[3] = UInt8(0x80 | (scalar & 0x3F))
+            return 4
+        }
+    }
+
+    static func appendUTF8(_ scalar: UInt32, to output: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4) { buffer in
+            let count = writeUTF8(scalar, to: buffer.baseAddress!)
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
         }
     }
 }

@@ -26,20 +26,36 @@ public struct JSONElement: Sendable {
     // MARK: Objects
 
     /// The value of `key` when this is an object that has it.
+    ///
+    /// Adapters make dozens of these per request over objects of up to ~50 members, so the scan compares
+    /// lengths first and bytes with `memcmp`-like loops over the raw buffers, without bounds checks per byte.
     public subscript(key: String) -> JSONElement? {
         let object = token
         guard object.kind == .object else { return nil }
         var key = key
-        return key.withUTF8 { keyBytes in
-            var cursor = index + 1
-            let end = Int(object.next)
-            while cursor < end {
-                let keyToken = document.tape[cursor]
-                if document.keyEquals(keyToken, keyBytes) { return JSONElement(document: document, index: cursor + 1) }
-                cursor = Int(document.tape[cursor + 1].next)
+        let found: Int? = key.withUTF8 { keyBytes in
+            document.tape.withUnsafeBufferPointer { tape in
+                document.bytes.withUnsafeBufferPointer { bytes in
+                    var cursor = index + 1
+                    let end = Int(object.next)
+                    let length = UInt32(keyBytes.count)
+                    while cursor < end {
+                        let keyToken = tape[cursor]
+                        if keyToken.escaped {
+                            if document.keyEquals(keyToken, keyBytes) { return cursor + 1 }
+                        } else if keyToken.end - keyToken.start == length,
+                            length == 0
+                                || memcmpEqual(bytes.baseAddress! + Int(keyToken.start), keyBytes.baseAddress!, Int(length))
+                        {
+                            return cursor + 1
+                        }
+                        cursor = Int(tape[cursor + 1].next)
+                    }
+                    return nil
+                }
             }
-            return nil
         }
+        return found.map { JSONElement(document: document, index: $0) }
     }
 
     /// The members of an object, in document order.
@@ -154,14 +170,24 @@ public struct JSONElement: Sendable {
     }
 }
 
+@inline(__always)
+func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+    var i = 0
+    while i < count {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
+}
+
 extension JSONDocument {
     @usableFromInline
     func string(at tapeIndex: Int) -> String {
         let token = tape[tapeIndex]
-        if token.escaped {
-            return String(decoding: JSONStringDecoding.decode(bytes, token), as: UTF8.self)
+        return bytes.withUnsafeBufferPointer { bytes in
+            if token.escaped { return JSONStringDecoding.string(bytes, token) }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)]), as: UTF8.self)
         }
-        return String(decoding: bytes[Int(token.start)..<Int(token.end)], as: UTF8.self)
     }
 
     @usableFromInline
