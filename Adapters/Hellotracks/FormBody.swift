@@ -49,32 +49,42 @@ struct FormBody {
         bytes(key).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Percent-decodes `bytes[start..<end]`; the result must be UTF-8.
+    /// Percent-decodes `bytes[start..<end]`; the result must be UTF-8. Decoding never lengthens the text, so it
+    /// is written straight into an array of the encoded length.
     static func decode(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(AdapterError) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(end - start)
-        var i = start
+        var malformedAt: Int?
         var needsValidation = false
-        while i < end {
-            let byte = bytes[i]
-            switch byte {
-            case UInt8(ascii: "+"):
-                output.append(0x20)
-                i += 1
-            case UInt8(ascii: "%"):
-                guard i + 2 < end,
-                    let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2])
-                else {
-                    throw AdapterError(.formSyntax, "malformed percent escape at byte offset \(i)")
+        let output = bytes.withUnsafeBufferPointer { source in
+            [UInt8](unsafeUninitializedCapacity: end - start) { output, count in
+                var i = start
+                var written = 0
+                while i < end {
+                    let byte = source[i]
+                    switch byte {
+                    case UInt8(ascii: "+"):
+                        output[written] = 0x20
+                        i += 1
+                    case UInt8(ascii: "%"):
+                        guard i + 2 < end, let high = hexValue(source[i + 1]), let low = hexValue(source[i + 2]) else {
+                            malformedAt = i
+                            count = written
+                            return
+                        }
+                        let decoded = high << 4 | low
+                        needsValidation = needsValidation || decoded >= 0x80
+                        output[written] = decoded
+                        i += 3
+                    default:
+                        output[written] = byte
+                        i += 1
+                    }
+                    written += 1
                 }
-                let decoded = high << 4 | low
-                needsValidation = needsValidation || decoded >= 0x80
-                output.append(decoded)
-                i += 3
-            default:
-                output.append(byte)
-                i += 1
+                count = written
             }
+        }
+        if let malformedAt {
+            throw AdapterError(.formSyntax, "malformed percent escape at byte offset \(malformedAt)")
         }
         if needsValidation, let offset = UTF8Validation.firstInvalidByteOffset(in: output) {
             let name = String(decoding: bytes[start..<min(end, start + 40)], as: UTF8.self)

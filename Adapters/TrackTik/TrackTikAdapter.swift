@@ -81,7 +81,7 @@ struct TrackTikTenant: VendorTenant {
                 "TrackTik subscription '\(request.routeSuffix)' is not supported (supported: \(supported))"
             )
         }
-        let entity = Self.entity(of: body)
+        let entity = JSONMemberIndex(Self.entity(of: body))
         guard let entityID = entity.text("id") else {
             throw AdapterError(.missingField, "the \(route.entityName) entity has no 'id'")
         }

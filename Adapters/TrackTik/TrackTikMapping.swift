@@ -2,7 +2,8 @@ import FieldgateModel
 
 /// Maps one TrackTik entity to the canonical event for its route (CONTRACT §4, TrackTik).
 struct TrackTikMapping {
-    let entity: JSONElement
+    /// Dispatch tasks have ~35 members, most of them read: hashed once instead of scanned per field.
+    let entity: JSONMemberIndex
     let entityID: String
     let tenantStatusNames: StatusNameTable
 
@@ -24,31 +25,31 @@ struct TrackTikMapping {
     func workflowInstanceLog(_ route: TrackTikRoute) -> AdaptedEvent {
         let instance = entity.object("workflowInstance")
         let (status, vendorStatus) = logStatus()
-        var detail = JSONObject()
-        detail["logId"] = .string(entityID)
+        var detail = JSONObjectWriter()
+        detail.string("logId", entityID)
         if let instance {
-            var summary = JSONObject()
-            summary.set("id", text: instance.text("id"))
-            summary.set("workflowId", text: instance.text("workflow"))
-            summary.set("dispatchTaskId", text: instance.text("dispatchTask"))
-            summary.set("currentStatusId", text: instance.text("currentStatus"))
-            summary.set("startedAt", text: Self.utc(instance.text("startedOn")))
-            detail["workflowInstance"] = .object(summary)
-        } else if let bareID = entity.text("workflowInstance") {
-            detail["workflowInstance"] = .object(["id": .string(bareID)])
+            detail.object("workflowInstance") { summary in
+                summary.text("id", instance["id"])
+                summary.text("workflowId", instance["workflow"])
+                summary.text("dispatchTaskId", instance["dispatchTask"])
+                summary.text("currentStatusId", instance["currentStatus"])
+                summary.timestamp("startedAt", Self.time(instance["startedOn"]))
+            }
+        } else if let bareID = entity["workflowInstance"], bareID.hasText {
+            detail.object("workflowInstance") { $0.text("id", bareID) }
         }
         if let user = entity.object("user") {
-            detail["changedBy"] = .object(Self.person(user))
-        } else if let userID = entity.text("user") {
-            detail["changedBy"] = .object(["id": .string(userID)])
+            detail.object("changedBy") { Self.person(user, into: &$0) }
+        } else if let userID = entity["user"], userID.hasText {
+            detail.object("changedBy") { $0.text("id", userID) }
         }
-        detail.set("timeZone", text: entity.text("timeZone"))
+        detail.text("timeZone", entity["timeZone"])
         return AdaptedEvent(
             type: .jobStatusChanged,
             vendorEvent: route.rawValue,
             job: AdaptedJob(id: instance?.text("dispatchTask"), status: status, vendorStatus: vendorStatus),
-            occurredAt: entity.text("createdOn").flatMap(UTCTimestamp.init(rfc3339:)),
-            detail: detail,
+            occurredAt: Self.time(entity["createdOn"]),
+            detail: detail.finish(),
             canonicalContent: []
         )
     }
@@ -100,39 +101,39 @@ struct TrackTikMapping {
             case "closed": .closed
             default: .unknown
             }
-        var task = JSONObject()
-        task["id"] = .string(entityID)
-        task.set("customId", text: entity.text("customId"))
-        task.set("priority", text: entity.text("priority"))
-        task.set("taskType", text: entity.text("taskType"))
-        task.set("instructions", text: entity.text("taskInstructions"))
-        task.set("scheduled", text: entity.text("scheduled"))
-        task.set("startAt", text: Self.utc(entity.text("startDateTime") ?? entity.text("startedOn")))
-        task.set("endAt", text: Self.utc(entity.text("endDateTime") ?? entity.text("endedOn")))
-        task.set("closedAt", text: Self.utc(entity.text("closedOn")))
-        task.set("assignedUserId", text: entity.text("assignedUser"))
-        task.set("clientId", text: entity.text("client"))
-        task.set("accountId", text: entity.text("account"))
-        task.set("locationId", text: entity.text("location"))
-        task.set("reportId", text: entity.text("report"))
-        var detail = JSONObject()
-        detail["dispatchTask"] = .object(task)
-        if let instance = entity.object("workflowInstance") {
-            var summary = JSONObject()
-            summary.set("id", text: instance.text("id"))
-            summary.set("workflowId", text: instance.text("workflow"))
-            summary.set("currentStatusId", text: instance.text("currentStatus"))
-            detail["workflowInstance"] = .object(summary)
+        var detail = JSONObjectWriter()
+        detail.object("dispatchTask") { task in
+            task.string("id", entityID)
+            task.text("customId", entity["customId"])
+            task.text("priority", entity["priority"])
+            task.text("taskType", entity["taskType"])
+            task.text("instructions", entity["taskInstructions"])
+            task.text("scheduled", entity["scheduled"])
+            task.timestamp("startAt", Self.time(entity.text("startDateTime") ?? entity.text("startedOn")))
+            task.timestamp("endAt", Self.time(entity.text("endDateTime") ?? entity.text("endedOn")))
+            task.timestamp("closedAt", Self.time(entity["closedOn"]))
+            task.text("assignedUserId", entity["assignedUser"])
+            task.text("clientId", entity["client"])
+            task.text("accountId", entity["account"])
+            task.text("locationId", entity["location"])
+            task.text("reportId", entity["report"])
         }
-        if let schedule = Self.utc(entity.text("startDateTime")) {
-            detail["schedule"] = .object(["start": .string(schedule)])
+        if let instance = entity.object("workflowInstance") {
+            detail.object("workflowInstance") { summary in
+                summary.text("id", instance["id"])
+                summary.text("workflowId", instance["workflow"])
+                summary.text("currentStatusId", instance["currentStatus"])
+            }
+        }
+        if let schedule = Self.time(entity["startDateTime"]) {
+            detail.object("schedule") { $0.timestamp("start", schedule) }
         }
         return AdaptedEvent(
             type: type,
             vendorEvent: route.rawValue,
             job: AdaptedJob(id: entityID, status: status, vendorStatus: VendorStatus(code: nil, name: vendorStatus)),
             occurredAt: nil,
-            detail: detail,
+            detail: detail.finish(),
             canonicalContent: []
         )
     }
@@ -141,29 +142,35 @@ struct TrackTikMapping {
 
     /// A submitted report is attached to the site's record; TrackTik does not link it to a dispatch task.
     func report(_ route: TrackTikRoute) -> AdaptedEvent {
-        var report = JSONObject()
-        report["id"] = .string(entityID)
-        report.set("templateId", text: entity.text("reportTemplate"))
-        report.set("accountId", text: entity.text("account"))
-        report.set("createdBy", text: entity.text("createdBy"))
-        report.set("status", text: entity.text("status"))
-        if let fields = entity["reportFields"], fields.isArray {
-            report["fields"] = .array(
-                fields.elements.map { field in
-                    .object(["field": .string(field.text("field")), "value": field.value("value") ?? .null])
-                }
-            )
+        var detail = JSONObjectWriter()
+        detail.object("attachment") { attachment in
+            attachment.string("kind", "report")
+            attachment.string("id", entityID)
         }
-        var detail = JSONObject()
-        detail["attachment"] = .object(["kind": "report", "id": .string(entityID)])
-        detail["report"] = .object(report)
-        if let location = Self.location(entity.object("geoLocation")) { detail["location"] = location }
+        detail.object("report") { report in
+            report.string("id", entityID)
+            report.text("templateId", entity["reportTemplate"])
+            report.text("accountId", entity["account"])
+            report.text("createdBy", entity["createdBy"])
+            report.text("status", entity["status"])
+            if let fields = entity["reportFields"], fields.isArray {
+                report.array("fields") { list in
+                    for field in fields.elements {
+                        list.element { entry in
+                            entry.textOrNull("field", field["field"])
+                            entry.value("value", field["value"])
+                        }
+                    }
+                }
+            }
+        }
+        Self.location(entity.object("geoLocation"), into: &detail)
         return AdaptedEvent(
             type: .jobAttachmentAdded,
             vendorEvent: route.rawValue,
             job: AdaptedJob(id: nil),
-            occurredAt: entity.text("createdOn").flatMap(UTCTimestamp.init(rfc3339:)),
-            detail: detail,
+            occurredAt: Self.time(entity["createdOn"]),
+            detail: detail.finish(),
             canonicalContent: []
         )
     }
@@ -171,42 +178,54 @@ struct TrackTikMapping {
     // MARK: Employees
 
     func employee(_ route: TrackTikRoute, type: EventType) -> AdaptedEvent {
-        var account = Self.person(entity)
-        account["id"] = .string(entityID)
-        account.set("phone", text: entity.text("primaryPhone"))
-        account.set("status", text: entity.text("status"))
+        var detail = JSONObjectWriter()
+        detail.object("account") { account in
+            // The person's `id` is the entity's own.
+            Self.person(entity, into: &account)
+            account.text("phone", entity["primaryPhone"])
+            account.text("status", entity["status"])
+        }
         return AdaptedEvent(
             type: type,
             vendorEvent: route.rawValue,
             job: nil,
             occurredAt: nil,
-            detail: ["account": .object(account)],
+            detail: detail.finish(),
             canonicalContent: []
         )
     }
 
     // MARK: Shared pieces
 
-    static func person(_ user: JSONElement) -> JSONObject {
-        var person = JSONObject()
-        person.set("id", text: user.text("id"))
-        person.set("customId", text: user.text("customId"))
-        let joined = [user.text("firstName"), user.text("lastName")].compactMap { $0 }.joined(separator: " ")
-        person.set("name", text: user.text("name") ?? (joined.isEmpty ? nil : joined))
-        person.set("email", text: user.text("email"))
-        person.set("jobTitle", text: user.text("jobTitle"))
-        return person
+    static func person(_ user: some JSONMemberLookup, into person: inout JSONObjectWriter) {
+        person.text("id", user["id"])
+        person.text("customId", user["customId"])
+        if let name = user["name"], name.hasText {
+            person.text("name", name)
+        } else {
+            let joined = [user.text("firstName"), user.text("lastName")].compactMap { $0 }.joined(separator: " ")
+            person.string("name", joined.isEmpty ? nil : joined)
+        }
+        person.text("email", user["email"])
+        person.text("jobTitle", user["jobTitle"])
     }
 
-    static func location(_ geo: JSONElement?) -> JSONValue? {
+    static func location(_ geo: JSONElement?, into detail: inout JSONObjectWriter) {
         guard let geo, let latitude = geo["latitude"]?.numberText, let longitude = geo["longitude"]?.numberText
-        else { return nil }
-        return .object(["latitude": .number(latitude), "longitude": .number(longitude)])
+        else { return }
+        detail.object("location") { location in
+            location.number("latitude", latitude)
+            location.number("longitude", longitude)
+        }
     }
 
     /// TrackTik writes ISO times with offsets; the canonical form is UTC. Text that is not a time is left out
     /// rather than passed off as UTC (the raw request keeps it).
-    static func utc(_ text: String?) -> String? {
-        text.flatMap(UTCTimestamp.init(rfc3339:))?.rfc3339()
+    static func time(_ text: String?) -> UTCTimestamp? {
+        text.flatMap(UTCTimestamp.init(rfc3339:))
+    }
+
+    static func time(_ element: JSONElement?) -> UTCTimestamp? {
+        time(element?.nonEmptyText)
     }
 }

@@ -233,3 +233,99 @@ struct UTF8ValidationTests {
         #expect(UTF8Validation.firstInvalidByteOffset(in: Array("Größe 😀 Ðorđe ñ — ok".utf8)) == nil)
     }
 }
+
+@Suite("Member index")
+struct JSONMemberIndexTests {
+    @Test func answersEveryLookupAsTheScanDoes() throws {
+        let keys = (0..<45).map { "field\($0)" } + ["", "a", "tsCreated", "tsCreate"]
+        let text = "{" + keys.enumerated().map { #""\#($1)":\#($0)"# }.joined(separator: ",") + "}"
+        let object = try JSONDocument(parsing: Array(text.utf8)).root
+        let index = JSONMemberIndex(object)
+        for key in keys + ["missing", "field45", "tsCreatedX", "b"] {
+            #expect(index[key]?.numberText == object[key]?.numberText, "\(key)")
+        }
+        #expect(index["tsCreate"]?.numberText == "48")
+        #expect(index["missing"] == nil)
+        #expect(index.text("a") == "46")
+    }
+
+    @Test func objectsWithEscapedKeysAndNonObjectsFallBack() throws {
+        let wide = (0..<14).map { #""k\#($0)":0"# }.joined(separator: ",")
+        let escaped = try JSONDocument(parsing: Array((#"{"\u0061":1,"b":{"c":2},"# + wide + "}").utf8)).root
+        let index = JSONMemberIndex(escaped)
+        #expect(index["a"]?.numberText == "1")
+        #expect(index.object("b")?["c"]?.numberText == "2")
+        let array = try JSONDocument(parsing: Array("[1]".utf8)).root
+        #expect(JSONMemberIndex(array)["a"] == nil)
+        let empty = try JSONDocument(parsing: Array("{}".utf8)).root
+        #expect(JSONMemberIndex(empty)["a"] == nil)
+    }
+}
+
+@Suite("Object writer")
+struct JSONObjectWriterTests {
+    let vendor = try! JSONDocument(
+        parsing: Array(#"{"s":"a\/b","n":70.50,"blank":" \t","escapedBlank":"\n\u00a0","empty":"","nil":null,"o":{"z":1,"a":[true,"\u00e9"]},"t":"x"}"#.utf8)
+    ).root
+
+    @Test func membersFollowTheSetRules() {
+        var writer = JSONObjectWriter()
+        writer.text("s", vendor["s"])
+        writer.text("n", vendor["n"])
+        // Blank, empty, null, container and missing values leave their member out.
+        writer.text("blank", vendor["blank"])
+        writer.text("escapedBlank", vendor["escapedBlank"])
+        writer.text("empty", vendor["empty"])
+        writer.text("nil", vendor["nil"])
+        writer.text("o", vendor["o"])
+        writer.text("missing", vendor["missing"])
+        writer.value("copied", vendor["o"])
+        writer.value("absent", nil)
+        writer.timestamp("at", UTCTimestamp(millisecondsSinceEpoch: 1_789_484_531_412))
+        writer.string("quoted", "say \"hi\"")
+        writer.integer("count", 3)
+        let object = writer.finish()
+        #expect(
+            object.jsonText
+                == #"{"s":"a/b","n":"70.50","copied":{"z":1,"a":[true,"é"]},"absent":null,"at":"2026-09-15T15:02:11.412Z","quoted":"say \"hi\"","count":3}"#
+        )
+        // The same rules as building the object member by member.
+        var built = JSONObject()
+        built.set("s", text: vendor.text("s"))
+        built.set("n", text: vendor.text("n"))
+        for name in ["blank", "escapedBlank", "empty", "nil", "o", "missing"] { built.set(name, text: vendor.text(name)) }
+        #expect(built["s"] == object["s"] && built["n"] == object["n"] && built.keys == ["s", "n"])
+    }
+
+    @Test func nestedObjectsArraysAndEmptyOnes() {
+        var writer = JSONObjectWriter()
+        writer.object("kept") { _ in }
+        writer.object("omitted", omitIfEmpty: true) { $0.text("x", vendor["blank"]) }
+        writer.object("inner", omitIfEmpty: true) { $0.text("t", vendor["t"]) }
+        writer.array("list") { list in
+            list.element { $0.textOrNull("field", vendor["missing"]) }
+            list.element { $0.textOrNull("field", vendor["t"]) }
+        }
+        writer.array("none") { _ in }
+        let object = writer.finish()
+        #expect(object.jsonText == #"{"kept":{},"inner":{"t":"x"},"list":[{"field":null},{"field":"x"}],"none":[]}"#)
+        #expect(!object.isEmpty && JSONObjectWriter().finish().isEmpty)
+    }
+
+    @Test func renderedObjectsReadAndChangeLikeBuiltOnes() {
+        var writer = JSONObjectWriter()
+        writer.string("a", "1")
+        writer.number("b", "2")
+        var rendered = writer.finish()
+        let built: JSONObject = ["a": "1", "b": .number("2")]
+        #expect(rendered == built)
+        #expect(rendered.keys == ["a", "b"])
+        rendered["c"] = .bool(true)
+        rendered["a"] = nil
+        #expect(rendered.jsonText == #"{"b":2,"c":true}"#)
+    }
+}
+
+extension JSONObject {
+    var jsonText: String { JSONValue.object(self).jsonText }
+}

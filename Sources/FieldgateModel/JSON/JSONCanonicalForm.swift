@@ -18,10 +18,12 @@ public enum JSONCanonicalForm {
         }
     }
 
-    /// The document's bytes and tape while one canonical serialisation is written.
+    /// The document's bytes and tape while one serialisation is written: canonical (keys sorted) or compact in
+    /// document order (``JSONObjectWriter`` copying a vendor value into `detail`).
     struct Walk {
         let bytes: UnsafeBufferPointer<UInt8>
         let tape: UnsafeBufferPointer<JSONToken>
+        var sortsKeys = true
 
         func write(_ index: Int, into output: inout [UInt8]) {
             let token = tape[index]
@@ -57,7 +59,9 @@ public enum JSONCanonicalForm {
                     anyEscaped = anyEscaped || tape[cursor].escaped
                     cursor = Int(tape[cursor + 1].next)
                 }
-                if anyEscaped {
+                if !sortsKeys {
+                    // Document order.
+                } else if anyEscaped {
                     sortByDecodedKey(keys, count: count)
                 } else {
                     JSONKeyOrder.sortRaw(UnsafeMutableBufferPointer(rebasing: keys[..<count]), bytes: bytes, tape: tape)

@@ -210,17 +210,7 @@ extension JSONDocument {
 
 // MARK: - Conveniences for adapters
 
-extension JSONElement {
-    /// The member's string or number text, nil when absent, null, an empty string or a container.
-    public func text(_ key: String) -> String? {
-        self[key]?.nonEmptyText
-    }
-
-    /// The member when it is an object.
-    public func object(_ key: String) -> JSONElement? {
-        guard let member = self[key], member.isObject else { return nil }
-        return member
-    }
+extension JSONElement: JSONMemberLookup {
 
     /// The member as an owned value, nil when absent or null.
     public func value(_ key: String) -> JSONValue? {
@@ -234,5 +224,117 @@ extension JSONElement {
         output.reserveCapacity(document.bytes.count)
         writeCanonical(into: &output)
         return output
+    }
+}
+
+// MARK: - Member index
+
+/// An object's keys hashed once, for mappings that read dozens of fields of a wide object: a Hellotracks job has
+/// ~45 members and its mapping makes ~35 lookups, which a linear scan turns into ~800 key comparisons.
+///
+/// Lookups answer exactly as ``JSONElement/subscript(_:)`` does. Small objects (where a scan is as fast as
+/// hashing) and objects with escaped keys (rare) are not indexed and fall back to the scan.
+public struct JSONMemberIndex: JSONMemberLookup, Sendable {
+    /// Below this many members the scan wins.
+    public static let minimumIndexedCount = 12
+
+    public let object: JSONElement
+    /// Open addressing: the key's tape index + 1, or 0 for an empty slot. Empty when not indexed.
+    private var slots: [Int32]
+    private let mask: Int
+
+    public init(_ object: JSONElement) {
+        self.object = object
+        let token = object.token
+        let document = object.document
+        guard token.kind == .object, token.count >= Self.minimumIndexedCount else {
+            slots = []
+            mask = 0
+            return
+        }
+        var capacity = 8
+        while capacity < Int(token.count) * 2 { capacity <<= 1 }
+        mask = capacity - 1
+        let start = object.index + 1
+        let end = Int(token.next)
+        let mask = self.mask
+        var indexable = true
+        slots = document.tape.withUnsafeBufferPointer { tape in
+            document.bytes.withUnsafeBufferPointer { bytes in
+                [Int32](unsafeUninitializedCapacity: capacity) { slots, initialized in
+                    slots.initialize(repeating: 0)
+                    initialized = capacity
+                    var cursor = start
+                    while cursor < end {
+                        let key = tape[cursor]
+                        if key.escaped {
+                            indexable = false
+                            return
+                        }
+                        var slot = Self.hash(UnsafeBufferPointer(rebasing: bytes[Int(key.start)..<Int(key.end)])) & mask
+                        while slots[slot] != 0 { slot = (slot + 1) & mask }
+                        slots[slot] = Int32(cursor + 1)
+                        cursor = Int(tape[cursor + 1].next)
+                    }
+                }
+            }
+        }
+        if !indexable { slots = [] }
+    }
+
+    /// FNV-1a: short keys, no seed needed (the table lives for one request and only holds the sender's keys).
+    @inline(__always)
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3 }
+        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
+    }
+
+    /// The value of `key` when the object has it.
+    public subscript(key: String) -> JSONElement? {
+        guard !slots.isEmpty else { return object[key] }
+        var key = key
+        let document = object.document
+        let found: Int? = key.withUTF8 { keyBytes in
+            slots.withUnsafeBufferPointer { slots in
+                document.tape.withUnsafeBufferPointer { tape in
+                    document.bytes.withUnsafeBufferPointer { bytes in
+                        var slot = Self.hash(keyBytes) & mask
+                        while true {
+                            let entry = Int(slots[slot])
+                            if entry == 0 { return nil }
+                            let token = tape[entry - 1]
+                            if Int(token.end - token.start) == keyBytes.count,
+                                keyBytes.isEmpty
+                                    || memcmpEqual(bytes.baseAddress! + Int(token.start), keyBytes.baseAddress!, keyBytes.count)
+                            {
+                                return entry
+                            }
+                            slot = (slot + 1) & mask
+                        }
+                    }
+                }
+            }
+        }
+        return found.map { JSONElement(document: document, index: $0) }
+    }
+
+}
+
+/// What mappings read from an object, scanned (``JSONElement``) or hashed (``JSONMemberIndex``).
+public protocol JSONMemberLookup {
+    subscript(key: String) -> JSONElement? { get }
+}
+
+extension JSONMemberLookup {
+    /// The member's string or number text, nil when absent, null, an empty string or a container.
+    public func text(_ key: String) -> String? {
+        self[key]?.nonEmptyText
+    }
+
+    /// The member when it is an object.
+    public func object(_ key: String) -> JSONElement? {
+        guard let member = self[key], member.isObject else { return nil }
+        return member
     }
 }

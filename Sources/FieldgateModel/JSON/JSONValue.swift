@@ -78,30 +78,66 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 /// Ordered object members. Setting an existing key replaces its value in place.
+///
+/// An object is held either as members or, when an adapter wrote it with ``JSONObjectWriter``, as its compact
+/// JSON text: the ingest path then copies the text into the event without building a tree of values, and the
+/// members are parsed out only if somebody reads or changes them (tests, admin views).
 public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
-    public private(set) var members: [(key: String, value: JSONValue)]
+    enum Storage: Sendable {
+        case members([(key: String, value: JSONValue)])
+        /// Compact JSON text of an object, produced by ``JSONObjectWriter`` and therefore valid.
+        case rendered([UInt8])
+    }
 
-    public init() { members = [] }
+    var storage: Storage
+
+    public var members: [(key: String, value: JSONValue)] {
+        get {
+            switch storage {
+            case .members(let members): return members
+            case .rendered(let text):
+                guard case .object(let object)? = try? JSONValue(parsing: text) else { return [] }
+                return object.members
+            }
+        }
+        set { storage = .members(newValue) }
+    }
+
+    public init() { storage = .members([]) }
 
     public init(_ members: [(String, JSONValue)]) {
-        self.members = members.map { (key: $0.0, value: $0.1) }
+        storage = .members(members.map { (key: $0.0, value: $0.1) })
     }
 
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self.init(elements)
     }
 
-    public var isEmpty: Bool { members.isEmpty }
+    /// An object from the text a ``JSONObjectWriter`` produced.
+    init(rendered text: [UInt8]) { storage = .rendered(text) }
+
+    public var isEmpty: Bool {
+        switch storage {
+        case .members(let members): members.isEmpty
+        case .rendered(let text): text.count <= 2
+        }
+    }
+
     public var keys: [String] { members.map(\.key) }
 
     public subscript(key: String) -> JSONValue? {
         get { members.first { $0.key == key }?.value }
         set {
+            var members = self.members
+            // Release the old storage before mutating so the array is uniquely referenced.
+            storage = .members([])
             if let position = members.firstIndex(where: { $0.key == key }) {
                 if let newValue { members[position].value = newValue } else { members.remove(at: position) }
             } else if let newValue {
+                if members.capacity == 0 { members.reserveCapacity(8) }
                 members.append((key, newValue))
             }
+            storage = .members(members)
         }
     }
 
@@ -118,6 +154,13 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     }
 
     public func write(into output: inout [UInt8]) {
+        let members: [(key: String, value: JSONValue)]
+        switch storage {
+        case .rendered(let text):
+            output.append(contentsOf: text)
+            return
+        case .members(let stored): members = stored
+        }
         output.append(UInt8(ascii: "{"))
         for (position, member) in members.enumerated() {
             if position > 0 { output.append(UInt8(ascii: ",")) }
@@ -129,8 +172,10 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
-        lhs.members.count == rhs.members.count
-            && zip(lhs.members, rhs.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        if case .rendered(let a) = lhs.storage, case .rendered(let b) = rhs.storage, a == b { return true }
+        let lhs = lhs.members
+        let rhs = rhs.members
+        return lhs.count == rhs.count && zip(lhs, rhs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 }
 
