@@ -12,77 +12,83 @@ struct HellotracksMapping {
     func job() -> AdaptedEvent {
         // One hash table for the ~45 members this reads ~35 of.
         let job = JSONMemberIndex(data.firstElement!)
-        var detail = JSONObject()
-        detail.set("orderId", text: Self.nonZero(job.text("orderId")))
-        detail.set("externalId", text: job.text("uidSecondary"))
-        detail.set("priority", text: job.text("priority"))
-        if let worker = job.text("worker") {
-            var assignee = JSONObject()
-            assignee["username"] = .string(worker)
-            assignee.set("name", text: job.text("workerName"))
-            assignee.set("id", text: job.text("receiverUid"))
-            detail["assignee"] = .object(assignee)
+        var detail = JSONObjectWriter()
+        detail.string("orderId", Self.nonZero(job.text("orderId")))
+        detail.text("externalId", job["uidSecondary"])
+        detail.text("priority", job["priority"])
+        if let worker = job["worker"], worker.hasText {
+            detail.object("assignee") { assignee in
+                assignee.text("username", worker)
+                assignee.text("name", job["workerName"])
+                assignee.text("id", job["receiverUid"])
+            }
         }
-        var destination = JSONObject()
-        destination.set("name", text: job.text("destinationName"))
-        destination.set("address", text: job.text("destinationText"))
-        destination.set("location", Self.location(lat: job["destinationLat"], lng: job["destinationLng"]))
-        if !destination.isEmpty { detail["destination"] = .object(destination) }
-        if let placeID = job.text("placeUid") {
-            var place = JSONObject()
-            place["id"] = .string(placeID)
-            place.set("name", text: job.text("placeName"))
-            place.set("radiusMeters", Self.positiveNumber(job["radius"]))
-            detail["place"] = .object(place)
+        detail.object("destination", omitIfEmpty: true) { destination in
+            destination.text("name", job["destinationName"])
+            destination.text("address", job["destinationText"])
+            Self.location(lat: job["destinationLat"], lng: job["destinationLng"], into: &destination)
         }
-        var schedule = JSONObject()
-        schedule.set("day", text: Self.day(job.text("day")))
-        schedule.set("windowStart", text: Self.clock(job.text("windowStart")))
-        schedule.set("windowEnd", text: Self.clock(job.text("windowEnd")))
-        schedule.set("start", text: Self.time(job["tsScheduled"]))
-        schedule.set("onSiteSeconds", Self.positiveNumber(job["onSiteSeconds"]))
-        if !schedule.isEmpty { detail["schedule"] = .object(schedule) }
-        var contact = JSONObject()
-        contact.set("name", text: job.text("contactName"))
-        contact.set("phone", text: job.text("contactPhone"))
-        contact.set("email", text: job.text("contactEmail"))
-        if !contact.isEmpty { detail["contact"] = .object(contact) }
-        var notes = JSONObject()
-        notes.set("dispatcher", text: job.text("textDispatcher"))
-        notes.set("worker", text: job.text("textReceiver"))
-        if !notes.isEmpty { detail["notes"] = .object(notes) }
-        if let dispatcher = job.text("dispatcherUid") {
-            var summary: JSONObject = ["id": .string(dispatcher)]
-            summary.set("name", text: job.text("dispatcherName"))
-            detail["dispatcher"] = .object(summary)
+        if let placeID = job["placeUid"], placeID.hasText {
+            detail.object("place") { place in
+                place.text("id", placeID)
+                place.text("name", job["placeName"])
+                place.number("radiusMeters", Self.positiveNumber(job["radius"]))
+            }
         }
-        var milestones = JSONObject()
-        for (key, field) in Self.milestoneFields {
-            milestones.set(key, text: Self.time(job[field]))
+        detail.object("schedule", omitIfEmpty: true) { schedule in
+            schedule.string("day", Self.day(job.text("day")))
+            schedule.string("windowStart", Self.clock(job.text("windowStart")))
+            schedule.string("windowEnd", Self.clock(job.text("windowEnd")))
+            schedule.timestamp("start", Self.time(job["tsScheduled"]))
+            schedule.number("onSiteSeconds", Self.positiveNumber(job["onSiteSeconds"]))
         }
-        if !milestones.isEmpty { detail["milestones"] = .object(milestones) }
-        detail.set("signatureName", text: job.text("signatureName"))
+        detail.object("contact", omitIfEmpty: true) { contact in
+            contact.text("name", job["contactName"])
+            contact.text("phone", job["contactPhone"])
+            contact.text("email", job["contactEmail"])
+        }
+        detail.object("notes", omitIfEmpty: true) { notes in
+            notes.text("dispatcher", job["textDispatcher"])
+            notes.text("worker", job["textReceiver"])
+        }
+        if let dispatcher = job["dispatcherUid"], dispatcher.hasText {
+            detail.object("dispatcher") { summary in
+                summary.text("id", dispatcher)
+                summary.text("name", job["dispatcherName"])
+            }
+        }
+        detail.object("milestones", omitIfEmpty: true) { milestones in
+            milestones.timestamp("created", Self.time(job["tsCreated"]))
+            milestones.timestamp("assigned", Self.time(job["tsAssigned"]))
+            milestones.timestamp("accepted", Self.time(job["tsAccepted"]))
+            milestones.timestamp("rejected", Self.time(job["tsRejected"]))
+            milestones.timestamp("checkedIn", Self.time(job["tsCheckIn"]))
+            milestones.timestamp("checkedOut", Self.time(job["tsCheckOut"]))
+            milestones.timestamp("doneSuccess", Self.time(job["tsDoneSuccess"]))
+            milestones.timestamp("doneFailed", Self.time(job["tsDoneFailed"]))
+            milestones.timestamp("signed", Self.time(job["tsSignature"]))
+        }
+        detail.text("signatureName", job["signatureName"])
         if let fields = job["customFields"], fields.count > 0 {
-            detail["customFields"] = .array(
-                fields.elements.map { .object(["key": .string($0.text("key")), "value": .string($0.text("val"))]) }
-            )
+            detail.array("customFields") { list in
+                for field in fields.elements {
+                    list.element { entry in
+                        entry.textOrNull("key", field["key"])
+                        entry.textOrNull("value", field["val"])
+                    }
+                }
+            }
         }
-        if data.count > 1 { detail["jobCount"] = .integer(data.count) }
+        if data.count > 1 { detail.integer("jobCount", data.count) }
         return AdaptedEvent(
             type: action.eventType,
             vendorEvent: action.rawValue,
             job: AdaptedJob(id: id, status: Self.status(of: job)),
             occurredAt: UTCTimestamp(epochMilliseconds: job["tsSaved"]?.int64 ?? 0),
-            detail: detail,
+            detail: detail.finish(),
             canonicalContent: []
         )
     }
-
-    static let milestoneFields: KeyValuePairs<String, String> = [
-        "created": "tsCreated", "assigned": "tsAssigned", "accepted": "tsAccepted", "rejected": "tsRejected",
-        "checkedIn": "tsCheckIn", "checkedOut": "tsCheckOut", "doneSuccess": "tsDoneSuccess",
-        "doneFailed": "tsDoneFailed", "signed": "tsSignature",
-    ]
 
     /// The job object has no status field, so status follows its milestones (CONTRACT §4): outcome first, then
     /// presence on site, then the latest of accepted/rejected/assigned, then whether anyone is assigned.
@@ -107,16 +113,18 @@ struct HellotracksMapping {
     // MARK: Places
 
     func placeCheck() -> AdaptedEvent {
-        var detail = JSONObject()
-        detail["checkId"] = .string(id)
-        if let place = data.object("place") { detail["place"] = .object(Self.place(place)) }
-        if let who = data.object("who") ?? data.object("member") { detail["member"] = .object(Self.member(who)) }
+        var detail = JSONObjectWriter()
+        detail.string("checkId", id)
+        if let place = data.object("place") { detail.object("place") { Self.place(place, into: &$0) } }
+        if let who = data.object("who") ?? data.object("member") {
+            detail.object("member") { Self.member(who, into: &$0) }
+        }
         return AdaptedEvent(
             type: action.eventType,
             vendorEvent: action.rawValue,
             job: nil,
             occurredAt: UTCTimestamp(epochMilliseconds: data["ts"]?.int64 ?? 0),
-            detail: detail,
+            detail: detail.finish(),
             canonicalContent: []
         )
     }
@@ -125,69 +133,68 @@ struct HellotracksMapping {
 
     func alert() -> AdaptedEvent {
         let alert = data.object("alert")!
-        var summary = JSONObject()
-        summary["id"] = .string(alert.text("id") ?? id)
-        summary.set("configId", text: alert.text("config"))
-        summary.set("title", text: alert.text("title"))
-        summary.set("description", text: alert.text("description"))
-        summary.set("message", text: alert.text("message"))
-        summary.set("action", text: alert.text("action"))
-        summary.set("actionCode", text: alert.text("actionCode"))
-        summary.set("checkType", text: data.text("checkType"))
-        var detail = JSONObject()
-        detail["alert"] = .object(summary)
-        if let member = data.object("member") { detail["member"] = .object(Self.member(member)) }
-        if let place = data.object("place") { detail["place"] = .object(Self.place(place)) }
+        var detail = JSONObjectWriter()
+        detail.object("alert") { summary in
+            if let alertID = alert["id"], alertID.hasText { summary.text("id", alertID) } else { summary.string("id", id) }
+            summary.text("configId", alert["config"])
+            summary.text("title", alert["title"])
+            summary.text("description", alert["description"])
+            summary.text("message", alert["message"])
+            summary.text("action", alert["action"])
+            summary.text("actionCode", alert["actionCode"])
+            summary.text("checkType", data["checkType"])
+        }
+        if let member = data.object("member") { detail.object("member") { Self.member(member, into: &$0) } }
+        if let place = data.object("place") { detail.object("place") { Self.place(place, into: &$0) } }
         if let zone = data.object("zone") {
-            var summary = JSONObject()
-            summary.set("id", text: zone.text("uid"))
-            summary.set("name", text: zone.text("name"))
-            detail["zone"] = .object(summary)
+            detail.object("zone") { summary in
+                summary.text("id", zone["uid"])
+                summary.text("name", zone["name"])
+            }
         }
         return AdaptedEvent(
             type: .alertTriggered,
             vendorEvent: action.rawValue,
             job: nil,
             occurredAt: UTCTimestamp(epochMilliseconds: alert["tsCreated"]?.int64 ?? 0),
-            detail: detail,
+            detail: detail.finish(),
             canonicalContent: []
         )
     }
 
     // MARK: Shared pieces
 
-    static func place(_ place: JSONElement) -> JSONObject {
-        var result = JSONObject()
-        result.set("id", text: place.text("uid"))
-        result.set("name", text: place.text("name"))
-        result.set("address", text: place.text("address"))
-        result.set("city", text: place.text("city"))
-        result.set("state", text: place.text("state"))
-        result.set("postalCode", text: place.text("postalcode"))
-        result.set("countryCode", text: place.text("country_code"))
+    static func place(_ place: JSONElement, into result: inout JSONObjectWriter) {
+        result.text("id", place["uid"])
+        result.text("name", place["name"])
+        result.text("address", place["address"])
+        result.text("city", place["city"])
+        result.text("state", place["state"])
+        result.text("postalCode", place["postalcode"])
+        result.text("countryCode", place["country_code"])
         if let location = place.object("location") {
-            result.set("location", Self.location(lat: location["lat"], lng: location["lng"]))
+            Self.location(lat: location["lat"], lng: location["lng"], into: &result)
         }
-        result.set("radiusMeters", Self.positiveNumber(place["radius"]))
-        return result
+        result.number("radiusMeters", Self.positiveNumber(place["radius"]))
     }
 
-    static func member(_ member: JSONElement) -> JSONObject {
-        var result = JSONObject()
-        result.set("id", text: member.text("uid"))
-        result.set("name", text: member.text("name"))
-        result.set("username", text: member.text("username"))
-        return result
+    static func member(_ member: JSONElement, into result: inout JSONObjectWriter) {
+        result.text("id", member["uid"])
+        result.text("name", member["name"])
+        result.text("username", member["username"])
     }
 
-    static func location(lat: JSONElement?, lng: JSONElement?) -> JSONValue? {
-        guard let latitude = lat?.numberText, let longitude = lng?.numberText else { return nil }
-        return .object(["latitude": .number(latitude), "longitude": .number(longitude)])
+    static func location(lat: JSONElement?, lng: JSONElement?, into result: inout JSONObjectWriter) {
+        guard let latitude = lat?.numberText, let longitude = lng?.numberText else { return }
+        result.object("location") { location in
+            location.number("latitude", latitude)
+            location.number("longitude", longitude)
+        }
     }
 
     /// Hellotracks writes epoch milliseconds and 0 for "not yet".
-    static func time(_ element: JSONElement?) -> String? {
-        UTCTimestamp(epochMilliseconds: element?.int64 ?? 0)?.rfc3339()
+    static func time(_ element: JSONElement?) -> UTCTimestamp? {
+        UTCTimestamp(epochMilliseconds: element?.int64 ?? 0)
     }
 
     /// `20260915` → `2026-09-15`.
@@ -219,9 +226,9 @@ struct HellotracksMapping {
     }
 
     /// A JSON number greater than zero, kept as written; anything else (0 means "not set") is left out.
-    static func positiveNumber(_ element: JSONElement?) -> JSONValue? {
+    static func positiveNumber(_ element: JSONElement?) -> String? {
         guard let text = element?.numberText, let value = Double(text), value > 0 else { return nil }
-        return .number(text)
+        return text
     }
 
     static func nonZero(_ text: String?) -> String? {
