@@ -10,10 +10,30 @@
 /// Every request runs through here, so the walk works on the document's buffers directly: member order is
 /// sorted in stack scratch space, and escaped strings are re-escaped in one pass without decoding them first.
 public enum JSONCanonicalForm {
-    static func write(_ document: JSONDocument, _ index: Int, into output: inout [UInt8]) {
+    /// Appends the value at `index`. Neither form is ever longer than the value's own text (whitespace goes,
+    /// escapes only shrink), so the walk writes through a raw cursor into room reserved up front instead of
+    /// paying an array append per token.
+    static func write(_ document: JSONDocument, _ index: Int, sortsKeys: Bool = true, into output: inout [UInt8]) {
         document.bytes.withUnsafeBufferPointer { bytes in
             document.tape.withUnsafeBufferPointer { tape in
-                Walk(bytes: bytes, tape: tape).write(index, into: &output)
+                let walk = Walk(bytes: bytes, tape: tape, sortsKeys: sortsKeys)
+                let bound = walk.span(index)
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { room in
+                    let end = walk.write(index, to: room.baseAddress!)
+                    output.append(contentsOf: UnsafeBufferPointer(start: room.baseAddress!, count: end - room.baseAddress!))
+                }
+            }
+        }
+    }
+
+    /// The canonical form as a new array, written in place.
+    static func bytes(_ document: JSONDocument, _ index: Int) -> [UInt8] {
+        document.bytes.withUnsafeBufferPointer { bytes in
+            document.tape.withUnsafeBufferPointer { tape in
+                let walk = Walk(bytes: bytes, tape: tape)
+                return [UInt8](unsafeUninitializedCapacity: max(walk.span(index), 1)) { room, count in
+                    count = walk.write(index, to: room.baseAddress!) - room.baseAddress!
+                }
             }
         }
     }
@@ -25,32 +45,58 @@ public enum JSONCanonicalForm {
         let tape: UnsafeBufferPointer<JSONToken>
         var sortsKeys = true
 
-        func write(_ index: Int, into output: inout [UInt8]) {
+        /// The length of the value's own text: an upper bound for what ``write(_:to:)`` writes.
+        func span(_ index: Int) -> Int {
             let token = tape[index]
             switch token.kind {
-            case .null: output.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-            case .true: output.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-            case .false: output.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-            case .number: output.append(contentsOf: slice(token))
-            case .string: writeString(token, into: &output)
-            case .array:
-                output.append(UInt8(ascii: "["))
-                var cursor = index + 1
-                let end = Int(token.next)
-                while cursor < end {
-                    if cursor > index + 1 { output.append(UInt8(ascii: ",")) }
-                    write(cursor, into: &output)
-                    cursor = Int(tape[cursor].next)
-                }
-                output.append(UInt8(ascii: "]"))
-            case .object:
-                writeObject(index, token, into: &output)
+            case .null, .true, .false: return 5
+            case .number: return Int(token.end - token.start)
+            case .string: return Int(token.end - token.start) + 2
+            case .array, .object: return Int(token.end - token.start)
             }
         }
 
-        func writeObject(_ index: Int, _ object: JSONToken, into output: inout [UInt8]) {
+        /// Writes the value at `index` from `out` on and returns the position after it.
+        func write(_ index: Int, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+            let token = tape[index]
+            var out = out
+            switch token.kind {
+            case .null: out = put(out, 0x6E, 0x75, 0x6C, 0x6C)
+            case .true: out = put(out, 0x74, 0x72, 0x75, 0x65)
+            case .false:
+                out = put(out, 0x66, 0x61, 0x6C, 0x73)
+                out.pointee = 0x65
+                out += 1
+            case .number: out = copy(slice(token), to: out)
+            case .string: out = writeString(token, to: out)
+            case .array:
+                out.pointee = UInt8(ascii: "[")
+                out += 1
+                var cursor = index + 1
+                let end = Int(token.next)
+                while cursor < end {
+                    if cursor > index + 1 {
+                        out.pointee = UInt8(ascii: ",")
+                        out += 1
+                    }
+                    out = write(cursor, to: out)
+                    cursor = Int(tape[cursor].next)
+                }
+                out.pointee = UInt8(ascii: "]")
+                out += 1
+            case .object:
+                out = writeObject(index, token, to: out)
+            }
+            return out
+        }
+
+        func writeObject(_ index: Int, _ object: JSONToken, to out: UnsafeMutablePointer<UInt8>)
+            -> UnsafeMutablePointer<UInt8>
+        {
             let count = Int(object.count)
-            output.append(UInt8(ascii: "{"))
+            var out = out
+            out.pointee = UInt8(ascii: "{")
+            out += 1
             withUnsafeTemporaryAllocation(of: Int.self, capacity: max(count, 1)) { keys in
                 var cursor = index + 1
                 var anyEscaped = false
@@ -67,22 +113,25 @@ public enum JSONCanonicalForm {
                     JSONKeyOrder.sortRaw(UnsafeMutableBufferPointer(rebasing: keys[..<count]), bytes: bytes, tape: tape)
                 }
                 for position in 0..<count {
-                    if position > 0 { output.append(UInt8(ascii: ",")) }
+                    if position > 0 {
+                        out.pointee = UInt8(ascii: ",")
+                        out += 1
+                    }
                     let keyIndex = keys[position]
-                    writeString(tape[keyIndex], into: &output)
-                    output.append(UInt8(ascii: ":"))
-                    write(keyIndex + 1, into: &output)
+                    out = writeString(tape[keyIndex], to: out)
+                    out.pointee = UInt8(ascii: ":")
+                    out += 1
+                    out = write(keyIndex + 1, to: out)
                 }
             }
-            output.append(UInt8(ascii: "}"))
+            out.pointee = UInt8(ascii: "}")
+            return out + 1
         }
 
         /// Escaped keys are rare (`"\u0062"`): decode them all and sort by the decoded bytes.
         func sortByDecodedKey(_ keys: UnsafeMutableBufferPointer<Int>, count: Int) {
             let decoded = (0..<count).map { position in
-                var key: [UInt8] = []
-                JSONStringDecoding.append(bytes, tape[keys[position]], to: &key)
-                return (index: keys[position], key: key)
+                (index: keys[position], key: JSONStringDecoding.decode(bytes, tape[keys[position]]))
             }
             let sorted = decoded.sorted { $0.key.lexicographicallyPrecedes($1.key) }
             for (position, member) in sorted.enumerated() { keys[position] = member.index }
@@ -93,59 +142,74 @@ public enum JSONCanonicalForm {
             UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)])
         }
 
-        func writeString(_ token: JSONToken, into output: inout [UInt8]) {
-            output.append(UInt8(ascii: "\""))
+        @inline(__always)
+        func copy(_ source: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+            guard let base = source.baseAddress, source.count > 0 else { return out }
+            out.update(from: base, count: source.count)
+            return out + source.count
+        }
+
+        @inline(__always)
+        func put(_ out: UnsafeMutablePointer<UInt8>, _ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8)
+            -> UnsafeMutablePointer<UInt8>
+        {
+            out[0] = a
+            out[1] = b
+            out[2] = c
+            out[3] = d
+            return out + 4
+        }
+
+        func writeString(_ token: JSONToken, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+            var out = out
+            out.pointee = UInt8(ascii: "\"")
+            out += 1
             if token.escaped {
-                writeReescaped(token, into: &output)
+                out = writeReescaped(token, to: out)
             } else {
                 // A valid JSON string without backslashes has no quotes or control characters: copy verbatim.
-                output.append(contentsOf: slice(token))
+                out = copy(slice(token), to: out)
             }
-            output.append(UInt8(ascii: "\""))
+            out.pointee = UInt8(ascii: "\"")
+            return out + 1
         }
 
         /// Decodes each escape of a validated string and writes its character as ``JSONEscaping`` would: the
         /// same bytes as decoding the whole string and escaping it again, without the intermediate copy.
-        func writeReescaped(_ token: JSONToken, into output: inout [UInt8]) {
+        func writeReescaped(_ token: JSONToken, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+            var out = out
             var i = Int(token.start)
             let end = Int(token.end)
-            var runStart = i
             while i < end {
-                i = JSONByteScan.nextBackslash(bytes, from: i, end: end)
+                let run = JSONByteScan.nextBackslash(bytes, from: i, end: end)
+                out = copy(UnsafeBufferPointer(rebasing: bytes[i..<run]), to: out)
+                i = run
                 guard i < end else { break }
-                if runStart < i { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
                 let escape = bytes[i + 1]
                 i += 2
                 switch escape {
-                case UInt8(ascii: "b"): JSONEscaping.appendEscapedByte(0x08, to: &output)
-                case UInt8(ascii: "f"): JSONEscaping.appendEscapedByte(0x0C, to: &output)
-                case UInt8(ascii: "n"): JSONEscaping.appendEscapedByte(0x0A, to: &output)
-                case UInt8(ascii: "r"): JSONEscaping.appendEscapedByte(0x0D, to: &output)
-                case UInt8(ascii: "t"): JSONEscaping.appendEscapedByte(0x09, to: &output)
+                case UInt8(ascii: "b"): out = JSONEscaping.writeEscapedByte(0x08, to: out)
+                case UInt8(ascii: "f"): out = JSONEscaping.writeEscapedByte(0x0C, to: out)
+                case UInt8(ascii: "n"): out = JSONEscaping.writeEscapedByte(0x0A, to: out)
+                case UInt8(ascii: "r"): out = JSONEscaping.writeEscapedByte(0x0D, to: out)
+                case UInt8(ascii: "t"): out = JSONEscaping.writeEscapedByte(0x09, to: out)
                 case UInt8(ascii: "u"):
-                    var scalar = hex4(i)
+                    var scalar = JSONStringDecoding.hex4(bytes, i)
                     i += 4
                     if (0xD800...0xDBFF).contains(scalar) {
-                        let low = hex4(i + 2)
+                        let low = JSONStringDecoding.hex4(bytes, i + 2)
                         i += 6
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     }
                     if scalar < 0x80 {
-                        JSONEscaping.appendEscapedByte(UInt8(scalar), to: &output)
+                        out = JSONEscaping.writeEscapedByte(UInt8(scalar), to: out)
                     } else {
-                        JSONStringDecoding.appendUTF8(scalar, to: &output)
+                        out += JSONStringDecoding.writeUTF8(scalar, to: out)
                     }
-                default: JSONEscaping.appendEscapedByte(escape, to: &output)  // \" \\ \/
+                default: out = JSONEscaping.writeEscapedByte(escape, to: out)  // \" \\ \/
                 }
-                runStart = i
             }
-            if runStart < end { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<end])) }
-        }
-
-        func hex4(_ at: Int) -> UInt32 {
-            var value: UInt32 = 0
-            for k in 0..<4 { value = value << 4 | UInt32(hexValue(bytes[at + k]) ?? 0) }
-            return value
+            return out
         }
     }
 }
@@ -178,6 +242,36 @@ public enum JSONEscaping {
             runStart = index
         }
         if runStart < count { output.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<count])) }
+    }
+
+    /// ``appendEscapedByte(_:to:)`` through a raw cursor; returns the position after what it wrote (1–6 bytes).
+    @inline(__always)
+    static func writeEscapedByte(_ byte: UInt8, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        func two(_ second: UInt8) -> UnsafeMutablePointer<UInt8> {
+            out[0] = 0x5C
+            out[1] = second
+            return out + 2
+        }
+        switch byte {
+        case UInt8(ascii: "\""): return two(0x22)
+        case UInt8(ascii: "\\"): return two(0x5C)
+        case 0x0A: return two(UInt8(ascii: "n"))
+        case 0x0D: return two(UInt8(ascii: "r"))
+        case 0x09: return two(UInt8(ascii: "t"))
+        case 0x08: return two(UInt8(ascii: "b"))
+        case 0x0C: return two(UInt8(ascii: "f"))
+        case 0..<0x20:
+            out[0] = 0x5C
+            out[1] = UInt8(ascii: "u")
+            out[2] = 0x30
+            out[3] = 0x30
+            out[4] = hexDigits[Int(byte >> 4)]
+            out[5] = hexDigits[Int(byte & 0xF)]
+            return out + 6
+        default:
+            out[0] = byte
+            return out + 1
+        }
     }
 
     @inline(__always)

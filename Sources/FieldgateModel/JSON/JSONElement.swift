@@ -220,10 +220,7 @@ extension JSONElement: JSONMemberLookup {
 
     /// The whole value's canonical serialisation.
     public var canonicalBytes: [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(document.bytes.count)
-        writeCanonical(into: &output)
-        return output
+        JSONCanonicalForm.bytes(document, index)
     }
 }
 

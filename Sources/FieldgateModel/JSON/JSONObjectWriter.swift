@@ -162,10 +162,6 @@ extension JSONElement {
 
     /// Appends this value as compact JSON in document order: strings re-escaped minimally, numbers as written.
     public func writeCompact(into output: inout [UInt8]) {
-        document.bytes.withUnsafeBufferPointer { bytes in
-            document.tape.withUnsafeBufferPointer { tape in
-                JSONCanonicalForm.Walk(bytes: bytes, tape: tape, sortsKeys: false).write(index, into: &output)
-            }
-        }
+        JSONCanonicalForm.write(document, index, sortsKeys: false, into: &output)
     }
 }
