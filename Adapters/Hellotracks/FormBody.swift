@@ -21,18 +21,18 @@ struct FormBody {
         }
         pairs = []
         pairs.reserveCapacity(6)
-        var start = 0
-        while start <= bytes.count {
-            var end = start
-            while end < bytes.count && bytes[end] != UInt8(ascii: "&") { end += 1 }
-            if end > start {
-                var separator = start
-                while separator < end && bytes[separator] != UInt8(ascii: "=") { separator += 1 }
-                let key = try Self.decode(bytes, start, separator)
-                let value = separator < end ? try Self.decode(bytes, separator + 1, end) : []
-                pairs.append(Pair(key: key, value: value))
+        try bytes.withUnsafeBufferPointer { bytes throws(AdapterError) in
+            var start = 0
+            while start <= bytes.count {
+                let end = Self.next(UInt8(ascii: "&"), in: bytes, from: start, to: bytes.count)
+                if end > start {
+                    let separator = Self.next(UInt8(ascii: "="), in: bytes, from: start, to: end)
+                    let key = try Self.decode(bytes, start, separator)
+                    let value = separator < end ? try Self.decode(bytes, separator + 1, end) : []
+                    pairs.append(Pair(key: key, value: value))
+                }
+                start = end + 1
             }
-            start = end + 1
         }
         for key in Self.singletonKeys where pairs.lazy.filter({ $0.key.elementsEqual(key.utf8) }).count > 1 {
             throw AdapterError(.formSyntax, "form parameter '\(key)' is given more than once")
@@ -49,45 +49,44 @@ struct FormBody {
         bytes(key).map { String(decoding: $0, as: UTF8.self) }
     }
 
+    static func next(_ byte: UInt8, in bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int {
+        var i = start
+        while i < end && bytes[i] != byte { i += 1 }
+        return i
+    }
+
     /// Percent-decodes `bytes[start..<end]`; the result must be UTF-8. Decoding never lengthens the text, so it
     /// is written straight into an array of the encoded length.
-    static func decode(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(AdapterError) -> [UInt8] {
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) throws(AdapterError) -> [UInt8] {
         var malformedAt: Int?
         var needsValidation = false
-        let output = bytes.withUnsafeBufferPointer { source in
-            [UInt8](unsafeUninitializedCapacity: end - start) { output, count in
-                var i = start
-                var written = 0
-                while i < end {
-                    let byte = source[i]
-                    switch byte {
-                    case UInt8(ascii: "+"):
-                        output[written] = 0x20
-                        i += 1
-                    case UInt8(ascii: "%"):
-                        guard i + 2 < end, let high = hexValue(source[i + 1]), let low = hexValue(source[i + 2]) else {
-                            malformedAt = i
-                            count = written
-                            return
-                        }
-                        let decoded = high << 4 | low
-                        needsValidation = needsValidation || decoded >= 0x80
-                        output[written] = decoded
-                        i += 3
-                    default:
-                        output[written] = byte
-                        i += 1
+        let output = [UInt8](unsafeUninitializedCapacity: end - start) { output, count in
+            var i = start
+            var written = 0
+            while i < end {
+                let byte = bytes[i]
+                if byte == UInt8(ascii: "%") {
+                    guard i + 2 < end, let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) else {
+                        malformedAt = i
+                        break
                     }
-                    written += 1
+                    let decoded = high << 4 | low
+                    needsValidation = needsValidation || decoded >= 0x80
+                    output[written] = decoded
+                    i += 3
+                } else {
+                    output[written] = byte == UInt8(ascii: "+") ? 0x20 : byte
+                    i += 1
                 }
-                count = written
+                written += 1
             }
+            count = written
         }
         if let malformedAt {
             throw AdapterError(.formSyntax, "malformed percent escape at byte offset \(malformedAt)")
         }
         if needsValidation, let offset = UTF8Validation.firstInvalidByteOffset(in: output) {
-            let name = String(decoding: bytes[start..<min(end, start + 40)], as: UTF8.self)
+            let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<min(end, start + 40)]), as: UTF8.self)
             throw AdapterError(
                 .invalidUTF8,
                 "form text '\(name)' is not UTF-8 after percent-decoding (decoded byte offset \(offset))"

@@ -347,8 +347,8 @@ struct JSONTapeParser {
     }
 
     /// Repeated keys are ambiguous (which one wins differs between parsers), so they are refused outright.
-    /// Small objects compare every pair; larger ones (Hellotracks jobs have ~45 members) sort the keys in scratch
-    /// space and compare neighbours.
+    /// Small objects compare every pair; larger ones (Hellotracks jobs have ~45 members) go through a hash table
+    /// in scratch space.
     func rejectDuplicateKeys(objectIndex: Int) throws(JSONSyntaxError) {
         let object = tape[objectIndex]
         let count = Int(object.count)
@@ -372,11 +372,8 @@ struct JSONTapeParser {
                         let a = tape[keys[i]]
                         for j in 0..<i where JSONKeyOrder.rawEqual(bytes, tape[keys[j]], a) { throw duplicate(a) }
                     }
-                } else {
-                    JSONKeyOrder.sortRaw(keys, bytes: bytes, tape: tape)
-                    for i in 1..<count where JSONKeyOrder.rawEqual(bytes, tape[keys[i - 1]], tape[keys[i]]) {
-                        throw duplicate(tape[keys[i]])
-                    }
+                } else if let repeated = JSONKeyOrder.firstRepeatedKey(keys, bytes: bytes, tape: tape) {
+                    throw duplicate(tape[repeated])
                 }
             }
         }
@@ -410,6 +407,39 @@ enum JSONKeyOrder {
             i += 1
         }
         return aLength < bLength
+    }
+
+    /// The tape index of the first key (in document order) that repeats an earlier one, found through an
+    /// open-addressing table of FNV-1a hashes.
+    static func firstRepeatedKey(
+        _ keys: UnsafeMutableBufferPointer<Int>,
+        bytes: UnsafeBufferPointer<UInt8>,
+        tape: UnsafeBufferPointer<JSONToken>
+    ) -> Int? {
+        var capacity = 16
+        while capacity < keys.count * 2 { capacity <<= 1 }
+        let mask = capacity - 1
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: capacity) { slots -> Int? in
+            slots.initialize(repeating: -1)
+            for keyIndex in keys {
+                let token = tape[keyIndex]
+                var slot = fnv1a(UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)])) & mask
+                while slots[slot] >= 0 {
+                    if rawEqual(bytes, tape[slots[slot]], token) { return keyIndex }
+                    slot = (slot + 1) & mask
+                }
+                slots[slot] = keyIndex
+            }
+            return nil
+        }
+    }
+
+    /// FNV-1a over a key: short texts, no seed needed (a table lives for one object of one request).
+    @inline(__always)
+    static func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3 }
+        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
     }
 
     /// The key's first eight bytes, big-endian and zero-padded: comparing these integers orders most keys without
@@ -499,8 +529,9 @@ enum JSONByteScan {
     }
 }
 
-/// The value of an ASCII hex digit (either case), or nil. Shared by JSON `\u` escapes and form `%XX` escapes.
-@inline(__always)
+/// The value of an ASCII hex digit (either case), or nil. Shared by JSON `\u` escapes and form `%XX` escapes
+/// (inlinable: the Hellotracks adapter calls it for every escape of every form).
+@inlinable @inline(__always)
 public func hexValue(_ byte: UInt8) -> UInt8? {
     switch byte {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")

@@ -279,13 +279,8 @@ public struct JSONMemberIndex: JSONMemberLookup, Sendable {
         if !indexable { slots = [] }
     }
 
-    /// FNV-1a: short keys, no seed needed (the table lives for one request and only holds the sender's keys).
     @inline(__always)
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3 }
-        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
-    }
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int { JSONKeyOrder.fnv1a(bytes) }
 
     /// The value of `key` when the object has it.
     public subscript(key: String) -> JSONElement? {
