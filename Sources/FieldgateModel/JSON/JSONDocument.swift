@@ -566,17 +566,6 @@ enum JSONStringDecoding {
         }
     }
 
-    static func append(_ bytes: UnsafeBufferPointer<UInt8>, _ token: JSONToken, to output: inout [UInt8]) {
-        guard token.escaped else {
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)]))
-            return
-        }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Int(token.end - token.start)) { buffer in
-            let count = decode(bytes, token, into: buffer.baseAddress!)
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
-        }
-    }
-
     /// Writes the decoded string to `output`, which has room for the token's length (a decoded string is never
     /// longer than its escaped form: `\uXXXX` is 6 bytes for at most 3), and returns the decoded length.
     /// Runs between escapes are copied whole; validation already happened in the parser.
@@ -646,13 +635,6 @@ enum JSONStringDecoding {
             output[2] = UInt8(0x80 | ((scalar >> 6) & 0x3F))
             output[3] = UInt8(0x80 | (scalar & 0x3F))
             return 4
-        }
-    }
-
-    static func appendUTF8(_ scalar: UInt32, to output: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4) { buffer in
-            let count = writeUTF8(scalar, to: buffer.baseAddress!)
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
         }
     }
 }
