@@ -108,6 +108,11 @@ struct JSONDocumentTests {
         #expect(reason("{" + members.joined(separator: ",") + "}") == .duplicateKey("k7"))
         members.removeLast()
         #expect(reason("{" + members.joined(separator: ",") + "}") == nil)
+        // Past 256 members the table hashes with the seeded hasher.
+        var wide = (0..<300).map { #""key\#($0)":\#($0)"# }
+        #expect(reason("{" + wide.joined(separator: ",") + "}") == nil)
+        wide.append(#""key299":0"#)
+        #expect(reason("{" + wide.joined(separator: ",") + "}") == .duplicateKey("key299"))
     }
 
     /// Keys that share their first eight bytes are told apart by the rest, and a repeat is still found.

@@ -410,7 +410,9 @@ enum JSONKeyOrder {
     }
 
     /// The tape index of the first key (in document order) that repeats an earlier one, found through an
-    /// open-addressing table of FNV-1a hashes.
+    /// open-addressing table. FNV-1a is fast on short keys but unseeded, so a sender could make keys collide;
+    /// objects with more than 256 members hash with the standard library's per-process seeded `Hasher`, which
+    /// keeps a crafted body from turning the check quadratic.
     static func firstRepeatedKey(
         _ keys: UnsafeMutableBufferPointer<Int>,
         bytes: UnsafeBufferPointer<UInt8>,
@@ -419,11 +421,13 @@ enum JSONKeyOrder {
         var capacity = 16
         while capacity < keys.count * 2 { capacity <<= 1 }
         let mask = capacity - 1
+        let seeded = keys.count > 256
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: capacity) { slots -> Int? in
             slots.initialize(repeating: -1)
             for keyIndex in keys {
                 let token = tape[keyIndex]
-                var slot = fnv1a(UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)])) & mask
+                let key = UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)])
+                var slot = (seeded ? seededHash(key) : fnv1a(key)) & mask
                 while slots[slot] >= 0 {
                     if rawEqual(bytes, tape[slots[slot]], token) { return keyIndex }
                     slot = (slot + 1) & mask
@@ -432,6 +436,12 @@ enum JSONKeyOrder {
             }
             return nil
         }
+    }
+
+    static func seededHash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var hasher = Hasher()
+        hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+        return hasher.finalize()
     }
 
     /// FNV-1a over a key: short texts, no seed needed (a table lives for one object of one request).
