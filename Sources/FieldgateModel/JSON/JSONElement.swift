@@ -119,11 +119,23 @@ public struct JSONElement: Sendable {
 
     /// `scalarText`, but nil for empty or all-whitespace strings: vendors send `""` for "not set".
     public var nonEmptyText: String? {
-        guard var text = scalarText else { return nil }
-        // Most texts start with a visible ASCII byte; only the rest need the Unicode whitespace check.
-        let startsVisible = text.withUTF8 { $0.first.map { $0 < 0x80 && !$0.isASCIIWhitespace } ?? false }
-        if startsVisible { return text }
-        return text.allSatisfy(\.isWhitespace) ? nil : text
+        hasText ? scalarText : nil
+    }
+
+    /// Whether the value is a number or a string that is not empty or all whitespace: ``nonEmptyText`` without
+    /// making the `String` (``JSONObjectWriter`` copies the bytes instead).
+    public var hasText: Bool {
+        let token = token
+        switch token.kind {
+        case .number: return true
+        case .string:
+            guard token.end > token.start else { return false }
+            let first = document.bytes[Int(token.start)]
+            // Visible ASCII first (an escape's backslash aside, which may stand for whitespace): not blank.
+            if first < 0x80 && !first.isASCIIWhitespace && first != UInt8(ascii: "\\") { return true }
+            return !document.string(at: index).allSatisfy(\.isWhitespace)
+        default: return false
+        }
     }
 
     public var bool: Bool? {
@@ -211,7 +223,6 @@ extension JSONDocument {
 // MARK: - Conveniences for adapters
 
 extension JSONElement: JSONMemberLookup {
-
     /// The member as an owned value, nil when absent or null.
     public func value(_ key: String) -> JSONValue? {
         guard let member = self[key], !member.isNull else { return nil }

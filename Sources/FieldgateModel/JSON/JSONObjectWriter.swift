@@ -145,21 +145,6 @@ public struct JSONObjectWriter: ~Copyable {
 }
 
 extension JSONElement {
-    /// Whether ``nonEmptyText`` would give a text, without making the `String`.
-    public var hasText: Bool {
-        let token = token
-        switch token.kind {
-        case .number: return true
-        case .string:
-            guard token.end > token.start else { return false }
-            let first = document.bytes[Int(token.start)]
-            // Visible ASCII first (an escape's backslash aside, which may stand for whitespace): not blank.
-            if first < 0x80 && !first.isASCIIWhitespace && first != UInt8(ascii: "\\") { return true }
-            return !document.string(at: index).allSatisfy(\.isWhitespace)
-        default: return false
-        }
-    }
-
     /// Appends this value as compact JSON in document order: strings re-escaped minimally, numbers as written.
     public func writeCompact(into output: inout [UInt8]) {
         JSONCanonicalForm.write(document, index, sortsKeys: false, into: &output)
