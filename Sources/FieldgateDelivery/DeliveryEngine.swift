@@ -85,9 +85,12 @@ public final class DeliveryEngine: Service, Sendable {
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let now = clock.now()
-                let (inFlight, paused, free) = state.withLock { state in
+                let (inFlight, paused, free, sendingBeforeClaim) = state.withLock { state in
                     state.pausedUntil = state.pausedUntil.filter { now < $0.value }
-                    return (state.inFlight, Set(state.pausedUntil.keys), configuration.maximumConcurrency - state.total)
+                    return (
+                        state.inFlight, Set(state.pausedUntil.keys), configuration.maximumConcurrency - state.total,
+                        state.sending
+                    )
                 }
                 var claimed: [DueDelivery] = []
                 if free > 0 {
@@ -104,6 +107,10 @@ public final class DeliveryEngine: Service, Sendable {
                     }
                 }
                 for due in claimed {
+                    // A delivery whose attempt was under way when the claim read the store (its lease ran out) may
+                    // have finished since, its result recorded: sending it now would repeat a finished attempt.
+                    // If that attempt asked for a retry, the next claim after this claim's lease picks it up.
+                    guard !sendingBeforeClaim.contains(due.delivery.id) else { continue }
                     let fresh = state.withLock { state -> Bool in
                         guard state.sending.insert(due.delivery.id).inserted else { return false }
                         state.inFlight[due.subscriber.id, default: 0] += 1

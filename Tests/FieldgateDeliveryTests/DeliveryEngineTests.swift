@@ -171,6 +171,33 @@ struct DeliveryEngineTests {
         }
     }
 
+    /// A receiver slower than the (virtual) lease: the engine claims the delivery again while the attempt is under
+    /// way, and that attempt finishes before the engine looks at the claim. It must not be sent a second time.
+    @Test func aClaimThatRacesAFinishingAttemptSendsNothingTwice() async throws {
+        let receiver = Receiver { _, _ in
+            try? await Task.sleep(for: .milliseconds(300))
+            return (200, [])
+        }
+        try await receiver.serve { url in
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let harness = try await DeliveryHarness(
+                databasePath: directory.path("race.db"),
+                subscribers: [Subscriber(id: "slow", url: url, timeout: .seconds(5))],
+                engineStore: { LateClaimStore($0) }
+            )
+            try await harness.accept(workOrder: "R1", code: 22)
+            let delivery = try #require(try await harness.running {
+                let delivered = try await harness.waitUntil("slow", count: 1, are: [.delivered])
+                // Room for a second send to arrive, were there one.
+                try await Task.sleep(for: .milliseconds(600))
+                return delivered
+            }.first)
+            #expect(receiver.received.count == 1)
+            #expect(try await harness.store.attempts(deliveryID: delivery.id).map(\.result.name) == ["delivered"])
+        }
+    }
+
     @Test func eachJobStaysInOrderAndASlowJobHoldsBackNoOther() async throws {
         let receiver = Receiver { request, _ in
             if request.jobID == "slow-job" { try? await Task.sleep(for: .milliseconds(150)) }

@@ -34,7 +34,13 @@ struct DeliveryHarness: Sendable {
 
     let metrics = TestMetrics()
 
-    init(databasePath: String, subscribers: [Subscriber], clock: VirtualDeliveryClock? = nil) async throws {
+    /// `engineStore` lets a test put a decorator between the engine and the store (``LateClaimStore``).
+    init(
+        databasePath: String,
+        subscribers: [Subscriber],
+        clock: VirtualDeliveryClock? = nil,
+        engineStore: (SQLiteEventStore) -> any DeliveryStore = { $0 }
+    ) async throws {
         store = try SQLiteEventStore(path: databasePath)
         for subscriber in subscribers { try await store.saveSubscriber(subscriber) }
         let configuration = try GatewayConfiguration.parse(yaml: "tenants: [{vendor: techlink, tenant: cobalt-pos}]")
@@ -46,7 +52,7 @@ struct DeliveryHarness: Sendable {
         var engineConfiguration = DeliveryEngine.Configuration()
         engineConfiguration.idlePoll = Duration.seconds(86_400)
         let engine = DeliveryEngine(
-            store: store, client: testHTTPClient, clock: engineClock, jitter: NoJitter(), logger: logger,
+            store: engineStore(store), client: testHTTPClient, clock: engineClock, jitter: NoJitter(), logger: logger,
             configuration: engineConfiguration,
             metrics: metrics
         )
@@ -106,5 +112,53 @@ struct DeliveryHarness: Sendable {
         Issue.record("deliveries never reached \(states): \(deliveries.map { "\($0.id) \($0.state) \($0.attempts)" })",
             sourceLocation: sourceLocation)
         return deliveries.reversed()
+    }
+}
+
+/// Holds back a claim that returned a delivery already claimed before and not yet recorded (its lease ran out while
+/// the attempt was under way) until that attempt's result is recorded: the race between a claim and an attempt
+/// finishing, made certain instead of rare.
+final class LateClaimStore: DeliveryStore {
+    let base: SQLiteEventStore
+    private let state = Mutex<(claimed: Set<Int64>, recorded: Set<Int64>)>(([], []))
+
+    init(_ base: SQLiteEventStore) { self.base = base }
+
+    func claimDueDeliveries(
+        now: UTCTimestamp, leaseMargin: Duration, limit: Int, inFlight: [String: Int], paused: Set<String>
+    ) async throws -> [DueDelivery] {
+        let due = try await base.claimDueDeliveries(
+            now: now, leaseMargin: leaseMargin, limit: limit, inFlight: inFlight, paused: paused
+        )
+        let ids = Set(due.map(\.delivery.id))
+        let stale = state.withLock { state in
+            defer { state.claimed.formUnion(ids) }
+            return ids.intersection(state.claimed).subtracting(state.recorded)
+        }
+        guard !stale.isEmpty else { return due }
+        for _ in 0..<500 where !state.withLock({ stale.isSubset(of: $0.recorded) }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // Let the finished attempt's task leave the engine's in-flight set.
+        try await Task.sleep(for: .milliseconds(100))
+        return due
+    }
+
+    func record(_ attempt: DeliveryAttempt) async throws {
+        try await base.record(attempt)
+        state.withLock { _ = $0.recorded.insert(attempt.deliveryID) }
+    }
+
+    func subscribers() async throws -> [Subscriber] { try await base.subscribers() }
+    func subscriber(id: String) async throws -> Subscriber? { try await base.subscriber(id: id) }
+    func saveSubscriber(_ subscriber: Subscriber) async throws { try await base.saveSubscriber(subscriber) }
+    func deleteSubscriber(id: String) async throws -> Bool { try await base.deleteSubscriber(id: id) }
+    func nextDueTime(after now: UTCTimestamp) async throws -> UTCTimestamp? { try await base.nextDueTime(after: now) }
+    func deliveries(_ query: DeliveryQuery) async throws -> Page<Delivery> { try await base.deliveries(query) }
+    func delivery(id: Int64) async throws -> Delivery? { try await base.delivery(id: id) }
+    func attempts(deliveryID: Int64) async throws -> [DeliveryAttempt] { try await base.attempts(deliveryID: deliveryID) }
+    func redeliver(id: Int64, now: UTCTimestamp) async throws -> Delivery? { try await base.redeliver(id: id, now: now) }
+    func recover(subscriberID: String, since: UTCTimestamp, now: UTCTimestamp) async throws -> Int {
+        try await base.recover(subscriberID: subscriberID, since: since, now: now)
     }
 }
