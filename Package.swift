@@ -18,7 +18,6 @@ var package = Package(
     products: [
         .executable(name: "fieldgate", targets: ["fieldgate"]),
         .library(name: "FieldgateModel", targets: ["FieldgateModel"]),
-        .library(name: "FieldgateCore", targets: ["FieldgateCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),

@@ -1,19 +1,19 @@
-public import FieldgateModel
+package import FieldgateModel
 
 /// Hellotracks webhooks: form-encoded callbacks (`account`, `id`, `action`, `reason`, `data` as a JSON string)
 /// authenticated by whatever custom headers the tenant configured in Hellotracks.
-public struct HellotracksAdapter: VendorAdapter {
-    public init() {}
+package struct HellotracksAdapter: VendorAdapter {
+    package init() {}
 
-    public var vendor: String { "hellotracks" }
-    public var mediaType: String { "application/x-www-form-urlencoded" }
-    public var defaultDedupeWindow: Duration { .seconds(7 * 86_400) }
+    package var vendor: String { "hellotracks" }
+    package var mediaType: String { "application/x-www-form-urlencoded" }
+    package var defaultDedupeWindow: Duration { .seconds(7 * 86_400) }
 
-    public func routeSuffix(for segments: [Substring]) -> String? {
+    package func routeSuffix(for segments: [Substring]) -> String? {
         segments.isEmpty ? "" : nil
     }
 
-    public func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
+    package func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
         let options = definition.options
         var headers: [(name: String, value: String)] = []
         if let node = options["headers"] {

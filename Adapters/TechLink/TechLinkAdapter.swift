@@ -1,20 +1,20 @@
-public import FieldgateModel
+package import FieldgateModel
 
 /// TechLink Services webhooks: JSON events with an `X-Token` header and no event ID, retried up to three times.
-public struct TechLinkAdapter: VendorAdapter {
-    public init() {}
+package struct TechLinkAdapter: VendorAdapter {
+    package init() {}
 
-    public var vendor: String { "techlink" }
-    public var mediaType: String { "application/json" }
+    package var vendor: String { "techlink" }
+    package var mediaType: String { "application/json" }
     /// TechLink retries three times a minute or two apart and sends no event ID: a longer window would swallow a
     /// genuine repeat of the same transition.
-    public var defaultDedupeWindow: Duration { .seconds(30 * 60) }
+    package var defaultDedupeWindow: Duration { .seconds(30 * 60) }
 
-    public func routeSuffix(for segments: [Substring]) -> String? {
+    package func routeSuffix(for segments: [Substring]) -> String? {
         segments.isEmpty ? "" : nil
     }
 
-    public func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
+    package func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
         var tokens: [String] = []
         if let node = definition.options["tokens"] {
             for element in try node.sequence(named: "tokens") {

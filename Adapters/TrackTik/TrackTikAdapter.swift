@@ -1,22 +1,22 @@
-public import FieldgateModel
+package import FieldgateModel
 
 /// TrackTik Events Subscriptions: JSON call-outs of entity records, authenticated by a per-tenant secret header.
 ///
 /// TrackTik's call-outs name neither the entity nor the trigger, so each subscription points at its own route
 /// (`/webhooks/tracktik/<tenant>/<entity>/<trigger>`) and the route decides how the body is read.
-public struct TrackTikAdapter: VendorAdapter {
-    public init() {}
+package struct TrackTikAdapter: VendorAdapter {
+    package init() {}
 
-    public var vendor: String { "tracktik" }
-    public var mediaType: String { "application/json" }
-    public var defaultDedupeWindow: Duration { .seconds(7 * 86_400) }
+    package var vendor: String { "tracktik" }
+    package var mediaType: String { "application/json" }
+    package var defaultDedupeWindow: Duration { .seconds(7 * 86_400) }
 
-    public func routeSuffix(for segments: [Substring]) -> String? {
+    package func routeSuffix(for segments: [Substring]) -> String? {
         guard (1...2).contains(segments.count), segments.allSatisfy({ !$0.isEmpty }) else { return nil }
         return segments.joined(separator: "/")
     }
 
-    public func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
+    package func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
         let options = definition.options
         guard let secretNode = options["secretHeader"] else {
             throw ConfigurationError(line: options.line, "tracktik tenant '\(definition.tenant)' needs secretHeader {name, value}")

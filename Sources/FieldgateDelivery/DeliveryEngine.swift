@@ -1,12 +1,12 @@
-public import AsyncHTTPClient
-public import FieldgateCore
+package import AsyncHTTPClient
+package import FieldgateCore
 import FieldgateModel
-public import Logging
+package import Logging
 import NIOCore
 import NIOHTTP1
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
-public import CoreMetrics
+package import CoreMetrics
 
 /// Sends every pending delivery to its subscriber (CONTRACT §7), retries on schedule, dead-letters, and keeps the
 /// order of each job's events per subscriber without holding back other jobs.
@@ -14,18 +14,18 @@ public import CoreMetrics
 /// State lives in the ``DeliveryStore``: the engine claims due deliveries under a lease, sends them concurrently
 /// (bounded overall and per subscriber), and records each attempt. After a crash the leases expire and the
 /// deliveries go out again with the same `webhook-id` — at least once, never lost.
-public final class DeliveryEngine: Service, Sendable {
-    public struct Configuration: Sendable {
+package final class DeliveryEngine: Service, Sendable {
+    package struct Configuration: Sendable {
         /// Deliveries in flight at once, over all subscribers.
-        public var maximumConcurrency = 64
+        package var maximumConcurrency = 64
         /// A claimed delivery is reserved for its subscriber's timeout plus this: a live sender is not overtaken, and
         /// after a crash the delivery is sent again that soon.
-        public var leaseMargin: Duration = .seconds(5)
+        package var leaseMargin: Duration = .seconds(5)
         /// How often an idle engine looks for work it was not told about (another instance, a lease run out).
-        public var idlePoll: Duration = .seconds(1)
+        package var idlePoll: Duration = .seconds(1)
         /// The longest `Retry-After` honoured.
-        public var maximumRetryAfter: Duration = .seconds(36_000)
-        public init() {}
+        package var maximumRetryAfter: Duration = .seconds(36_000)
+        package init() {}
     }
 
     let store: any DeliveryStore
@@ -49,7 +49,7 @@ public final class DeliveryEngine: Service, Sendable {
         var total: Int { inFlight.values.reduce(0, +) }
     }
 
-    public init(
+    package init(
         store: any DeliveryStore,
         client: HTTPClient,
         clock: any DeliveryClock,
@@ -69,7 +69,7 @@ public final class DeliveryEngine: Service, Sendable {
 
     /// The HTTP client configuration the engine is meant to run with: a bounded connect timeout, so that a receiver
     /// that is down costs an attempt a few seconds rather than the whole request timeout.
-    public static var clientConfiguration: HTTPClient.Configuration {
+    package static var clientConfiguration: HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(5)
         // Per-subscriber concurrency is the engine's to bound; the pool should not queue below it.
@@ -79,9 +79,9 @@ public final class DeliveryEngine: Service, Sendable {
     }
 
     /// Tells the engine that new deliveries may be due (an event was accepted, a delivery was redelivered).
-    public func wake() { wakeup.signal() }
+    package func wake() { wakeup.signal() }
 
-    public func run() async throws {
+    package func run() async throws {
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let now = clock.now()

@@ -13,7 +13,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         group.get("subscribers") { _, _ in try await listSubscribers() }
         group.post("subscribers") { request, _ in try await createSubscriber(request) }
         group.get("subscribers/:id") { _, context in
-            try await show(try await existing(try context.parameters.require("id")))
+            show(try await existing(try context.parameters.require("id")))
         }
         group.patch("subscribers/:id") { request, context in
             try await updateSubscriber(try context.parameters.require("id"), request)

@@ -1,4 +1,4 @@
-public import FieldgateCore
+import FieldgateCore
 import HTTPTypes
 import FieldgateModel
 import Hummingbird
@@ -8,13 +8,13 @@ import Synchronization
 import struct NIOCore.ByteBuffer
 
 /// Tells every open live stream that new events were stored.
-public final class EventBroadcast: Sendable {
+package final class EventBroadcast: Sendable {
     private let listeners = Mutex<[Int: Wakeup]>([:])
     private let nextID = Mutex(0)
 
-    public init() {}
+    package init() {}
 
-    public func notify() {
+    package func notify() {
         for listener in listeners.withLock({ Array($0.values) }) { listener.signal() }
     }
 

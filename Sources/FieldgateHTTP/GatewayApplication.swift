@@ -1,28 +1,28 @@
-public import FieldgateCore
+package import FieldgateCore
 import FieldgateModel
-public import Hummingbird
-public import Logging
-public import ServiceLifecycle
+package import Hummingbird
+package import Logging
+package import ServiceLifecycle
 
-public import protocol NIOCore.Channel
-import struct NIOCore.ByteBuffer
+package import protocol NIOCore.Channel
+package import struct NIOCore.ByteBuffer
 
 /// Everything the HTTP application needs, built by the composition root (`fieldgate serve`) or a test.
-public struct GatewayDependencies: Sendable {
-    public var pipeline: IngestPipeline
-    public var adminToken: String?
-    public var metrics: GatewayMetrics
-    public var logger: Logger
+package struct GatewayDependencies: Sendable {
+    package var pipeline: IngestPipeline
+    package var adminToken: String?
+    package var metrics: GatewayMetrics
+    package var logger: Logger
     /// How often expired dedupe keys are purged.
-    public var purgeInterval: Duration
+    package var purgeInterval: Duration
     /// Subscribers and the outbox, when the store keeps them: enables `/v1/subscribers` and `/v1/deliveries`.
-    public var deliveries: (any DeliveryStore)?
+    package var deliveries: (any DeliveryStore)?
     /// Wakes the delivery engine after an admin change made deliveries due.
-    public var wakeDeliveries: @Sendable () -> Void
+    package var wakeDeliveries: @Sendable () -> Void
     /// Wakes the live streams; the composition root calls `notify()` from the pipeline's `onAccepted`.
-    public var broadcast: EventBroadcast
+    package var broadcast: EventBroadcast
 
-    public init(
+    package init(
         pipeline: IngestPipeline,
         adminToken: String?,
         metrics: GatewayMetrics,
@@ -44,7 +44,7 @@ public struct GatewayDependencies: Sendable {
 }
 
 /// The gateway's routes: ingest (CONTRACT §1), the admin API, health, metrics and the OpenAPI document.
-public func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicRequestContext> {
+package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ProblemMiddleware())
@@ -91,7 +91,7 @@ public func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicRequ
 ///
 /// `runService()` on the result serves until SIGTERM or SIGINT, then stops accepting connections and lets
 /// in-flight requests finish, so nothing that was acknowledged is cut off.
-public func buildApplication(
+package func buildApplication(
     _ dependencies: GatewayDependencies,
     configuration: ApplicationConfiguration,
     services: [any Service] = [],

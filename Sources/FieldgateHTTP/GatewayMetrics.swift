@@ -1,17 +1,17 @@
-public import CoreMetrics
+import CoreMetrics
 import Metrics
-public import Prometheus
+package import Prometheus
 
 /// The gateway's metrics, on an injected factory so that each application (and each test) has its own registry.
 ///
 /// Label values come only from configuration (known vendors and tenants) or a fixed vocabulary: a tenant named in
 /// an unknown URL is counted as `unknown`, so a scanner cannot grow the number of series.
-public struct GatewayMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
+package struct GatewayMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
     /// For other parts of the gateway (the delivery engine) to record into the same registry.
-    public let factory: PrometheusMetricsFactory
+    package let factory: PrometheusMetricsFactory
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets["fieldgate_ingest_duration_seconds"] = [
@@ -35,7 +35,7 @@ public struct GatewayMetrics: Sendable {
     }
 
     /// The number of writes that shared one committed transaction.
-    public func recordCommitBatch(size: Int) {
+    package func recordCommitBatch(size: Int) {
         Recorder(label: "fieldgate_store_commit_batch_size", factory: factory).record(size)
     }
 

@@ -1,6 +1,6 @@
-public import FieldgateCore
+package import FieldgateCore
 import FieldgateModel
-public import Hummingbird
+package import Hummingbird
 
 import struct NIOCore.ByteBuffer
 import Logging

@@ -1,4 +1,4 @@
-public import FieldgateCore
+package import FieldgateCore
 import FieldgateModel
 
 /// `fieldgate corpus generate`: realistic corpora of any size from the shapes of a seed corpus, the same for the
@@ -8,15 +8,15 @@ import FieldgateModel
 /// out job by job), with its IDs rewritten to a new job (`-r<n>`, see ``IDVariation``). Retries repeat a line byte
 /// for byte; bad inputs are a wrong media type (415) or, for JSON vendors, a truncated body (400). Every line's note
 /// says what the gateway should answer.
-public struct CorpusGenerator: Sendable {
-    public struct Options: Sendable {
-        public var events: Int
-        public var seed: UInt64
+package struct CorpusGenerator: Sendable {
+    package struct Options: Sendable {
+        package var events: Int
+        package var seed: UInt64
         /// Share of lines that repeat an earlier line (a vendor retrying): answered `duplicate`.
-        public var duplicateRate = 0.05
+        package var duplicateRate = 0.05
         /// Share of lines that are bad inputs.
-        public var badRate = 0.02
-        public init(events: Int, seed: UInt64) {
+        package var badRate = 0.02
+        package init(events: Int, seed: UInt64) {
             self.events = events
             self.seed = seed
         }
@@ -24,10 +24,10 @@ public struct CorpusGenerator: Sendable {
 
     /// Accepted seed requests, grouped by vendor and tenant, in seed order.
     let groups: [[CorpusRequest]]
-    public let options: Options
+    package let options: Options
 
     /// Nil when the seed has no request the gateway accepts as new.
-    public init?(seed requests: [CorpusRequest], options: Options) {
+    package init?(seed requests: [CorpusRequest], options: Options) {
         var groups: [String: [CorpusRequest]] = [:]
         var order: [String] = []
         // Only shapes whose IDs can be rewritten: any other would repeat one event's content job after job.
@@ -49,7 +49,7 @@ public struct CorpusGenerator: Sendable {
     }
 
     /// Calls `emit` with each generated request, `options.events` of them, line numbers from 1.
-    public func generate(_ emit: (CorpusRequest) throws -> Void) rethrows {
+    package func generate(_ emit: (CorpusRequest) throws -> Void) rethrows {
         var random = SeededGenerator(seed: options.seed)
         var line = 0
         var job = 0

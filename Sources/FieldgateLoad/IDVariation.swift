@@ -1,12 +1,12 @@
-public import FieldgateCore
-public import FieldgateModel
+package import FieldgateCore
+import FieldgateModel
 
 /// Rewrites the vendor IDs of a corpus request for one repetition of a replay, so that a long run is not all
 /// duplicates: the same shapes, new jobs.
 ///
 /// JSON bodies: string values of ID keys get `-r<n>`, numeric ones are prefixed with `<n>0` (they stay numbers).
 /// Forms: the `id` parameter, and the IDs inside `data`. Repetition 0 leaves the request as it is.
-public enum IDVariation {
+package enum IDVariation {
     static let idKeys: Set<String> = ["id", "workorder_id", "dispatchTask", "uid", "jobId", "job_id"]
 
     /// `id`, `uid`, `dispatchTask` and anything named `…_id` or `…Id`, except status identifiers (rewriting those
@@ -16,7 +16,7 @@ public enum IDVariation {
         return idKeys.contains(key) || key.hasSuffix("_id") || key.hasSuffix("Id")
     }
 
-    public static func vary(_ request: CorpusRequest, repetition: Int) -> CorpusRequest {
+    package static func vary(_ request: CorpusRequest, repetition: Int) -> CorpusRequest {
         guard repetition > 0, request.oversizeBytes == nil else { return request }
         var varied = request
         let contentType = request.headers["Content-Type"] ?? ""

@@ -1,4 +1,4 @@
-public import FieldgateCore
+package import FieldgateCore
 import FieldgateModel
 import NIOCore
 import NIOHTTP1
@@ -10,37 +10,37 @@ import Synchronization
 /// Closed loop keeps `concurrency` requests in flight, each sent when the previous one of its worker is answered.
 /// Open loop sends at a fixed `rate` on a schedule decided in advance and measures each latency from the request's
 /// *intended* start, so a stalled server shows as latency rather than as fewer requests.
-public struct Replay: Sendable {
-    public enum Load: Sendable, Equatable {
+package struct Replay: Sendable {
+    package enum Load: Sendable, Equatable {
         case closed(concurrency: Int)
         case open(rate: Double, maximumInFlight: Int)
     }
 
-    public struct Options: Sendable {
-        public var target: String
-        public var load: Load = .closed(concurrency: 16)
+    package struct Options: Sendable {
+        package var target: String
+        package var load: Load = .closed(concurrency: 16)
         /// Stop after this long (open loop: the schedule's length). Nil: when `repeat` passes are done.
-        public var duration: Duration?
+        package var duration: Duration?
         /// Passes over the corpus; nil with a duration: as many as fit.
-        public var repeatCount: Int?
-        public var shuffle = false
-        public var varyIDs = false
-        public var seed: UInt64 = 1
-        public var timeout: Duration = .seconds(30)
+        package var repeatCount: Int?
+        package var shuffle = false
+        package var varyIDs = false
+        package var seed: UInt64 = 1
+        package var timeout: Duration = .seconds(30)
 
-        public init(target: String) {
+        package init(target: String) {
             self.target = target
         }
     }
 
-    public let requests: [CorpusRequest]
-    public let options: Options
+    package let requests: [CorpusRequest]
+    package let options: Options
     let target: ReplayTarget
     /// Each corpus request as it goes on the wire, built once rather than per send.
     let wire: [WireRequest]
 
     /// Throws ``ReplayTargetError`` when `options.target` is not an `http://host[:port][/path]` URL.
-    public init(requests: [CorpusRequest], options: Options) throws(ReplayTargetError) {
+    package init(requests: [CorpusRequest], options: Options) throws(ReplayTargetError) {
         self.requests = requests
         self.options = options
         let target = try ReplayTarget(options.target)
@@ -90,7 +90,7 @@ public struct Replay: Sendable {
     /// Every connection lives on one event loop of NIO's shared group, driven by callbacks: the tool runs on the
     /// same cores as the gateway it measures, and a task and two thread hops per request cost it as much CPU as the
     /// gateway spends on the request (≈ 300 µs with AsyncHTTPClient, see docs/PERFORMANCE.md).
-    public func run(progress: @escaping @Sendable (ReplayReport) -> Void = { _ in }) async throws -> ReplayReport {
+    package func run(progress: @escaping @Sendable (ReplayReport) -> Void = { _ in }) async throws -> ReplayReport {
         precondition(!requests.isEmpty, "a replay needs at least one request")
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let driver = ReplayDriver(replay: self, loop: loop, progress: progress)
@@ -105,14 +105,14 @@ final class RunState: Sendable {
 }
 
 /// SplitMix64: small, fast and the same on every machine, so a seed names one corpus or one shuffle everywhere.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
+package struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         state = seed
     }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -4,12 +4,12 @@ import NIOCore
 import NIOHTTP1
 
 /// Where a replay sends: `http://host[:port][/base]`, the base path put before every corpus path.
-public struct ReplayTarget: Sendable {
-    public var host: String
-    public var port: Int
-    public var basePath: String
+package struct ReplayTarget: Sendable {
+    package var host: String
+    package var port: Int
+    package var basePath: String
 
-    public init(_ url: String) throws(ReplayTargetError) {
+    package init(_ url: String) throws(ReplayTargetError) {
         guard url.hasPrefix("http://") else {
             throw ReplayTargetError(
                 "the target must be an http:// URL (the replay tool speaks plain HTTP/1.1; measure TLS at the "
@@ -55,8 +55,8 @@ public struct ReplayTarget: Sendable {
     }
 }
 
-public struct ReplayTargetError: Error, Sendable, CustomStringConvertible {
-    public var description: String
+package struct ReplayTargetError: Error, Sendable, CustomStringConvertible {
+    package var description: String
     init(_ description: String) { self.description = description }
 }
 

@@ -1,24 +1,24 @@
-public import FieldgateModel
-public import Histogram
+package import FieldgateModel
+package import Histogram
 
 /// What a replay measured: counts by status and outcome, and latency (from each request's intended start, so an
 /// open-loop run does not hide queueing: no coordinated omission).
-public struct ReplayReport: Sendable {
-    public var sent = 0
+package struct ReplayReport: Sendable {
+    package var sent = 0
     /// Requests that got no HTTP answer (refused, reset, timed out).
-    public var failed = 0
-    public var statusCounts: [Int: Int] = [:]
-    public var accepted = 0
-    public var duplicate = 0
-    public var rejected = 0
+    package var failed = 0
+    package var statusCounts: [Int: Int] = [:]
+    package var accepted = 0
+    package var duplicate = 0
+    package var rejected = 0
     /// Latency in microseconds, 1 µs to 10 minutes, three significant digits.
-    public var latency = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
-    public var elapsed: Duration = .zero
+    package var latency = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+    package var elapsed: Duration = .zero
 
-    public init() {}
+    package init() {}
 
     /// Records one answered request; `outcome` is the 202 body's `status` (`accepted` or `duplicate`).
-    public mutating func record(status: Int, outcome: String?, latency: Duration) {
+    package mutating func record(status: Int, outcome: String?, latency: Duration) {
         sent += 1
         statusCounts[status, default: 0] += 1
         switch (status, outcome) {
@@ -29,7 +29,7 @@ public struct ReplayReport: Sendable {
         recordLatency(latency)
     }
 
-    public mutating func recordFailure(latency: Duration) {
+    package mutating func recordFailure(latency: Duration) {
         sent += 1
         failed += 1
         recordLatency(latency)
@@ -41,7 +41,7 @@ public struct ReplayReport: Sendable {
         _ = latency.record(UInt64(min(microseconds, 600_000_000)))
     }
 
-    public mutating func merge(_ other: ReplayReport) {
+    package mutating func merge(_ other: ReplayReport) {
         sent += other.sent
         failed += other.failed
         accepted += other.accepted
@@ -52,25 +52,25 @@ public struct ReplayReport: Sendable {
     }
 
     /// Answered and failed requests per second of the run.
-    public var requestsPerSecond: Double {
+    package var requestsPerSecond: Double {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return seconds > 0 ? Double(sent) / seconds : 0
     }
 
     /// Latency at `percentile` (0–100) in milliseconds.
-    public func milliseconds(atPercentile percentile: Double) -> Double {
+    package func milliseconds(atPercentile percentile: Double) -> Double {
         latency.totalCount == 0 ? 0 : Double(latency.valueAtPercentile(percentile)) / 1000
     }
 
-    public var maximumMilliseconds: Double {
+    package var maximumMilliseconds: Double {
         latency.totalCount == 0 ? 0 : Double(latency.max) / 1000
     }
 
-    public static let percentiles: [(String, Double)] = [
+    package static let percentiles: [(String, Double)] = [
         ("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9),
     ]
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var latencies = JSONObject()
         for (name, percentile) in Self.percentiles {
             latencies.set(name, .number(Self.format(milliseconds(atPercentile: percentile))))
@@ -87,7 +87,7 @@ public struct ReplayReport: Sendable {
         ])
     }
 
-    public var text: String {
+    package var text: String {
         var lines = [
             "requests     \(sent) in \(Self.format(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) s"
                 + " = \(Self.format(requestsPerSecond)) req/s",
@@ -111,20 +111,20 @@ public struct ReplayReport: Sendable {
 }
 
 /// When each request of an open-loop run is meant to start: evenly spaced at `rate` per second.
-public struct OpenLoopSchedule: Sendable {
-    public var rate: Double
+package struct OpenLoopSchedule: Sendable {
+    package var rate: Double
 
-    public init(rate: Double) {
+    package init(rate: Double) {
         self.rate = rate
     }
 
     /// The offset from the run's start of request `index` (from 0).
-    public func offset(of index: Int) -> Duration {
+    package func offset(of index: Int) -> Duration {
         .nanoseconds(Int64((Double(index) * 1e9 / rate).rounded()))
     }
 
     /// How many requests a run of `duration` sends.
-    public func count(in duration: Duration) -> Int {
+    package func count(in duration: Duration) -> Int {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         return Int((seconds * rate).rounded(.down))
     }

@@ -49,7 +49,7 @@ public struct RequestHeaders: Sendable, Equatable, Sequence {
 
 extension String {
     /// ASCII case-insensitive equality, as HTTP field names and media types require.
-    public func equalsIgnoringASCIICase(_ other: String) -> Bool {
+    package func equalsIgnoringASCIICase(_ other: String) -> Bool {
         let a = utf8
         let b = other.utf8
         guard a.count == b.count else { return false }

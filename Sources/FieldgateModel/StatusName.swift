@@ -58,7 +58,7 @@ extension UInt8 {
     /// The ASCII characters `Character.isWhitespace` accepts: tab, line feed, vertical tab, form feed, carriage
     /// return and space.
     @inlinable
-    public var isASCIIWhitespace: Bool { self == 0x20 || (self >= 0x09 && self <= 0x0D) }
+    package var isASCIIWhitespace: Bool { self == 0x20 || (self >= 0x09 && self <= 0x0D) }
 }
 
 /// A lookup from normalised status names to canonical statuses.

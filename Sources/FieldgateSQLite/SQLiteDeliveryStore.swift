@@ -1,5 +1,5 @@
-public import FieldgateCore
-public import FieldgateModel
+package import FieldgateCore
+package import FieldgateModel
 import GRDB
 import Synchronization
 
@@ -37,18 +37,18 @@ extension SQLiteEventStore: DeliveryStore {
 
     // MARK: Subscribers
 
-    public func subscribers() async throws -> [Subscriber] {
+    package func subscribers() async throws -> [Subscriber] {
         try await pool.read { database in try Self.fetchSubscribers(in: database) }
     }
 
-    public func subscriber(id: String) async throws -> Subscriber? {
+    package func subscriber(id: String) async throws -> Subscriber? {
         try await pool.read { database in
             try Row.fetchOne(database, sql: "SELECT * FROM subscriber WHERE id = ?", arguments: [id])
                 .map(Self.subscriber)
         }
     }
 
-    public func saveSubscriber(_ subscriber: Subscriber) async throws {
+    package func saveSubscriber(_ subscriber: Subscriber) async throws {
         try await commits.write { database in
             try database.execute(
                 sql: """
@@ -68,7 +68,7 @@ extension SQLiteEventStore: DeliveryStore {
         }
     }
 
-    public func deleteSubscriber(id: String) async throws -> Bool {
+    package func deleteSubscriber(id: String) async throws -> Bool {
         try await commits.write { database in
             try database.execute(sql: "DELETE FROM subscriber WHERE id = ?", arguments: [id])
             let deleted = database.changesCount > 0
@@ -109,7 +109,7 @@ extension SQLiteEventStore: DeliveryStore {
 
     // MARK: Sending
 
-    public func claimDueDeliveries(
+    package func claimDueDeliveries(
         now: UTCTimestamp,
         leaseMargin: Duration,
         limit: Int,
@@ -181,7 +181,7 @@ extension SQLiteEventStore: DeliveryStore {
         }
     }
 
-    public func record(_ attempt: DeliveryAttempt) async throws {
+    package func record(_ attempt: DeliveryAttempt) async throws {
         try await commits.write { database in
             let at = attempt.at.millisecondsSinceEpoch
             var retryAt: Int64?
@@ -245,7 +245,7 @@ extension SQLiteEventStore: DeliveryStore {
         }
     }
 
-    public func nextDueTime(after now: UTCTimestamp) async throws -> UTCTimestamp? {
+    package func nextDueTime(after now: UTCTimestamp) async throws -> UTCTimestamp? {
         try await pool.read { database in
             try Int64.fetchOne(
                 database,
@@ -263,7 +263,7 @@ extension SQLiteEventStore: DeliveryStore {
 
     // MARK: Admin
 
-    public func deliveries(_ query: DeliveryQuery) async throws -> Page<Delivery> {
+    package func deliveries(_ query: DeliveryQuery) async throws -> Page<Delivery> {
         var filter = SQLFilter()
         filter.add("subscriberID = ?", query.subscriberID)
         filter.add("state = ?", query.state?.rawValue)
@@ -272,13 +272,13 @@ extension SQLiteEventStore: DeliveryStore {
         return try await newestFirst(from: "delivery", by: "id", filter, limit: query.limit, sequence: \.id, Self.delivery)
     }
 
-    public func delivery(id: Int64) async throws -> Delivery? {
+    package func delivery(id: Int64) async throws -> Delivery? {
         try await pool.read { database in
             try Row.fetchOne(database, sql: "SELECT * FROM delivery WHERE id = ?", arguments: [id]).map(Self.delivery)
         }
     }
 
-    public func attempts(deliveryID: Int64) async throws -> [DeliveryAttempt] {
+    package func attempts(deliveryID: Int64) async throws -> [DeliveryAttempt] {
         try await pool.read { database in
             try Row.fetchAll(
                 database,
@@ -298,7 +298,7 @@ extension SQLiteEventStore: DeliveryStore {
         }
     }
 
-    public func redeliver(id: Int64, now: UTCTimestamp) async throws -> Delivery? {
+    package func redeliver(id: Int64, now: UTCTimestamp) async throws -> Delivery? {
         try await commits.write { database in
             try database.execute(
                 sql: """
@@ -312,7 +312,7 @@ extension SQLiteEventStore: DeliveryStore {
         }
     }
 
-    public func recover(subscriberID: String, since: UTCTimestamp, now: UTCTimestamp) async throws -> Int {
+    package func recover(subscriberID: String, since: UTCTimestamp, now: UTCTimestamp) async throws -> Int {
         try await commits.write { database in
             guard
                 let subscriber = try Row.fetchOne(

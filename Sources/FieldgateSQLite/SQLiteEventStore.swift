@@ -1,5 +1,5 @@
-public import FieldgateCore
-public import FieldgateModel
+package import FieldgateCore
+package import FieldgateModel
 import GRDB
 import Synchronization
 
@@ -9,19 +9,19 @@ import struct Foundation.Data
 ///
 /// An answer from a write means the row is on disk: SQLite with `synchronous=FULL` fsyncs the WAL at every
 /// commit, and ``GroupCommit`` makes concurrent requests share those commits instead of weakening them.
-public final class SQLiteEventStore: EventStore {
+package final class SQLiteEventStore: EventStore {
     let pool: DatabasePool
     let commits: GroupCommit
     let checkpointer: WALCheckpointer
     /// Enabled subscribers, read once and kept until a subscriber changes through this store: every insert
     /// matches the event against them to write its deliveries.
     let enabledSubscribers = Mutex<[Subscriber]?>(nil)
-    public let path: String
+    package let path: String
 
     /// Opens (creating if needed) and migrates the database at `path`.
     ///
     /// - Parameter onCommit: called with the number of writes in each committed batch.
-    public init(path: String, onCommit: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+    package init(path: String, onCommit: @escaping @Sendable (Int) -> Void = { _ in }) throws {
         var configuration = Configuration()
         configuration.label = "fieldgate"
         configuration.busyMode = .timeout(5)
@@ -39,7 +39,7 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: Writes
 
-    public func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome {
+    package func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome {
         // Everything that does not need the database is prepared here, on the request's task: the committer
         // is one thread for all writers.
         let row = PreparedEvent(
@@ -111,7 +111,7 @@ public final class SQLiteEventStore: EventStore {
         return .inserted(event)
     }
 
-    public func quarantine(_ request: QuarantinedRequest) async throws {
+    package func quarantine(_ request: QuarantinedRequest) async throws {
         try await commits.write { database in
             try database.execute(
                 sql: """
@@ -129,7 +129,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    public func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws {
+    package func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws {
         try await commits.write { database in
             try database.execute(
                 sql: "UPDATE quarantine SET replayedAs = ?, replayedAt = ? WHERE id = ?",
@@ -138,7 +138,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    public func purgeExpiredKeys(before instant: UTCTimestamp) async throws -> Int {
+    package func purgeExpiredKeys(before instant: UTCTimestamp) async throws -> Int {
         try await commits.write { database in
             try database.execute(
                 sql: "UPDATE event SET keyExpiresAt = NULL WHERE keyExpiresAt <= ?",
@@ -148,7 +148,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    public func checkWritable() async throws {
+    package func checkWritable() async throws {
         try await commits.write { database in
             try database.execute(sql: "INSERT OR REPLACE INTO readiness_probe (id, checkedAt) VALUES (1, strftime('%s', 'now'))")
         }
@@ -156,11 +156,11 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: Reads
 
-    public func event(id: String) async throws -> StoredEvent? {
+    package func event(id: String) async throws -> StoredEvent? {
         try await pool.read { database in try Self.fetchEvent(id: id, in: database) }
     }
 
-    public func events(_ query: EventQuery) async throws -> Page<StoredEvent> {
+    package func events(_ query: EventQuery) async throws -> Page<StoredEvent> {
         var filter = SQLFilter()
         filter.add("vendor = ?", query.vendor)
         filter.add("tenant = ?", query.tenant)
@@ -175,7 +175,7 @@ public final class SQLiteEventStore: EventStore {
         )
     }
 
-    public func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent] {
+    package func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent] {
         try await pool.read { database in
             try Row.fetchAll(
                 database,
@@ -185,7 +185,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    public func events(jobKey: String) async throws -> [StoredEvent] {
+    package func events(jobKey: String) async throws -> [StoredEvent] {
         try await pool.read { database in
             try Row.fetchAll(
                 database,
@@ -195,7 +195,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    public func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest> {
+    package func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest> {
         var filter = SQLFilter()
         filter.add("vendor = ?", query.vendor)
         filter.add("tenant = ?", query.tenant)
@@ -223,7 +223,7 @@ public final class SQLiteEventStore: EventStore {
         return Page(fetched: fetched, limit: limit, sequence: { $0[keyPath: sequence] })
     }
 
-    public func quarantinedRequest(id: String) async throws -> QuarantinedRequest? {
+    package func quarantinedRequest(id: String) async throws -> QuarantinedRequest? {
         try await pool.read { database in
             try Row.fetchOne(database, sql: "SELECT * FROM quarantine WHERE id = ?", arguments: [id])
                 .map(Self.quarantinedRequest)

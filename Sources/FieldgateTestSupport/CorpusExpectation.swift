@@ -1,18 +1,18 @@
 /// What a corpus line's note says should happen: `[expect 202 job.created status=open vendorStatus=OPEN jobId=653]`,
 /// `[expect 202 duplicate of line 4]` or `[expect 401: bad secret]`.
-public struct CorpusExpectation: Sendable, CustomStringConvertible {
-    public var http: Int
-    public var duplicateOfLine: Int?
-    public var type: String?
-    public var fields: [String: String] = [:]
-    public var text: String
+package struct CorpusExpectation: Sendable, CustomStringConvertible {
+    package var http: Int
+    package var duplicateOfLine: Int?
+    package var type: String?
+    package var fields: [String: String] = [:]
+    package var text: String
     /// For an error, the note's reason (`bad secret`) as written.
-    public var reason: String?
+    package var reason: String?
 
     /// The problem codes each reason phrase of the corpus notes stands for. A reason missing here fails the corpus
     /// tests, so a new corpus cannot slip through with its error codes unchecked. The corpus says "unknown event"
     /// also for a body with no `event` key at all, which the gateway reports as the more precise `missing-field`.
-    public static let problemCodes: [String: Set<String>] = [
+    package static let problemCodes: [String: Set<String>] = [
         "unsupported media type": ["unsupported-media-type"],
         "bad secret": ["bad-credentials"],
         "bad X-Token": ["bad-credentials"],
@@ -35,9 +35,9 @@ public struct CorpusExpectation: Sendable, CustomStringConvertible {
     ]
 
     /// The problem codes the note allows, or nil for a 202 or a reason not in ``problemCodes``.
-    public var problemCodes: Set<String>? { reason.flatMap { Self.problemCodes[$0] } }
+    package var problemCodes: Set<String>? { reason.flatMap { Self.problemCodes[$0] } }
 
-    public init?(note: String) {
+    package init?(note: String) {
         guard note.hasPrefix("[expect "), let close = note.firstIndex(of: "]") else { return nil }
         text = String(note[..<close].dropFirst("[expect ".count))
         let words = text.split(separator: " ", maxSplits: 1).map(String.init)
@@ -65,11 +65,11 @@ public struct CorpusExpectation: Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { text }
+    package var description: String { text }
 }
 
 extension String {
-    public func trimmingCharacters(in set: Character) -> String {
+    package func trimmingCharacters(in set: Character) -> String {
         String(self.filter { $0 != set })
     }
 }

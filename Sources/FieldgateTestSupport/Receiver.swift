@@ -1,4 +1,4 @@
-public import FieldgateModel
+import FieldgateModel
 import Hummingbird
 import HummingbirdTesting
 import HTTPTypes
@@ -6,29 +6,29 @@ import Logging
 import Synchronization
 
 /// What a receiver saw: one entry per request, in arrival order.
-public struct ReceivedRequest: Sendable {
-    public var eventID: String
-    public var timestamp: String
-    public var signature: String?
-    public var contentType: String?
-    public var body: [UInt8]
-    public var jobID: String?
+package struct ReceivedRequest: Sendable {
+    package var eventID: String
+    package var timestamp: String
+    package var signature: String?
+    package var contentType: String?
+    package var body: [UInt8]
+    package var jobID: String?
 }
 
 /// A local webhook receiver whose answer to each request is decided by the test.
-public final class Receiver: Sendable {
-    public typealias Behaviour = @Sendable (_ request: ReceivedRequest, _ count: Int) async -> (Int, [(String, String)])
+package final class Receiver: Sendable {
+    package typealias Behaviour = @Sendable (_ request: ReceivedRequest, _ count: Int) async -> (Int, [(String, String)])
     private let log = Mutex<[ReceivedRequest]>([])
     let behaviour: Behaviour
 
-    public init(_ behaviour: @escaping Behaviour = { _, _ in (200, []) }) {
+    package init(_ behaviour: @escaping Behaviour = { _, _ in (200, []) }) {
         self.behaviour = behaviour
     }
 
-    public var received: [ReceivedRequest] { log.withLock { $0 } }
+    package var received: [ReceivedRequest] { log.withLock { $0 } }
 
     /// Runs the receiver on a free port for the duration of `body`.
-    public func serve<T: Sendable>(_ body: @escaping @Sendable (_ url: String) async throws -> T) async throws -> T {
+    package func serve<T: Sendable>(_ body: @escaping @Sendable (_ url: String) async throws -> T) async throws -> T {
         let router = Router()
         router.post("hook") { request, _ -> Response in
             var request = request

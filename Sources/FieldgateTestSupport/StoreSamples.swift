@@ -1,16 +1,16 @@
-public import FieldgateCore
-public import FieldgateModel
+package import FieldgateCore
+package import FieldgateModel
 
-public import struct Foundation.URL
-import class Foundation.FileManager
-import struct Foundation.UUID
+package import struct Foundation.URL
+package import class Foundation.FileManager
+package import struct Foundation.UUID
 
 /// Events and requests to feed stores in tests, without going through an adapter.
-public enum StoreSamples {
-    public static let start = UTCTimestamp(rfc3339: "2026-10-26T21:14:06.512Z")!
+package enum StoreSamples {
+    package static let start = UTCTimestamp(rfc3339: "2026-10-26T21:14:06.512Z")!
 
     /// A candidate whose dedupe key is derived from `content`, as the pipeline would derive it.
-    public static func candidate(
+    package static func candidate(
         vendor: String = "techlink",
         tenant: String = "summit-telecom",
         type: EventType = .jobStatusChanged,
@@ -59,7 +59,7 @@ public enum StoreSamples {
         )
     }
 
-    public static func quarantined(
+    package static func quarantined(
         id: String,
         vendor: String = "techlink",
         tenant: String = "summit-telecom",
@@ -83,27 +83,27 @@ public enum StoreSamples {
 }
 
 /// A fresh directory under the system's temporary folder, for SQLite files.
-public struct TemporaryDirectory: Sendable {
-    public let url: URL
+package struct TemporaryDirectory: Sendable {
+    package let url: URL
 
-    public init() throws {
+    package init() throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgate-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
-    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    package func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
-    public func remove() {
+    package func remove() {
         try? FileManager.default.removeItem(at: url)
     }
 }
 
 /// The shared dev corpus and the configuration its notes assume.
-public struct DevCorpus: Sendable {
-    public let configurationYAML: String
-    public let lines: [String]
+package struct DevCorpus: Sendable {
+    package let configurationYAML: String
+    package let lines: [String]
 
-    public init() throws {
+    package init() throws {
         let corpus = RepositoryPaths.sharedCorpus
         configurationYAML = try RepositoryPaths.read(corpus.appendingPathComponent("fieldgate.yaml"))
         lines = try RepositoryPaths.read(corpus.appendingPathComponent("dev.ndjson"))

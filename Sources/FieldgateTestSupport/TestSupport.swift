@@ -1,28 +1,28 @@
-public import FieldgateCore
-public import FieldgateModel
+package import FieldgateCore
+package import FieldgateModel
 
-public import class Foundation.FileManager
-public import class Foundation.ProcessInfo
-public import struct Foundation.URL
-import struct Foundation.Data
+package import class Foundation.FileManager
+package import class Foundation.ProcessInfo
+package import struct Foundation.URL
+package import struct Foundation.Data
 
 /// Where the repository, the contracts and the shared corpus are, wherever `swift test` runs from.
-public enum RepositoryPaths {
+package enum RepositoryPaths {
     /// The package root, found from this file's location.
-    public static let root: URL = URL(fileURLWithPath: #filePath)
+    package static let root: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    public static let contracts = root.appendingPathComponent("Contracts")
+    package static let contracts = root.appendingPathComponent("Contracts")
 
     /// `../shared/corpus` beside the clone (as CI lays it out), or `FIELDGATE_SHARED` if set.
-    public static var sharedCorpus: URL {
+    package static var sharedCorpus: URL {
         if let override = ProcessInfo.processInfo.environment["FIELDGATE_SHARED"] {
             return URL(fileURLWithPath: override).appendingPathComponent("corpus")
         }
         return root.deletingLastPathComponent().appendingPathComponent("shared/corpus")
     }
 
-    public static func read(_ url: URL) throws -> String {
+    package static func read(_ url: URL) throws -> String {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw TestSupportError("cannot read \(url.path)")
         }
@@ -30,18 +30,18 @@ public enum RepositoryPaths {
     }
 }
 
-public struct TestSupportError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct TestSupportError: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// A pipeline over an in-memory store with a manual clock: the usual setup for tests.
-public struct PipelineHarness: Sendable {
-    public let pipeline: IngestPipeline
-    public let store: InMemoryEventStore
-    public let clock: ManualWallClock
+package struct PipelineHarness: Sendable {
+    package let pipeline: IngestPipeline
+    package let store: InMemoryEventStore
+    package let clock: ManualWallClock
 
-    public init(
+    package init(
         configurationYAML: String,
         adapters: [any VendorAdapter],
         now: UTCTimestamp = UTCTimestamp(rfc3339: "2026-10-26T21:14:06.512Z")!
@@ -58,35 +58,35 @@ public struct PipelineHarness: Sendable {
         )
     }
 
-    public func send(_ request: InboundRequest) async throws -> IngestOutcome {
+    package func send(_ request: InboundRequest) async throws -> IngestOutcome {
         try await pipeline.process(request)
     }
 }
 
 extension IngestOutcome {
-    public var event: CanonicalEvent? {
+    package var event: CanonicalEvent? {
         switch self {
         case .accepted(let event), .duplicate(of: let event): event
         case .rejected: nil
         }
     }
 
-    public var problem: Problem? {
+    package var problem: Problem? {
         if case .rejected(let problem, _) = self { return problem }
         return nil
     }
 
-    public var isAccepted: Bool {
+    package var isAccepted: Bool {
         if case .accepted = self { return true }
         return false
     }
 
-    public var isDuplicate: Bool {
+    package var isDuplicate: Bool {
         if case .duplicate = self { return true }
         return false
     }
 
-    public var wasQuarantined: Bool {
+    package var wasQuarantined: Bool {
         if case .rejected(_, let quarantined) = self { return quarantined }
         return false
     }
@@ -94,20 +94,20 @@ extension IngestOutcome {
 
 extension CanonicalEvent {
     /// The event as an owned JSON value, for comparisons in tests.
-    public var jsonValue: JSONValue {
+    package var jsonValue: JSONValue {
         try! JSONValue(parsing: jsonBytes)
     }
 }
 
 extension RepositoryPaths {
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    package static func write(_ bytes: [UInt8], to path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
             throw TestSupportError("cannot write \(path)")
         }
     }
 
     /// The file's size in bytes.
-    public static func fileSize(_ path: String) throws -> Int {
+    package static func fileSize(_ path: String) throws -> Int {
         guard let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int else {
             throw TestSupportError("no size for \(path)")
         }

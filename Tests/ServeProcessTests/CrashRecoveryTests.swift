@@ -148,8 +148,8 @@ struct ServeProcess: Sendable {
 
     static func start(config: String, directory: TemporaryDirectory, log: String) async throws -> ServeProcess {
         let output = directory.path(log)
-        FileManager.default.createFile(atPath: output, contents: nil)
-        FileManager.default.createFile(atPath: output + ".err", contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output + ".err", contents: nil)
         let process = Process()
         process.executableURL = executable
         process.arguments = ["serve", "--config", config, "--log-level", "warning"]

@@ -1,4 +1,4 @@
-public import FieldgateModel
+package import FieldgateModel
 
 import struct Foundation.URL
 import class Foundation.FileManager
@@ -7,34 +7,34 @@ import class Foundation.FileManager
 ///
 /// Vendor-specific tenant keys are left to each adapter (see ``TenantDirectory``), so the core reads only what
 /// every tenant shares and never needs to change when a vendor is added.
-public struct GatewayConfiguration: Sendable {
-    public struct Server: Sendable, Equatable {
-        public var host = "127.0.0.1"
-        public var port = 8080
-        public var maxBodyBytes = 1_048_576
-        public init() {}
+package struct GatewayConfiguration: Sendable {
+    package struct Server: Sendable, Equatable {
+        package var host = "127.0.0.1"
+        package var port = 8080
+        package var maxBodyBytes = 1_048_576
+        package init() {}
     }
 
-    public enum Storage: Sendable, Equatable {
+    package enum Storage: Sendable, Equatable {
         case sqlite(path: String)
         case postgres(url: String)
     }
 
-    public struct Subscriber: Sendable {
-        public var id: String
-        public var url: String
-        public var secret: String?
-        public var types: [String]
-        public var vendors: [String]
-        public var tenants: [String]
-        public var statuses: [String]
-        public var retrySchedule: [Duration]
-        public var timeout: Duration
-        public var maxConcurrency: Int
-        public var line: Int
+    package struct Subscriber: Sendable {
+        package var id: String
+        package var url: String
+        package var secret: String?
+        package var types: [String]
+        package var vendors: [String]
+        package var tenants: [String]
+        package var statuses: [String]
+        package var retrySchedule: [Duration]
+        package var timeout: Duration
+        package var maxConcurrency: Int
+        package var line: Int
 
         /// The subscriber as the delivery engine sees it.
-        public var subscriber: FieldgateCore.Subscriber {
+        package var subscriber: FieldgateCore.Subscriber {
             FieldgateCore.Subscriber(
                 id: id,
                 url: url,
@@ -48,20 +48,20 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
-    public var server = Server()
-    public var storage = Storage.sqlite(path: "fieldgate.db")
-    public var adminToken: String?
-    public var tenants: [TenantDefinition] = []
+    package var server = Server()
+    package var storage = Storage.sqlite(path: "fieldgate.db")
+    package var adminToken: String?
+    package var tenants: [TenantDefinition] = []
     /// The line of each tenant entry, for errors raised while adapters read them.
-    public var tenantLines: [Int] = []
-    public var subscribers: [Subscriber] = []
+    package var tenantLines: [Int] = []
+    package var subscribers: [Subscriber] = []
     /// Where the configuration came from, for error messages.
-    public var file: String?
+    package var file: String?
 
-    public init() {}
+    package init() {}
 
     /// Reads and validates a configuration file; errors carry the file, the line and the reason.
-    public static func load(path: String, environment: [String: String]) throws(ConfigurationError) -> Self {
+    package static func load(path: String, environment: [String: String]) throws(ConfigurationError) -> Self {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(file: path, line: nil, "cannot read the file")
         }
@@ -72,7 +72,7 @@ public struct GatewayConfiguration: Sendable {
     }
 
     /// Parses configuration text.
-    public static func parse(yaml: String, file: String? = nil, environment: [String: String] = [:])
+    package static func parse(yaml: String, file: String? = nil, environment: [String: String] = [:])
         throws(ConfigurationError) -> Self
     {
         let root = try YAMLConfigReader.read(yaml, file: file, environment: environment)
@@ -260,8 +260,8 @@ public struct GatewayConfiguration: Sendable {
 }
 
 /// Durations as operators write them: `30m`, `7d`, `1h30m`, `45s`, `500ms`.
-public enum DurationText {
-    public static func parse(_ text: String) -> Duration? {
+package enum DurationText {
+    package static func parse(_ text: String) -> Duration? {
         var total = Duration.zero
         var digits = ""
         var rest = Substring(text.filter { !$0.isWhitespace })
@@ -295,7 +295,7 @@ public enum DurationText {
 
 extension DurationText {
     /// The shortest exact form: `10h`, `5m`, `45s`, `1500ms`.
-    public static func format(_ duration: Duration) -> String {
+    package static func format(_ duration: Duration) -> String {
         let milliseconds = duration.milliseconds
         for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
         where milliseconds != 0 && milliseconds % size == 0 {

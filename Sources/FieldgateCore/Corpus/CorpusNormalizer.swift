@@ -2,25 +2,25 @@ import FieldgateModel
 
 /// `fieldgate normalize`: runs corpus requests through the pipeline in order and describes each outcome as one
 /// JSON line (CONTRACT §6).
-public struct CorpusNormalizer: Sendable {
-    public let pipeline: IngestPipeline
+package struct CorpusNormalizer: Sendable {
+    package let pipeline: IngestPipeline
     /// Line number of the first accepted copy of each event, for `duplicateOf`.
     private var acceptedLines: [String: Int] = [:]
-    public private(set) var tally = Tally()
+    package private(set) var tally = Tally()
 
-    public struct Tally: Sendable, Equatable {
-        public var accepted = 0
-        public var duplicate = 0
-        public var rejected = 0
-        public var invalidLines = 0
+    package struct Tally: Sendable, Equatable {
+        package var accepted = 0
+        package var duplicate = 0
+        package var rejected = 0
+        package var invalidLines = 0
     }
 
-    public init(pipeline: IngestPipeline) {
+    package init(pipeline: IngestPipeline) {
         self.pipeline = pipeline
     }
 
     /// The result line for corpus line `number`.
-    public mutating func normalize(line number: Int, request: CorpusRequest) async throws -> NormalizedLine {
+    package mutating func normalize(line number: Int, request: CorpusRequest) async throws -> NormalizedLine {
         let outcome = try await pipeline.process(request.inboundRequest)
         switch outcome {
         case .accepted(let event):
@@ -35,20 +35,20 @@ public struct CorpusNormalizer: Sendable {
         return NormalizedLine(line: number, outcome: outcome, duplicateOf: duplicateOf)
     }
 
-    public mutating func countInvalidLine() {
+    package mutating func countInvalidLine() {
         tally.invalidLines += 1
     }
 }
 
 /// One output line of `fieldgate normalize`.
-public struct NormalizedLine: Sendable {
-    public var line: Int
-    public var outcome: IngestOutcome
+package struct NormalizedLine: Sendable {
+    package var line: Int
+    package var outcome: IngestOutcome
     /// For duplicates: the corpus line of the first accepted copy.
-    public var duplicateOf: Int?
+    package var duplicateOf: Int?
 
     /// `{"line":N,"http":202,"outcome":…,"id":…,"duplicateOf":…,"event":{…}|null,"problem":{…}|null}`.
-    public var jsonBytes: [UInt8] {
+    package var jsonBytes: [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(1024)
         output.append(contentsOf: #"{"line":"#.utf8)

@@ -1,24 +1,24 @@
-public import FieldgateModel
+package import FieldgateModel
 
 import struct Foundation.Data
 
 /// One line of a corpus file (CONTRACT §6): an HTTP request with a note that states its expected outcome.
-public struct CorpusRequest: Sendable {
-    public var vendor: String?
-    public var tenant: String?
-    public var method: String
-    public var path: String
-    public var headers: RequestHeaders
-    public var body: [UInt8]
-    public var note: String?
+package struct CorpusRequest: Sendable {
+    package var vendor: String?
+    package var tenant: String?
+    package var method: String
+    package var path: String
+    package var headers: RequestHeaders
+    package var body: [UInt8]
+    package var note: String?
     /// Set when the line used `<<OVERSIZE bytes=N>>`: the body is N filler bytes.
-    public var oversizeBytes: Int?
+    package var oversizeBytes: Int?
 
     /// The largest oversize marker expanded into real bytes; larger ones would only exhaust memory.
-    public static let maximumExpandedBytes = 256 * 1024 * 1024
+    package static let maximumExpandedBytes = 256 * 1024 * 1024
 
     /// Parses one NDJSON line. `headers` is an object, or an array of `[name, value]` pairs for repeated fields.
-    public init(line: String) throws(CorpusError) {
+    package init(line: String) throws(CorpusError) {
         let root: JSONElement
         do {
             root = try JSONDocument(parsing: Array(line.utf8)).root
@@ -76,22 +76,22 @@ public struct CorpusRequest: Sendable {
         return Int(text.dropFirst("<<OVERSIZE bytes=".count).dropLast(2))
     }
 
-    public var inboundRequest: InboundRequest {
+    package var inboundRequest: InboundRequest {
         InboundRequest(method: method, path: path, headers: headers, body: body)
     }
 }
 
 /// A corpus line that is not a request.
-public struct CorpusError: Error, Sendable, CustomStringConvertible {
-    public var reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
+package struct CorpusError: Error, Sendable, CustomStringConvertible {
+    package var reason: String
+    package init(_ reason: String) { self.reason = reason }
+    package var description: String { reason }
 }
 
 extension CorpusRequest {
     /// The request as one corpus line (CONTRACT §6): `body` when the bytes are UTF-8, `bodyBase64` otherwise,
     /// the oversize marker for an expanded one, headers as an object (or `[name, value]` pairs when repeated).
-    public var jsonLine: String {
+    package var jsonLine: String {
         var object = JSONObject()
         object.set("vendor", vendor.map { .string($0) })
         object.set("tenant", tenant.map { .string($0) })

@@ -1,8 +1,8 @@
-public import FieldgateModel
+package import FieldgateModel
 
 /// One event owed to one subscriber: the outbox row written in the same transaction as the event.
-public struct Delivery: Sendable, Equatable {
-    public enum State: String, Sendable, CaseIterable {
+package struct Delivery: Sendable, Equatable {
+    package enum State: String, Sendable, CaseIterable {
         /// Not yet delivered; attempted when `nextAttemptAt` has come and no earlier event of its job is pending.
         case pending
         case delivered
@@ -11,19 +11,19 @@ public struct Delivery: Sendable, Equatable {
     }
 
     /// Increasing in acceptance order: per subscriber and job, deliveries go out in this order.
-    public var id: Int64
-    public var eventID: String
-    public var subscriberID: String
-    public var jobKey: String?
-    public var state: State
-    public var attempts: Int
-    public var nextAttemptAt: UTCTimestamp
-    public var lastStatus: Int?
-    public var lastError: String?
-    public var createdAt: UTCTimestamp
-    public var deliveredAt: UTCTimestamp?
+    package var id: Int64
+    package var eventID: String
+    package var subscriberID: String
+    package var jobKey: String?
+    package var state: State
+    package var attempts: Int
+    package var nextAttemptAt: UTCTimestamp
+    package var lastStatus: Int?
+    package var lastError: String?
+    package var createdAt: UTCTimestamp
+    package var deliveredAt: UTCTimestamp?
 
-    public init(
+    package init(
         id: Int64, eventID: String, subscriberID: String, jobKey: String?, state: State, attempts: Int,
         nextAttemptAt: UTCTimestamp, lastStatus: Int?, lastError: String?, createdAt: UTCTimestamp,
         deliveredAt: UTCTimestamp?
@@ -43,13 +43,13 @@ public struct Delivery: Sendable, Equatable {
 }
 
 /// A delivery claimed for sending, with what the sender needs: the event's bytes and its subscriber.
-public struct DueDelivery: Sendable {
-    public var delivery: Delivery
-    public var subscriber: Subscriber
+package struct DueDelivery: Sendable {
+    package var delivery: Delivery
+    package var subscriber: Subscriber
     /// The CloudEvent exactly as stored: every attempt sends the same bytes.
-    public var body: [UInt8]
+    package var body: [UInt8]
 
-    public init(delivery: Delivery, subscriber: Subscriber, body: [UInt8]) {
+    package init(delivery: Delivery, subscriber: Subscriber, body: [UInt8]) {
         self.delivery = delivery
         self.subscriber = subscriber
         self.body = body
@@ -57,8 +57,8 @@ public struct DueDelivery: Sendable {
 }
 
 /// One HTTP attempt and what it led to.
-public struct DeliveryAttempt: Sendable, Equatable {
-    public enum Result: Sendable, Equatable {
+package struct DeliveryAttempt: Sendable, Equatable {
+    package enum Result: Sendable, Equatable {
         case delivered
         /// Try again at this time.
         case retry(at: UTCTimestamp)
@@ -67,14 +67,14 @@ public struct DeliveryAttempt: Sendable, Equatable {
         case subscriberGone
     }
 
-    public var deliveryID: Int64
-    public var at: UTCTimestamp
-    public var statusCode: Int?
-    public var error: String?
-    public var durationMilliseconds: Int64
-    public var result: Result
+    package var deliveryID: Int64
+    package var at: UTCTimestamp
+    package var statusCode: Int?
+    package var error: String?
+    package var durationMilliseconds: Int64
+    package var result: Result
 
-    public init(
+    package init(
         deliveryID: Int64, at: UTCTimestamp, statusCode: Int?, error: String?, durationMilliseconds: Int64,
         result: Result
     ) {
@@ -88,14 +88,14 @@ public struct DeliveryAttempt: Sendable, Equatable {
 }
 
 /// Filters of `GET /v1/deliveries`.
-public struct DeliveryQuery: Sendable, Equatable {
-    public var subscriberID: String?
-    public var state: Delivery.State?
-    public var eventID: String?
-    public var before: Int64?
-    public var limit: Int
+package struct DeliveryQuery: Sendable, Equatable {
+    package var subscriberID: String?
+    package var state: Delivery.State?
+    package var eventID: String?
+    package var before: Int64?
+    package var limit: Int
 
-    public init(
+    package init(
         subscriberID: String? = nil, state: Delivery.State? = nil, eventID: String? = nil, before: Int64? = nil,
         limit: Int = 50
     ) {
@@ -112,7 +112,7 @@ public struct DeliveryQuery: Sendable, Equatable {
 /// ``EventStore/insertIfNew(_:)`` of a store that is also a `DeliveryStore` writes a pending delivery for every
 /// enabled subscriber whose filter matches, in the same transaction as the event: an accepted event can never miss
 /// a delivery.
-public protocol DeliveryStore: Sendable {
+package protocol DeliveryStore: Sendable {
     func subscribers() async throws -> [Subscriber]
     func subscriber(id: String) async throws -> Subscriber?
     /// Creates or replaces the subscriber with this ID.
@@ -149,7 +149,7 @@ public protocol DeliveryStore: Sendable {
 
 extension DeliveryAttempt.Result {
     /// The result as stored and shown: `delivered`, `retry`, `dead`, `subscriber-gone`.
-    public var name: String {
+    package var name: String {
         switch self {
         case .delivered: "delivered"
         case .retry: "retry"
@@ -158,7 +158,7 @@ extension DeliveryAttempt.Result {
         }
     }
 
-    public init(name: String, retryAt: UTCTimestamp?) {
+    package init(name: String, retryAt: UTCTimestamp?) {
         switch name {
         case "delivered": self = .delivered
         case "dead": self = .dead

@@ -1,36 +1,36 @@
-public import FieldgateModel
+package import FieldgateModel
 
 /// A system that receives canonical events as signed webhooks (CONTRACT §7): billing, a client portal, a board.
-public struct Subscriber: Sendable, Equatable {
-    public var id: String
-    public var url: String
+package struct Subscriber: Sendable, Equatable {
+    package var id: String
+    package var url: String
     /// `whsec_<base64 key>`; write-only through the admin API. Nil sends unsigned deliveries.
-    public var secret: String?
-    public var filter: SubscriberFilter
+    package var secret: String?
+    package var filter: SubscriberFilter
     /// A disabled subscriber gets no new deliveries and its pending ones wait; `disabledReason` says why.
-    public var enabled: Bool
-    public var disabledReason: String?
-    public var retrySchedule: [Duration]
-    public var timeout: Duration
+    package var enabled: Bool
+    package var disabledReason: String?
+    package var retrySchedule: [Duration]
+    package var timeout: Duration
     /// At most this many deliveries to this subscriber at once.
-    public var maxConcurrency: Int
+    package var maxConcurrency: Int
     /// `config` for subscribers from `fieldgate.yaml` (re-applied at every start), `api` for the admin API's.
-    public var origin: Origin
+    package var origin: Origin
 
-    public enum Origin: String, Sendable {
+    package enum Origin: String, Sendable {
         case config
         case api
     }
 
     /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about a day and a half before a delivery is dead-lettered.
-    public static let defaultRetrySchedule: [Duration] = [
+    package static let defaultRetrySchedule: [Duration] = [
         .seconds(5), .seconds(300), .seconds(1800), .seconds(7200), .seconds(18_000), .seconds(36_000),
         .seconds(36_000),
     ]
-    public static let defaultTimeout = Duration.seconds(30)
-    public static let defaultMaxConcurrency = 8
+    package static let defaultTimeout = Duration.seconds(30)
+    package static let defaultMaxConcurrency = 8
 
-    public init(
+    package init(
         id: String,
         url: String,
         secret: String? = nil,
@@ -56,22 +56,22 @@ public struct Subscriber: Sendable, Equatable {
 }
 
 /// Which events a subscriber wants; an empty list matches everything (CONTRACT §7).
-public struct SubscriberFilter: Sendable, Equatable {
+package struct SubscriberFilter: Sendable, Equatable {
     /// Globs over the event type: `job.*`, `*.created`, `job.status_changed`.
-    public var types: [String]
-    public var vendors: [String]
-    public var tenants: [String]
+    package var types: [String]
+    package var vendors: [String]
+    package var tenants: [String]
     /// Canonical job statuses; an event without a status matches only an empty list.
-    public var statuses: [String]
+    package var statuses: [String]
 
-    public init(types: [String] = [], vendors: [String] = [], tenants: [String] = [], statuses: [String] = []) {
+    package init(types: [String] = [], vendors: [String] = [], tenants: [String] = [], statuses: [String] = []) {
         self.types = types
         self.vendors = vendors
         self.tenants = tenants
         self.statuses = statuses
     }
 
-    public func matches(_ event: CanonicalEvent) -> Bool {
+    package func matches(_ event: CanonicalEvent) -> Bool {
         if !vendors.isEmpty, !vendors.contains(event.vendor) { return false }
         if !tenants.isEmpty, !tenants.contains(event.tenant) { return false }
         if !statuses.isEmpty {
@@ -111,8 +111,8 @@ public struct SubscriberFilter: Sendable, Equatable {
 }
 
 /// `whsec_` followed by a non-empty base64 key (Standard Webhooks).
-public enum SubscriberSecret {
-    public static func isValid(_ secret: String) -> Bool {
+package enum SubscriberSecret {
+    package static func isValid(_ secret: String) -> Bool {
         guard secret.hasPrefix("whsec_") else { return false }
         let key = secret.dropFirst("whsec_".count)
         return !key.isEmpty && key.count % 4 == 0

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A one-slot signal: `signal()` before `wait()` is remembered, so a wake-up is never lost.
-public final class Wakeup: Sendable {
+package final class Wakeup: Sendable {
     private struct State {
         var signaled = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -9,9 +9,9 @@ public final class Wakeup: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
-    public func signal() {
+    package func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
                 state.signaled = true
@@ -24,7 +24,7 @@ public final class Wakeup: Sendable {
     }
 
     /// Returns once signalled, or when the task is cancelled.
-    public func wait() async {
+    package func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state -> Bool in

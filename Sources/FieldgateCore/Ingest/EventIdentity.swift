@@ -2,13 +2,13 @@ import Crypto
 
 /// The dedupe key of a delivery (CONTRACT §2): `vendor \n tenant \n route-suffix \n canonical-content`, kept
 /// as its SHA-256 digest. The same delivery has the same key on every instance, whatever its formatting.
-public struct DedupeKey: Sendable, Hashable, CustomStringConvertible {
+package struct DedupeKey: Sendable, Hashable, CustomStringConvertible {
     /// The full SHA-256 digest, lowercase hex (64 characters).
-    public let digest: String
+    package let digest: String
     /// The event ID: the first 16 bytes of the digest, lowercase hex (32 characters).
-    public let eventID: String
+    package let eventID: String
 
-    public init(vendor: String, tenant: String, routeSuffix: String, canonicalContent: [UInt8]) {
+    package init(vendor: String, tenant: String, routeSuffix: String, canonicalContent: [UInt8]) {
         var hasher = SHA256()
         func update(_ text: String) {
             var text = text
@@ -24,19 +24,19 @@ public struct DedupeKey: Sendable, Hashable, CustomStringConvertible {
         eventID = hash.withUnsafeBytes { Hex.encode($0.prefix(16)) }
     }
 
-    public init(digest: String) {
+    package init(digest: String) {
         self.digest = digest
         eventID = String(digest.prefix(32))
     }
 
-    public var description: String { digest }
+    package var description: String { digest }
 
     /// The ID of the `occurrence`-th acceptance of this key (2, 3, …) after earlier ones expired.
     ///
     /// A genuine repeat after the dedupe window (TechLink sends no event ID, so the same transition twice has the
     /// same content) is a new event and must not reuse the first one's ID; the first acceptance keeps the
     /// contract's ID so that every instance agrees on it.
-    public func eventID(occurrence: Int) -> String {
+    package func eventID(occurrence: Int) -> String {
         guard occurrence > 1 else { return eventID }
         let digest = SHA256.hash(data: Array("\(self.digest)\n\(occurrence)".utf8))
         return Hex.encode(Array(digest).prefix(16))

@@ -1,14 +1,14 @@
-public import FieldgateModel
+package import FieldgateModel
 
 /// An HTTP request as the pipeline sees it, whether it came from a socket, a corpus file or a test.
-public struct InboundRequest: Sendable {
-    public var method: String
+package struct InboundRequest: Sendable {
+    package var method: String
     /// The request target: path, optionally followed by `?query`.
-    public var path: String
-    public var headers: RequestHeaders
-    public var body: [UInt8]
+    package var path: String
+    package var headers: RequestHeaders
+    package var body: [UInt8]
 
-    public init(method: String, path: String, headers: RequestHeaders, body: [UInt8]) {
+    package init(method: String, path: String, headers: RequestHeaders, body: [UInt8]) {
         self.method = method
         self.path = path
         self.headers = headers
@@ -17,7 +17,7 @@ public struct InboundRequest: Sendable {
 }
 
 /// What became of a request.
-public enum IngestOutcome: Sendable, Equatable {
+package enum IngestOutcome: Sendable, Equatable {
     /// A new event, durably stored.
     case accepted(CanonicalEvent)
     /// A repeat of an event accepted within the tenant's window; carries that first accepted copy.
@@ -26,7 +26,7 @@ public enum IngestOutcome: Sendable, Equatable {
     case rejected(Problem, quarantined: Bool)
 
     /// The HTTP status this outcome answers with.
-    public var httpStatus: Int {
+    package var httpStatus: Int {
         switch self {
         case .accepted, .duplicate: 202
         case .rejected(let problem, _): problem.status
@@ -38,18 +38,18 @@ public enum IngestOutcome: Sendable, Equatable {
 ///
 /// One pipeline serves the HTTP server, `fieldgate normalize` and quarantine replay, so every path into the
 /// gateway answers a request the same way.
-public struct IngestPipeline: Sendable {
-    public static let maximumHeaderBytes = 64 * 1024
-    public static let routePrefix = "/webhooks/"
+package struct IngestPipeline: Sendable {
+    package static let maximumHeaderBytes = 64 * 1024
+    package static let routePrefix = "/webhooks/"
 
-    public let directory: TenantDirectory
-    public let store: any EventStore
-    public let clock: any WallClock
-    public let maxBodyBytes: Int
+    package let directory: TenantDirectory
+    package let store: any EventStore
+    package let clock: any WallClock
+    package let maxBodyBytes: Int
     /// Called after each new event is stored: the delivery engine and live streams wake up on it.
-    public var onAccepted: @Sendable (CanonicalEvent) -> Void
+    package var onAccepted: @Sendable (CanonicalEvent) -> Void
 
-    public init(
+    package init(
         directory: TenantDirectory,
         store: any EventStore,
         clock: any WallClock,
@@ -66,7 +66,7 @@ public struct IngestPipeline: Sendable {
     /// Runs one request through every check and, when it passes, stores its event.
     ///
     /// Throws only when the store fails; the caller answers 503 and the vendor retries.
-    public func process(_ request: InboundRequest) async throws -> IngestOutcome {
+    package func process(_ request: InboundRequest) async throws -> IngestOutcome {
         switch route(method: request.method, path: request.path, headers: request.headers) {
         case .success(let routed): return try await process(routed, body: request.body)
         case .failure(let problem): return .rejected(problem, quarantined: false)
@@ -75,7 +75,7 @@ public struct IngestPipeline: Sendable {
 
     /// The checks that need only the request head, so a server can refuse before it reads a byte of the body:
     /// header size, framing, route, method and the declared length.
-    public func route(method: String, path target: String, headers: RequestHeaders) -> Result<RoutedRequest, Problem> {
+    package func route(method: String, path target: String, headers: RequestHeaders) -> Result<RoutedRequest, Problem> {
         let headerBytes = headers.wireSize
         if headerBytes > Self.maximumHeaderBytes {
             return .failure(.headersTooLarge(headerBytes, limit: Self.maximumHeaderBytes))
@@ -114,7 +114,7 @@ public struct IngestPipeline: Sendable {
     }
 
     /// Runs a routed request and its body through the remaining checks and stores its event.
-    public func process(_ routed: RoutedRequest, body: [UInt8]) async throws -> IngestOutcome {
+    package func process(_ routed: RoutedRequest, body: [UInt8]) async throws -> IngestOutcome {
         let receivedAt = clock.now()
         if body.count > maxBodyBytes {
             return .rejected(.bodyTooLarge("the body exceeds the limit of \(maxBodyBytes) bytes"), quarantined: false)
@@ -142,7 +142,7 @@ public struct IngestPipeline: Sendable {
     ///
     /// The request was authenticated when it arrived and its secrets are redacted since, so credentials are not
     /// checked again; everything after them is. A rejection is answered but not quarantined a second time.
-    public func replay(_ quarantined: QuarantinedRequest) async throws -> IngestOutcome {
+    package func replay(_ quarantined: QuarantinedRequest) async throws -> IngestOutcome {
         guard let entry = directory.entry(vendor: quarantined.vendor, tenant: quarantined.tenant) else {
             return .rejected(
                 .unknownTenant(vendor: quarantined.vendor, tenant: quarantined.tenant),
@@ -290,13 +290,13 @@ public struct IngestPipeline: Sendable {
 }
 
 /// A request whose head passed routing, method and declared size: what the server knows before reading the body.
-public struct RoutedRequest: Sendable {
-    public var method: String
-    public var path: String
-    public var headers: RequestHeaders
-    public var vendor: String
-    public var tenant: String
-    public var routeSuffix: String
+package struct RoutedRequest: Sendable {
+    package var method: String
+    package var path: String
+    package var headers: RequestHeaders
+    package var vendor: String
+    package var tenant: String
+    package var routeSuffix: String
 }
 
 /// Quarantine IDs: unique per request and sortable by receipt time (`q_<ms hex>_<random hex>`).

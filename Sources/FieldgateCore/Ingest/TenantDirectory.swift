@@ -1,12 +1,12 @@
-public import FieldgateModel
+package import FieldgateModel
 
 /// The adapters the gateway was built with and the tenants configured for them, ready for lookups per request.
-public struct TenantDirectory: Sendable {
+package struct TenantDirectory: Sendable {
     /// One configured tenant: its adapter, its prepared credentials and mapping, its dedupe window.
-    public struct Entry: Sendable {
-        public var adapter: any VendorAdapter
-        public var tenant: any VendorTenant
-        public var dedupeWindow: Duration
+    package struct Entry: Sendable {
+        package var adapter: any VendorAdapter
+        package var tenant: any VendorTenant
+        package var dedupeWindow: Duration
     }
 
     private var adapters: [String: any VendorAdapter]
@@ -14,7 +14,7 @@ public struct TenantDirectory: Sendable {
 
     /// Builds every tenant through its vendor's adapter; an unknown vendor or a bad tenant option is refused
     /// with the tenant's line.
-    public init(configuration: GatewayConfiguration, adapters: [any VendorAdapter]) throws(ConfigurationError) {
+    package init(configuration: GatewayConfiguration, adapters: [any VendorAdapter]) throws(ConfigurationError) {
         var byVendor: [String: any VendorAdapter] = [:]
         for adapter in adapters { byVendor[adapter.vendor] = adapter }
         self.adapters = byVendor
@@ -45,11 +45,11 @@ public struct TenantDirectory: Sendable {
         }
     }
 
-    public func adapter(for vendor: some StringProtocol) -> (any VendorAdapter)? {
+    package func adapter(for vendor: some StringProtocol) -> (any VendorAdapter)? {
         adapters[String(vendor)]
     }
 
-    public func entry(vendor: String, tenant: some StringProtocol) -> Entry? {
+    package func entry(vendor: String, tenant: some StringProtocol) -> Entry? {
         entries[vendor]?[String(tenant)]
     }
 }

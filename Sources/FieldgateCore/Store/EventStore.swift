@@ -1,11 +1,11 @@
-public import FieldgateModel
+package import FieldgateModel
 
 /// Durable home of accepted events, dedupe keys and quarantined requests.
 ///
 /// Every operation is atomic and free of process-local assumptions, so that several gateway instances can share
 /// one store: "is this key new?" and "store the event" are a single step (``insertIfNew(_:)``), never a read
 /// followed by a write.
-public protocol EventStore: Sendable {
+package protocol EventStore: Sendable {
     /// Stores the event unless its dedupe key was accepted within its window; returns what happened.
     func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome
 
@@ -43,20 +43,20 @@ public protocol EventStore: Sendable {
 }
 
 /// Filters of `GET /v1/events`; nil matches everything.
-public struct EventQuery: Sendable, Equatable {
-    public var vendor: String?
-    public var tenant: String?
-    public var type: String?
-    public var jobKey: String?
-    public var status: String?
+package struct EventQuery: Sendable, Equatable {
+    package var vendor: String?
+    package var tenant: String?
+    package var type: String?
+    package var jobKey: String?
+    package var status: String?
     /// Bounds on the receipt time: `since` inclusive, `until` exclusive.
-    public var since: UTCTimestamp?
-    public var until: UTCTimestamp?
+    package var since: UTCTimestamp?
+    package var until: UTCTimestamp?
     /// Only events accepted before this sequence number (the cursor of the previous page).
-    public var before: Int64?
-    public var limit: Int
+    package var before: Int64?
+    package var limit: Int
 
-    public init(
+    package init(
         vendor: String? = nil, tenant: String? = nil, type: String? = nil, jobKey: String? = nil,
         status: String? = nil, since: UTCTimestamp? = nil, until: UTCTimestamp? = nil, before: Int64? = nil,
         limit: Int = 50
@@ -73,7 +73,7 @@ public struct EventQuery: Sendable, Equatable {
     }
 
     /// The same predicate the SQL stores apply, for the in-memory store and for tests.
-    public func matches(_ stored: StoredEvent) -> Bool {
+    package func matches(_ stored: StoredEvent) -> Bool {
         let event = stored.event
         if let vendor, event.vendor != vendor { return false }
         if let tenant, event.tenant != tenant { return false }
@@ -88,20 +88,20 @@ public struct EventQuery: Sendable, Equatable {
 }
 
 /// Filters of `GET /v1/quarantine`.
-public struct QuarantineQuery: Sendable, Equatable {
-    public var vendor: String?
-    public var tenant: String?
-    public var before: Int64?
-    public var limit: Int
+package struct QuarantineQuery: Sendable, Equatable {
+    package var vendor: String?
+    package var tenant: String?
+    package var before: Int64?
+    package var limit: Int
 
-    public init(vendor: String? = nil, tenant: String? = nil, before: Int64? = nil, limit: Int = 50) {
+    package init(vendor: String? = nil, tenant: String? = nil, before: Int64? = nil, limit: Int = 50) {
         self.vendor = vendor
         self.tenant = tenant
         self.before = before
         self.limit = limit
     }
 
-    public func matches(_ request: QuarantinedRequest) -> Bool {
+    package func matches(_ request: QuarantinedRequest) -> Bool {
         if let vendor, request.vendor != vendor { return false }
         if let tenant, request.tenant != tenant { return false }
         if let before, request.sequence >= before { return false }
@@ -110,11 +110,11 @@ public struct QuarantineQuery: Sendable, Equatable {
 }
 
 /// One page of a newest-first listing; `nextBefore` is the cursor for the next page, nil on the last one.
-public struct Page<Item: Sendable>: Sendable {
-    public var items: [Item]
-    public var nextBefore: Int64?
+package struct Page<Item: Sendable>: Sendable {
+    package var items: [Item]
+    package var nextBefore: Int64?
 
-    public init(items: [Item], nextBefore: Int64?) {
+    package init(items: [Item], nextBefore: Int64?) {
         self.items = items
         self.nextBefore = nextBefore
     }
@@ -122,7 +122,7 @@ public struct Page<Item: Sendable>: Sendable {
 
 extension Page {
     /// Cuts a newest-first list fetched with one extra row into a page: the extra row only says "there is more".
-    public init(fetched: [Item], limit: Int, sequence: (Item) -> Int64) {
+    package init(fetched: [Item], limit: Int, sequence: (Item) -> Int64) {
         if fetched.count > limit {
             items = Array(fetched.prefix(limit))
             nextBefore = items.last.map(sequence)
@@ -134,14 +134,14 @@ extension Page {
 }
 
 /// An event the pipeline wants to store, with everything needed to decide whether it is new.
-public struct EventCandidate: Sendable {
-    public var event: CanonicalEvent
-    public var key: DedupeKey
+package struct EventCandidate: Sendable {
+    package var event: CanonicalEvent
+    package var key: DedupeKey
     /// When the dedupe key stops counting: receipt time plus the tenant's window.
-    public var keyExpiresAt: UTCTimestamp
-    public var raw: RawRequest
+    package var keyExpiresAt: UTCTimestamp
+    package var raw: RawRequest
 
-    public init(event: CanonicalEvent, key: DedupeKey, keyExpiresAt: UTCTimestamp, raw: RawRequest) {
+    package init(event: CanonicalEvent, key: DedupeKey, keyExpiresAt: UTCTimestamp, raw: RawRequest) {
         self.event = event
         self.key = key
         self.keyExpiresAt = keyExpiresAt
@@ -149,7 +149,7 @@ public struct EventCandidate: Sendable {
     }
 }
 
-public enum InsertOutcome: Sendable, Equatable {
+package enum InsertOutcome: Sendable, Equatable {
     /// Stored; the event may carry a re-derived ID when an earlier acceptance of the same key had expired.
     case inserted(CanonicalEvent)
     /// The key was accepted within its window: this is the first accepted copy.
@@ -157,23 +157,23 @@ public enum InsertOutcome: Sendable, Equatable {
 }
 
 /// A request as received, secrets redacted: kept beside its event or in quarantine.
-public struct RawRequest: Sendable, Equatable {
-    public var method: String
-    public var path: String
-    public var headers: RequestHeaders
-    public var body: [UInt8]
+package struct RawRequest: Sendable, Equatable {
+    package var method: String
+    package var path: String
+    package var headers: RequestHeaders
+    package var body: [UInt8]
 
-    public init(method: String, path: String, headers: RequestHeaders, body: [UInt8]) {
+    package init(method: String, path: String, headers: RequestHeaders, body: [UInt8]) {
         self.method = method
         self.path = path
         self.headers = headers
         self.body = body
     }
 
-    public static let redactedValue = "[redacted]"
+    package static let redactedValue = "[redacted]"
 
     /// Replaces the values of secret-bearing headers; the names stay so that operators can see what was sent.
-    public static func redacting(
+    package static func redacting(
         _ request: InboundRequest,
         secretHeaders: [String]
     ) -> RawRequest {
@@ -191,13 +191,13 @@ public struct RawRequest: Sendable, Equatable {
 }
 
 /// An accepted event as stored.
-public struct StoredEvent: Sendable, Equatable {
-    public var event: CanonicalEvent
-    public var raw: RawRequest
+package struct StoredEvent: Sendable, Equatable {
+    package var event: CanonicalEvent
+    package var raw: RawRequest
     /// Acceptance order within the store: increasing, not necessarily dense.
-    public var sequence: Int64
+    package var sequence: Int64
 
-    public init(event: CanonicalEvent, raw: RawRequest, sequence: Int64) {
+    package init(event: CanonicalEvent, raw: RawRequest, sequence: Int64) {
         self.event = event
         self.raw = raw
         self.sequence = sequence
@@ -205,21 +205,21 @@ public struct StoredEvent: Sendable, Equatable {
 }
 
 /// A request that passed authentication but was rejected with 400, 415 or 422.
-public struct QuarantinedRequest: Sendable, Equatable {
-    public var id: String
-    public var vendor: String
-    public var tenant: String
-    public var routeSuffix: String
-    public var raw: RawRequest
-    public var problem: Problem
-    public var receivedAt: UTCTimestamp
+package struct QuarantinedRequest: Sendable, Equatable {
+    package var id: String
+    package var vendor: String
+    package var tenant: String
+    package var routeSuffix: String
+    package var raw: RawRequest
+    package var problem: Problem
+    package var receivedAt: UTCTimestamp
     /// The event a successful replay produced, and when.
-    public var replayedAs: String?
-    public var replayedAt: UTCTimestamp?
+    package var replayedAs: String?
+    package var replayedAt: UTCTimestamp?
     /// Quarantine order within the store; assigned by the store (0 until then).
-    public var sequence: Int64
+    package var sequence: Int64
 
-    public init(
+    package init(
         id: String,
         vendor: String,
         tenant: String,

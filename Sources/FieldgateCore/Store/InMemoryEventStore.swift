@@ -1,8 +1,8 @@
-public import FieldgateModel
+package import FieldgateModel
 import Synchronization
 
 /// An ``EventStore`` in process memory: for `fieldgate normalize`, tests and benchmarks. Nothing survives a restart.
-public final class InMemoryEventStore: EventStore {
+package final class InMemoryEventStore: EventStore {
     struct KeyRecord {
         var eventID: String
         var expiresAt: UTCTimestamp
@@ -20,9 +20,9 @@ public final class InMemoryEventStore: EventStore {
 
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
-    public func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome {
+    package func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome {
         state.withLock { state in
             let now = candidate.event.receivedAt
             var occurrence = 1
@@ -51,7 +51,7 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
-    public func quarantine(_ request: QuarantinedRequest) async throws {
+    package func quarantine(_ request: QuarantinedRequest) async throws {
         state.withLock { state in
             var request = request
             request.sequence = state.nextSequence
@@ -60,11 +60,11 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
-    public func event(id: String) async throws -> StoredEvent? {
+    package func event(id: String) async throws -> StoredEvent? {
         state.withLock { $0.events[id] }
     }
 
-    public func purgeExpiredKeys(before instant: UTCTimestamp) async throws -> Int {
+    package func purgeExpiredKeys(before instant: UTCTimestamp) async throws -> Int {
         state.withLock { state in
             let expired = state.keys.filter { $0.value.expiresAt <= instant }.map(\.key)
             for key in expired { state.keys[key] = nil }
@@ -72,7 +72,7 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
-    public func events(_ query: EventQuery) async throws -> Page<StoredEvent> {
+    package func events(_ query: EventQuery) async throws -> Page<StoredEvent> {
         state.withLock { state in
             var fetched: [StoredEvent] = []
             for id in state.eventOrder.reversed() {
@@ -84,7 +84,7 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
-    public func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent] {
+    package func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent] {
         state.withLock { state in
             var found: [StoredEvent] = []
             for id in state.eventOrder where found.count < limit {
@@ -94,24 +94,24 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
-    public func events(jobKey: String) async throws -> [StoredEvent] {
+    package func events(jobKey: String) async throws -> [StoredEvent] {
         state.withLock { state in
             state.eventOrder.compactMap { state.events[$0] }.filter { $0.event.job?.key == jobKey }
         }
     }
 
-    public func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest> {
+    package func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest> {
         state.withLock { state in
             let fetched = state.quarantined.reversed().filter(query.matches).prefix(query.limit + 1)
             return Page(fetched: Array(fetched), limit: query.limit, sequence: \.sequence)
         }
     }
 
-    public func quarantinedRequest(id: String) async throws -> QuarantinedRequest? {
+    package func quarantinedRequest(id: String) async throws -> QuarantinedRequest? {
         state.withLock { state in state.quarantined.first { $0.id == id } }
     }
 
-    public func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws {
+    package func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws {
         state.withLock { state in
             guard let index = state.quarantined.firstIndex(where: { $0.id == quarantineID }) else { return }
             state.quarantined[index].replayedAs = eventID
@@ -119,14 +119,14 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
-    public func checkWritable() async throws {}
+    package func checkWritable() async throws {}
 
     /// Everything quarantined so far, oldest first.
-    public var quarantined: [QuarantinedRequest] {
+    package var quarantined: [QuarantinedRequest] {
         state.withLock { $0.quarantined }
     }
 
-    public var eventCount: Int {
+    package var eventCount: Int {
         state.withLock { $0.events.count }
     }
 }

@@ -542,7 +542,7 @@ enum JSONByteScan {
 /// The value of an ASCII hex digit (either case), or nil. Shared by JSON `\u` escapes and form `%XX` escapes
 /// (inlinable: the Hellotracks adapter calls it for every escape of every form).
 @inlinable @inline(__always)
-public func hexValue(_ byte: UInt8) -> UInt8? {
+package func hexValue(_ byte: UInt8) -> UInt8? {
     switch byte {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
     case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
