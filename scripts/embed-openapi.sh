@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
     echo '/// The gateway'"'"'s OpenAPI document, served at `GET /openapi.yaml`.'
     echo 'package enum OpenAPIDocument {'
     echo '    package static let yaml = #"""'
-    cat Contracts/openapi.yaml
+    # Indented as swift-format lays out a multi-line literal; the closing delimiter's indentation is stripped.
+    sed -e 's/^\(.\)/        \1/' Contracts/openapi.yaml
     echo ''
-    echo '"""#'
+    echo '        """#'
     echo '}'
 } > Sources/FieldgateHTTP/OpenAPIDocument.swift

@@ -86,7 +86,10 @@ struct FormBody {
             throw AdapterError(.formSyntax, "malformed percent escape at byte offset \(malformedAt)")
         }
         if needsValidation, let offset = UTF8Validation.firstInvalidByteOffset(in: output) {
-            let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<min(end, start + 40)]), as: UTF8.self)
+            let name = String(
+                decoding: UnsafeBufferPointer(rebasing: bytes[start..<min(end, start + 40)]),
+                as: UTF8.self
+            )
             throw AdapterError(
                 .invalidUTF8,
                 "form text '\(name)' is not UTF-8 after percent-decoding (decoded byte offset \(offset))"

@@ -132,7 +132,8 @@ struct HellotracksTenant: VendorTenant {
     /// missing parameter does. An array of pairs rather than an object keeps repeated unread parameters.
     static func canonicalContent(_ form: FormBody, data: JSONElement) -> [UInt8] {
         let sorted = form.pairs.sorted { lhs, rhs in
-            lhs.key != rhs.key ? lhs.key.lexicographicallyPrecedes(rhs.key) : lhs.value.lexicographicallyPrecedes(rhs.value)
+            lhs.key != rhs.key
+                ? lhs.key.lexicographicallyPrecedes(rhs.key) : lhs.value.lexicographicallyPrecedes(rhs.value)
         }
         var output: [UInt8] = []
         output.reserveCapacity(data.document.bytes.count + 256)

@@ -135,7 +135,11 @@ struct HellotracksMapping {
         let alert = data.object("alert")!
         var detail = JSONObjectWriter()
         detail.object("alert") { summary in
-            if let alertID = alert["id"], alertID.hasText { summary.text("id", alertID) } else { summary.string("id", id) }
+            if let alertID = alert["id"], alertID.hasText {
+                summary.text("id", alertID)
+            } else {
+                summary.string("id", id)
+            }
             summary.text("configId", alert["config"])
             summary.text("title", alert["title"])
             summary.text("description", alert["description"])

@@ -8,7 +8,8 @@ enum NoteText {
             let next = bytes[i + 1]
             if byte == UInt8(ascii: "<"), next == UInt8(ascii: "/") || isLetter(next) { return true }
             if byte == UInt8(ascii: "&"), let end = bytes[(i + 1)...].prefix(10).firstIndex(of: UInt8(ascii: ";")),
-                end > i + 1, bytes[(i + 1)..<end].allSatisfy({ isLetter($0) || $0 == UInt8(ascii: "#") || $0 &- 48 < 10 })
+                end > i + 1,
+                bytes[(i + 1)..<end].allSatisfy({ isLetter($0) || $0 == UInt8(ascii: "#") || $0 &- 48 < 10 })
             {
                 return true
             }
@@ -56,7 +57,8 @@ enum NoteText {
     static func decode(entity: String) -> Character? {
         if entity.hasPrefix("#") {
             let digits = entity.dropFirst()
-            let value = digits.first == "x" || digits.first == "X" ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits)
+            let value =
+                digits.first == "x" || digits.first == "X" ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits)
             return value.flatMap(Unicode.Scalar.init).map(Character.init)
         }
         return entities[entity]

@@ -33,7 +33,9 @@ struct TechLinkMapping {
             job?.status = TechLinkStatus.resolve(code: code, name: name)
             job?.vendorStatus = VendorStatus(code: code, name: name)
             detail["workOrder"] = .object(workOrder())
-            if record.text("site_id") != nil || record.text("site_name") != nil { detail["site"] = .object(site(record)) }
+            if record.text("site_id") != nil || record.text("site_name") != nil {
+                detail["site"] = .object(site(record))
+            }
             if let assignee = person(name: record.text("planned_tech_name"), phone: record.text("planned_tech_phone")) {
                 detail["assignee"] = assignee
             }

@@ -31,7 +31,8 @@ enum TechLinkStatus {
     /// nil when neither was sent.
     static func resolve(code: String?, name: String?) -> JobStatus? {
         if let code {
-            let digits = code.utf8.contains(where: { $0.isASCIIWhitespace || $0 >= 0x80 })
+            let digits =
+                code.utf8.contains(where: { $0.isASCIIWhitespace || $0 >= 0x80 })
                 ? code.filter { !$0.isWhitespace } : code
             guard let number = Int(digits) else { return .unknown }
             return codes[number] ?? .unknown

@@ -19,7 +19,10 @@ package struct TrackTikAdapter: VendorAdapter {
     package func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
         let options = definition.options
         guard let secretNode = options["secretHeader"] else {
-            throw ConfigurationError(line: options.line, "tracktik tenant '\(definition.tenant)' needs secretHeader {name, value}")
+            throw ConfigurationError(
+                line: options.line,
+                "tracktik tenant '\(definition.tenant)' needs secretHeader {name, value}"
+            )
         }
         let headerName = try secretNode.string("name")
         let secret = try secretNode.string("value")

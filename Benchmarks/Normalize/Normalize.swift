@@ -1,11 +1,10 @@
 import Benchmark
 import FieldgateCore
 import FieldgateModel
+import Foundation
 import HellotracksAdapter
 import TechLinkAdapter
 import TrackTikAdapter
-
-import Foundation
 
 // The parsing hot path: one vendor request → canonical event + event ID, as the pipeline does it after the
 // credential check. `mallocCountTotal` is deterministic here and thresholded; wall clock is informational.
@@ -23,10 +22,12 @@ let trackTikLog = #"""
     """#
 
 /// A `jobupdated` form as Hellotracks sends it (percent-encoded job array in `data`), 1.7 KB.
-let hellotracksForm = "account=rapidfix.hvac&id=6aa95df39c41a7e2b5d0f318&data=%5B%7B%22id%22%3A%226aa95df39c41a7e2b5d0f318%22%2C%22uidSecondary%22%3A%22RFX-WO-55120%22%2C%22type%22%3A0%2C%22teamId%22%3A0%2C%22destinationName%22%3A%22RTU-3+not+cooling+%E2%80%93+Suite+210%22%2C%22destinationLat%22%3A37.33548%2C%22destinationLng%22%3A-121.89399%2C%22destinationText%22%3A%221735+Technology+Dr%2C+San+Jose%2C+CA+95110%22%2C%22textDispatcher%22%3A%22Tenant+reports+82%C2%B0F+in+suite.+Gate+code+4411%23+%26+ring+bell+at+loading+dock.%22%2C%22textReceiver%22%3A%22%22%2C%22contactName%22%3A%22Priya+Raman%22%2C%22contactPhone%22%3A%22%2B1+408-555-0199%22%2C%22contactEmail%22%3A%22facilities%40meridianpark.example%22%2C%22day%22%3A20260915%2C%22priority%22%3A8%2C%22number%22%3A0%2C%22onSiteSeconds%22%3A1800%2C%22windowStart%22%3A0%2C%22windowEnd%22%3A2400%2C%22orderId%22%3A55120%2C%22placeUid%22%3A%22mp9r2k%22%2C%22placeName%22%3A%22Meridian+Park+%E2%80%93+Bldg+C%22%2C%22radius%22%3A150%2C%22worker%22%3A%22luis.ortega%22%2C%22workerName%22%3A%22Luis+Ortega%22%2C%22receiverUid%22%3A%22lq3k9x%22%2C%22dispatcherUid%22%3A%22rf0d1s%22%2C%22dispatcherName%22%3A%22Nora+Blake%22%2C%22tsCreated%22%3A1789484531412%2C%22tsSaved%22%3A1789484762947%2C%22tsScheduled%22%3A0%2C%22tsAssigned%22%3A1789484670118%2C%22tsAccepted%22%3A1789484762947%2C%22tsRejected%22%3A0%2C%22tsCheckIn%22%3A0%2C%22tsCheckOut%22%3A0%2C%22tsDoneSuccess%22%3A0%2C%22tsDoneFailed%22%3A0%2C%22tsSignature%22%3A0%2C%22signatureName%22%3A%22%22%2C%22customFields%22%3A%5B%7B%22key%22%3A%22equipment%22%2C%22val%22%3A%22Carrier+48TC+RTU-3%22%7D%2C%7B%22key%22%3A%22warranty%22%2C%22val%22%3A%22no%22%7D%5D%7D%5D&action=jobupdated&reason=jobupdated"
+let hellotracksForm =
+    "account=rapidfix.hvac&id=6aa95df39c41a7e2b5d0f318&data=%5B%7B%22id%22%3A%226aa95df39c41a7e2b5d0f318%22%2C%22uidSecondary%22%3A%22RFX-WO-55120%22%2C%22type%22%3A0%2C%22teamId%22%3A0%2C%22destinationName%22%3A%22RTU-3+not+cooling+%E2%80%93+Suite+210%22%2C%22destinationLat%22%3A37.33548%2C%22destinationLng%22%3A-121.89399%2C%22destinationText%22%3A%221735+Technology+Dr%2C+San+Jose%2C+CA+95110%22%2C%22textDispatcher%22%3A%22Tenant+reports+82%C2%B0F+in+suite.+Gate+code+4411%23+%26+ring+bell+at+loading+dock.%22%2C%22textReceiver%22%3A%22%22%2C%22contactName%22%3A%22Priya+Raman%22%2C%22contactPhone%22%3A%22%2B1+408-555-0199%22%2C%22contactEmail%22%3A%22facilities%40meridianpark.example%22%2C%22day%22%3A20260915%2C%22priority%22%3A8%2C%22number%22%3A0%2C%22onSiteSeconds%22%3A1800%2C%22windowStart%22%3A0%2C%22windowEnd%22%3A2400%2C%22orderId%22%3A55120%2C%22placeUid%22%3A%22mp9r2k%22%2C%22placeName%22%3A%22Meridian+Park+%E2%80%93+Bldg+C%22%2C%22radius%22%3A150%2C%22worker%22%3A%22luis.ortega%22%2C%22workerName%22%3A%22Luis+Ortega%22%2C%22receiverUid%22%3A%22lq3k9x%22%2C%22dispatcherUid%22%3A%22rf0d1s%22%2C%22dispatcherName%22%3A%22Nora+Blake%22%2C%22tsCreated%22%3A1789484531412%2C%22tsSaved%22%3A1789484762947%2C%22tsScheduled%22%3A0%2C%22tsAssigned%22%3A1789484670118%2C%22tsAccepted%22%3A1789484762947%2C%22tsRejected%22%3A0%2C%22tsCheckIn%22%3A0%2C%22tsCheckOut%22%3A0%2C%22tsDoneSuccess%22%3A0%2C%22tsDoneFailed%22%3A0%2C%22tsSignature%22%3A0%2C%22signatureName%22%3A%22%22%2C%22customFields%22%3A%5B%7B%22key%22%3A%22equipment%22%2C%22val%22%3A%22Carrier+48TC+RTU-3%22%7D%2C%7B%22key%22%3A%22warranty%22%2C%22val%22%3A%22no%22%7D%5D%7D%5D&action=jobupdated&reason=jobupdated"
 
 /// A TechLink status change (the most frequent TechLink event), 149 bytes.
-let techLinkStatusChange = #"{"event":"work order status change","workorder_id":"184233","old_status_code":"10","old_status":"Created","new_status_code":"20","new_status":"Open"}"#
+let techLinkStatusChange =
+    #"{"event":"work order status change","workorder_id":"184233","old_status_code":"10","old_status":"Created","new_status_code":"20","new_status":"Open"}"#
 
 struct Case {
     let vendor: String
@@ -36,9 +37,24 @@ struct Case {
 }
 
 let cases: [String: Case] = [
-    "tracktik": Case(vendor: "tracktik", tenant: "northwind-security", routeSuffix: "workflow-instance-logs", body: Array(trackTikLog.utf8)),
-    "hellotracks": Case(vendor: "hellotracks", tenant: "rapidfix-hvac", routeSuffix: "", body: Array(hellotracksForm.utf8)),
-    "techlink": Case(vendor: "techlink", tenant: "brightline-retail", routeSuffix: "", body: Array(techLinkStatusChange.utf8)),
+    "tracktik": Case(
+        vendor: "tracktik",
+        tenant: "northwind-security",
+        routeSuffix: "workflow-instance-logs",
+        body: Array(trackTikLog.utf8)
+    ),
+    "hellotracks": Case(
+        vendor: "hellotracks",
+        tenant: "rapidfix-hvac",
+        routeSuffix: "",
+        body: Array(hellotracksForm.utf8)
+    ),
+    "techlink": Case(
+        vendor: "techlink",
+        tenant: "brightline-retail",
+        routeSuffix: "",
+        body: Array(techLinkStatusChange.utf8)
+    ),
 ]
 
 let benchmarks: @Sendable () -> Void = {

@@ -3,6 +3,7 @@ import FieldgateCore
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import Synchronization
 
 // The durable write path: new events inserted through the SQLite store (WAL, synchronous=FULL) by 64 concurrent
 // writers, so that group commit shares transactions and fsyncs the way a loaded server does. Wall clock depends on
@@ -43,8 +44,6 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 }
-
-import Synchronization
 
 /// Hands out fresh content numbers so every iteration inserts new events.
 final class Counter: Sendable {

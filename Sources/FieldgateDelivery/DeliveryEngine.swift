@@ -1,4 +1,5 @@
 package import AsyncHTTPClient
+package import CoreMetrics
 package import FieldgateCore
 import FieldgateModel
 package import Logging
@@ -6,7 +7,6 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
-package import CoreMetrics
 
 /// Sends every pending delivery to its subscriber (CONTRACT §7), retries on schedule, dead-letters, and keeps the
 /// order of each job's events per subscriber without holding back other jobs.
@@ -136,7 +136,9 @@ package final class DeliveryEngine: Service, Sendable {
 
     /// Waits for a wake-up, the next due time, or the idle poll, whichever is first.
     private func waitForWork(now: UTCTimestamp, canClaim: Bool) async {
-        var deadline = UTCTimestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + configuration.idlePoll.milliseconds)
+        var deadline = UTCTimestamp(
+            millisecondsSinceEpoch: now.millisecondsSinceEpoch + configuration.idlePoll.milliseconds
+        )
         // A delivery that is due but was not claimed waits for an earlier one of its job (or a busy subscriber);
         // the send that frees it wakes the engine, so only a future due time is worth sleeping for.
         if canClaim, let due = try? await store.nextDueTime(after: now), due < deadline {
@@ -198,8 +200,11 @@ package final class DeliveryEngine: Service, Sendable {
                 failure = "HTTP \(code)"
                 retryAfter = RetryPolicy.retryAfter(response.headers.first(name: "Retry-After"), now: clock.now())
                 result = policy.result(
-                    afterAttempt: attemptNumber, schedule: subscriber.retrySchedule, now: clock.now(),
-                    jitter: jitter.next(), retryAfter: retryAfter
+                    afterAttempt: attemptNumber,
+                    schedule: subscriber.retrySchedule,
+                    now: clock.now(),
+                    jitter: jitter.next(),
+                    retryAfter: retryAfter
                 )
                 if code == 429, case .retry(let at) = result {
                     // The receiver is overloaded: nothing more goes to it until it asked us to come back.
@@ -209,8 +214,11 @@ package final class DeliveryEngine: Service, Sendable {
         } catch {
             failure = Self.describe(error, timeout: subscriber.timeout)
             result = policy.result(
-                afterAttempt: attemptNumber, schedule: subscriber.retrySchedule, now: clock.now(),
-                jitter: jitter.next(), retryAfter: nil
+                afterAttempt: attemptNumber,
+                schedule: subscriber.retrySchedule,
+                now: clock.now(),
+                jitter: jitter.next(),
+                retryAfter: nil
             )
         }
         let finished = clock.now()

@@ -20,7 +20,12 @@ enum AdminRepresentation {
     }
 
     /// `{<extra members>…, "events": [<CloudEvent>…]}`, with `"nextCursor"` when the list is a page.
-    static func eventList(_ events: [StoredEvent], paged: Bool, nextCursor: Int64? = nil, extra: JSONObject = [:])
+    static func eventList(
+        _ events: [StoredEvent],
+        paged: Bool,
+        nextCursor: Int64? = nil,
+        extra: JSONObject = [:]
+    )
         -> [UInt8]
     {
         var output: [UInt8] = [UInt8(ascii: "{")]

@@ -1,8 +1,7 @@
 import FieldgateCore
 import FieldgateModel
-import Hummingbird
-
 import Foundation
+import Hummingbird
 
 /// `/v1/…`: events, job timelines, quarantine and replay, for operators and the systems they build.
 struct AdminRoutes<Context: RequestContext>: Sendable {
@@ -25,9 +24,12 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
     // MARK: Events
 
     func listEvents(_ request: Request) async throws -> Response {
-        let parameters = try QueryParameters(request, allowed: [
-            "vendor", "tenant", "type", "job", "status", "since", "until", "limit", "cursor",
-        ])
+        let parameters = try QueryParameters(
+            request,
+            allowed: [
+                "vendor", "tenant", "type", "job", "status", "since", "until", "limit", "cursor",
+            ]
+        )
         var query = EventQuery(limit: try parameters.limit())
         query.vendor = parameters.text("vendor")
         query.tenant = parameters.text("tenant")
@@ -163,7 +165,11 @@ extension String {
 struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String?
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         guard let token else {

@@ -18,7 +18,8 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         group.patch("subscribers/:id") { request, context in
             try await updateSubscriber(try context.parameters.require("id"), request)
         }
-        group.delete("subscribers/:id") { _, context in try await deleteSubscriber(try context.parameters.require("id")) }
+        group.delete("subscribers/:id") { _, context in try await deleteSubscriber(try context.parameters.require("id"))
+        }
         group.post("subscribers/:id/enable") { _, context in
             try await setEnabled(try context.parameters.require("id"), true)
         }
@@ -61,7 +62,9 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         guard body["url"] != nil else { throw Problem.invalidSubscriber("url is required") }
         if try await storeCall({ try await store.subscriber(id: id) }) != nil {
             throw Problem(
-                code: "subscriber-exists", status: 409, title: "Subscriber exists",
+                code: "subscriber-exists",
+                status: 409,
+                title: "Subscriber exists",
                 detail: "a subscriber with ID '\(id)' exists; PATCH /v1/subscribers/\(id) changes it"
             )
         }
@@ -107,7 +110,9 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         }
         let queued = try await storeCall { try await store.recover(subscriberID: id, since: since, now: clock.now()) }
         wake()
-        return .json(.object(["subscriber": .string(id), "since": .string(since.rfc3339()), "queued": .integer(queued)]))
+        return .json(
+            .object(["subscriber": .string(id), "since": .string(since.rfc3339()), "queued": .integer(queued)])
+        )
     }
 
     /// Applies the writable fields present in `body`; `secret` is write-only (`null` removes it).
@@ -139,7 +144,9 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
                 }
                 subscriber.filter.statuses = statuses
             case "enabled":
-                guard case .bool(let enabled) = value else { throw Problem.invalidSubscriber("enabled must be true or false") }
+                guard case .bool(let enabled) = value else {
+                    throw Problem.invalidSubscriber("enabled must be true or false")
+                }
                 subscriber.enabled = enabled
                 subscriber.disabledReason = enabled ? nil : "disabled through the admin API"
             case "retrySchedule":
@@ -160,7 +167,9 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
     static func strings(_ value: JSONValue, _ key: String) throws -> [String] {
         guard let array = value.arrayValue else { throw Problem.invalidSubscriber("\(key) must be a list of strings") }
         return try array.map { element in
-            guard let text = element.stringValue else { throw Problem.invalidSubscriber("\(key) must be a list of strings") }
+            guard let text = element.stringValue else {
+                throw Problem.invalidSubscriber("\(key) must be a list of strings")
+            }
             return text
         }
     }
@@ -210,10 +219,12 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         query.eventID = parameters.text("event")
         query.before = try parameters.cursor()
         let page = try await storeCall { try await store.deliveries(query) }
-        return .json(.object([
-            "deliveries": .array(page.items.map { .object(Self.json($0)) }),
-            "nextCursor": AdminRepresentation.cursor(page.nextBefore),
-        ]))
+        return .json(
+            .object([
+                "deliveries": .array(page.items.map { .object(Self.json($0)) }),
+                "nextCursor": AdminRepresentation.cursor(page.nextBefore),
+            ])
+        )
     }
 
     func delivery(_ text: String) async throws -> Delivery {
@@ -227,17 +238,24 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         let delivery = try await delivery(text)
         let attempts = try await storeCall { try await store.attempts(deliveryID: delivery.id) }
         var object = Self.json(delivery)
-        object.set("attempts", .array(attempts.map { attempt in
-            var entry: JSONObject = [
-                "at": .string(attempt.at.rfc3339(alwaysMilliseconds: true)),
-                "statusCode": attempt.statusCode.map { .integer($0) } ?? .null,
-                "error": .string(attempt.error),
-                "durationMilliseconds": .integer(attempt.durationMilliseconds),
-                "result": .string(attempt.result.name),
-            ]
-            if case .retry(let at) = attempt.result { entry.set("retryAt", .string(at.rfc3339(alwaysMilliseconds: true))) }
-            return .object(entry)
-        }))
+        object.set(
+            "attempts",
+            .array(
+                attempts.map { attempt in
+                    var entry: JSONObject = [
+                        "at": .string(attempt.at.rfc3339(alwaysMilliseconds: true)),
+                        "statusCode": attempt.statusCode.map { .integer($0) } ?? .null,
+                        "error": .string(attempt.error),
+                        "durationMilliseconds": .integer(attempt.durationMilliseconds),
+                        "result": .string(attempt.result.name),
+                    ]
+                    if case .retry(let at) = attempt.result {
+                        entry.set("retryAt", .string(at.rfc3339(alwaysMilliseconds: true)))
+                    }
+                    return .object(entry)
+                }
+            )
+        )
         return .json(.object(object))
     }
 
@@ -245,11 +263,15 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         let existing = try await delivery(text)
         guard existing.state != .pending else {
             throw Problem(
-                code: "delivery-pending", status: 409, title: "Delivery pending",
-                detail: "delivery \(existing.id) is still pending (attempt \(existing.attempts + 1) is due at \(existing.nextAttemptAt))"
+                code: "delivery-pending",
+                status: 409,
+                title: "Delivery pending",
+                detail:
+                    "delivery \(existing.id) is still pending (attempt \(existing.attempts + 1) is due at \(existing.nextAttemptAt))"
             )
         }
-        guard let delivery = try await storeCall({ try await store.redeliver(id: existing.id, now: clock.now()) }) else {
+        guard let delivery = try await storeCall({ try await store.redeliver(id: existing.id, now: clock.now()) })
+        else {
             throw Problem.resourceNotFound("no delivery with ID '\(text)'")
         }
         wake()

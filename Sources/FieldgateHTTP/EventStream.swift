@@ -1,6 +1,6 @@
 import FieldgateCore
-import HTTPTypes
 import FieldgateModel
+import HTTPTypes
 import Hummingbird
 import ServiceLifecycle
 import Synchronization
@@ -51,7 +51,10 @@ struct EventStream: Sendable {
                 .filter { !$0.isEmpty }
         }
         let filter = SubscriberFilter(
-            types: list("types"), vendors: list("vendors"), tenants: list("tenants"), statuses: list("statuses")
+            types: list("types"),
+            vendors: list("vendors"),
+            tenants: list("tenants"),
+            statuses: list("statuses")
         )
         if let unknown = filter.statuses.first(where: { JobStatus(rawValue: $0) == nil }) {
             throw Problem.invalidQuery("status '\(unknown)' is not a canonical status")
@@ -92,7 +95,9 @@ struct EventStream: Sendable {
                     for stored in events {
                         after = stored.sequence
                         guard filter.matches(stored.event) else { continue }
-                        frames.append(contentsOf: "id: \(stored.event.id)\nevent: \(stored.event.type.rawValue)\ndata: ".utf8)
+                        frames.append(
+                            contentsOf: "id: \(stored.event.id)\nevent: \(stored.event.type.rawValue)\ndata: ".utf8
+                        )
                         stored.event.write(into: &frames)
                         frames.append(contentsOf: "\n\n".utf8)
                     }

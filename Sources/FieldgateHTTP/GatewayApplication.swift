@@ -4,8 +4,8 @@ package import Hummingbird
 package import Logging
 package import ServiceLifecycle
 
-package import protocol NIOCore.Channel
 package import struct NIOCore.ByteBuffer
+package import protocol NIOCore.Channel
 
 /// Everything the HTTP application needs, built by the composition root (`fieldgate serve`) or a test.
 package struct GatewayDependencies: Sendable {
@@ -115,7 +115,11 @@ package func buildApplication(
 
 /// Logs one line per request with structured metadata: never headers or bodies, which may carry secrets.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         let started = ContinuousClock.now

@@ -13,7 +13,11 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
     let pipeline: IngestPipeline
     let metrics: GatewayMetrics
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         let target = request.head.path ?? "/"

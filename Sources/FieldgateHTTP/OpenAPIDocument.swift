@@ -3,1330 +3,1330 @@
 /// The gateway's OpenAPI document, served at `GET /openapi.yaml`.
 package enum OpenAPIDocument {
     package static let yaml = #"""
-openapi: 3.1.0
-info:
-  title: Fieldgate
-  version: 1.0.0
-  summary: Cross-vendor webhook normalization gateway.
-  description: |
-    Fieldgate receives webhooks from TrackTik, Hellotracks and TechLink, verifies them per tenant, turns each into one
-    canonical CloudEvent (`./canonical-event.schema.json`), dedupes and stores it (`../shared/contract/CONTRACT.md`).
-
-    * **Ingest** (`/webhooks/...`) carries no bearer token: each vendor authenticates with the tenant's own credentials
-      (CONTRACT §1). The first failing check wins: 413, 401, 415, 400, 401 (Hellotracks account), 422, else 202.
-      A request rejected with 400, 415 or 422 after it passed authentication is quarantined (see `/v1/quarantine`).
-    * **Admin** (`/v1/...`) requires the `adminToken` bearer token.
-    * **Delivery** (`/v1/subscribers`, `/v1/deliveries`, `/v1/stream`) manages who receives events, shows what was sent
-      and streams events live. What Fieldgate sends to subscribers is the `canonicalEvent` webhook (CONTRACT §7).
-    * **Operations** (`/healthz`, `/readyz`, `/metrics`, `/openapi.yaml`) need no authentication.
-
-    Routes match exactly as written (case-sensitive, no dot-segment removal, `%2F` is data). Any other path answers 404
-    with problem code `not-found`. Every error is an RFC 9457 `application/problem+json` document (`Problem`).
-  license: {name: Proprietary}
-servers:
-  - url: http://127.0.0.1:8080
-    description: Default `server` section of fieldgate.yaml.
-tags:
-  - name: ingest
-    description: Vendor webhook call-outs.
-  - name: events
-    description: Accepted canonical events and job timelines.
-  - name: quarantine
-    description: Requests rejected after authentication, kept for inspection and replay.
-  - name: delivery
-    description: Subscribers, their deliveries and dead letters, the live event stream, and the webhook sent to subscribers.
-  - name: operations
-    description: Health, readiness, metrics and this document.
-
-paths:
-  /webhooks/tracktik/{tenant}/{entity}/{trigger}:
-    post:
-      tags: [ingest]
-      operationId: ingestTrackTik
-      summary: Receive a TrackTik Events Subscription call-out.
-      description: |
-        TrackTik call-outs name neither the entity nor the trigger, so each Events Subscription points at its own route.
-        Supported: `workflow-instance-logs/created`, `workflow-instance-logs/updated`, `dispatch-tasks/created`,
-        `dispatch-tasks/updated`, `reports/created`, `employees/created`, `employees/updated`; any other combination is
-        422 `unsupported-route` (and quarantined). The entity is the body, or `body.data` when the top level has no `id`
-        and `data` is an object.
-
-        Credentials: the tenant's configured secret header (`secretHeader` in fieldgate.yaml; name case-insensitive,
-        value exact) must be present, otherwise 401 `bad-credentials`.
-      parameters:
-        - $ref: '#/components/parameters/Tenant'
-        - name: entity
-          in: path
-          required: true
-          description: TrackTik entity of the subscription.
-          schema:
-            type: string
-            enum: [dispatch-tasks, reports, employees, workflow-instance-logs]
-        - name: trigger
-          in: path
-          required: true
-          description: TrackTik trigger of the subscription.
-          schema: {type: string, enum: [created, updated]}
-        - $ref: '#/components/parameters/TrackTikSecret'
-      requestBody: {$ref: '#/components/requestBodies/TrackTikEntity'}
-      responses:
-        '202': {$ref: '#/components/responses/IngestAccepted'}
-        '400': {$ref: '#/components/responses/BadRequest'}
-        '401': {$ref: '#/components/responses/Unauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '405': {$ref: '#/components/responses/MethodNotAllowed'}
-        '413': {$ref: '#/components/responses/PayloadTooLarge'}
-        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-        '422': {$ref: '#/components/responses/UnprocessableContent'}
-        '431': {$ref: '#/components/responses/HeadersTooLarge'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /webhooks/tracktik/{tenant}/workflow-instance-logs:
-    post:
-      tags: [ingest]
-      operationId: ingestTrackTikWorkflowLog
-      summary: Receive a TrackTik workflow-instance-log call-out without a trigger.
-      description: |
-        Same as `ingestTrackTik` for a `workflow-instance-logs` subscription whose route has no `/{trigger}` segment.
-        Mapped to `job.status_changed`. Credentials: the tenant's secret header, as for `ingestTrackTik`.
-      parameters:
-        - $ref: '#/components/parameters/Tenant'
-        - $ref: '#/components/parameters/TrackTikSecret'
-      requestBody: {$ref: '#/components/requestBodies/TrackTikEntity'}
-      responses:
-        '202': {$ref: '#/components/responses/IngestAccepted'}
-        '400': {$ref: '#/components/responses/BadRequest'}
-        '401': {$ref: '#/components/responses/Unauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '405': {$ref: '#/components/responses/MethodNotAllowed'}
-        '413': {$ref: '#/components/responses/PayloadTooLarge'}
-        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-        '422': {$ref: '#/components/responses/UnprocessableContent'}
-        '431': {$ref: '#/components/responses/HeadersTooLarge'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /webhooks/hellotracks/{tenant}:
-    post:
-      tags: [ingest]
-      operationId: ingestHellotracks
-      summary: Receive a Hellotracks callback.
-      description: |
-        A form-encoded callback whose `data` field is JSON. `action` decides the event type; `reason` is ignored.
-
-        Credentials: every header configured for the tenant (`headers` in fieldgate.yaml, e.g. `Authorization`) must be
-        present with its exact value (401 `bad-credentials`). After parsing, an `account` that is present and not the
-        tenant's account is 401 `account-mismatch`; an absent `account` is accepted.
-      parameters:
-        - $ref: '#/components/parameters/Tenant'
-      requestBody:
-        required: true
-        content: {application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/HellotracksForm'}}}
-      responses:
-        '202': {$ref: '#/components/responses/IngestAccepted'}
-        '400': {$ref: '#/components/responses/BadRequest'}
-        '401': {$ref: '#/components/responses/Unauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '405': {$ref: '#/components/responses/MethodNotAllowed'}
-        '413': {$ref: '#/components/responses/PayloadTooLarge'}
-        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-        '422': {$ref: '#/components/responses/UnprocessableContent'}
-        '431': {$ref: '#/components/responses/HeadersTooLarge'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /webhooks/techlink/{tenant}:
-    post:
-      tags: [ingest]
-      operationId: ingestTechLink
-      summary: Receive a TechLink event.
-      description: |
-        A JSON event named by its `event` field. TechLink sends no event ID, so duplicates are recognised by content within
-        the tenant's dedupe window (30 minutes by default).
-
-        Credentials: if the tenant has `tokens`, `X-Token` must be one of them (401 `bad-credentials`); a tenant without
-        tokens ignores `X-Token`.
-      parameters:
-        - $ref: '#/components/parameters/Tenant'
-        - name: X-Token
-          in: header
-          required: false
-          description: One of the tenant's configured tokens; required when the tenant has tokens.
-          schema: {type: string}
-      requestBody:
-        required: true
-        content: {application/json: {schema: {$ref: '#/components/schemas/TechLinkEvent'}}}
-      responses:
-        '202': {$ref: '#/components/responses/IngestAccepted'}
-        '400': {$ref: '#/components/responses/BadRequest'}
-        '401': {$ref: '#/components/responses/Unauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '405': {$ref: '#/components/responses/MethodNotAllowed'}
-        '413': {$ref: '#/components/responses/PayloadTooLarge'}
-        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-        '422': {$ref: '#/components/responses/UnprocessableContent'}
-        '431': {$ref: '#/components/responses/HeadersTooLarge'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-
-  /v1/events:
-    get:
-      tags: [events]
-      operationId: listEvents
-      summary: List accepted events.
-      description: |
-        Accepted canonical events, newest accepted first, filtered by every given parameter. Page with `cursor`; a bad
-        parameter is 400 `invalid-query`.
-      security: [{adminToken: []}]
-      parameters:
-        - $ref: '#/components/parameters/VendorQuery'
-        - $ref: '#/components/parameters/TenantQuery'
-        - name: type
-          in: query
-          description: Canonical event type.
-          schema: {$ref: './canonical-event.schema.json#/properties/type'}
-        - name: job
-          in: query
-          description: Job key `vendor:tenant:id`.
-          schema: {type: string, examples: ['techlink:summit-telecom:207118']}
-        - name: status
-          in: query
-          description: Canonical job status carried by the event (`data.job.status`).
-          schema: {$ref: './canonical-event.schema.json#/$defs/jobStatus'}
-        - name: since
-          in: query
-          description: Inclusive lower bound on `receivedAt` (RFC 3339).
-          schema: {type: string, format: date-time}
-        - name: until
-          in: query
-          description: Exclusive upper bound on `receivedAt` (RFC 3339).
-          schema: {type: string, format: date-time}
-        - $ref: '#/components/parameters/Limit'
-        - $ref: '#/components/parameters/Cursor'
-      responses:
-        '200':
-          description: A page of events.
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [events, nextCursor]
-                additionalProperties: false
-                properties:
-                  events:
-                    type: array
-                    items: {$ref: '#/components/schemas/CloudEvent'}
-                  nextCursor: {$ref: '#/components/schemas/NextCursor'}
-        '400': {$ref: '#/components/responses/InvalidQuery'}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-  /v1/events/{id}:
-    get:
-      tags: [events]
-      operationId: getEvent
-      summary: Get one event with its raw request.
-      description: The stored canonical event, the raw request it was normalized from (secrets redacted) and its receipt time.
-      security: [{adminToken: []}]
-      parameters:
-        - name: id
-          in: path
-          required: true
-          description: Event ID.
-          schema: {$ref: '#/components/schemas/EventId'}
-      responses:
-        '200':
-          description: The stored event.
-          content: {application/json: {schema: {$ref: '#/components/schemas/StoredEvent'}}}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-  /v1/jobs/{key}:
-    get:
-      tags: [events]
-      operationId: getJobTimeline
-      summary: Get a job's timeline.
-      description: The latest known status of a job and all its events, ordered by event time, then acceptance order.
-      security: [{adminToken: []}]
-      parameters:
-        - name: key
-          in: path
-          required: true
-          description: Job key `vendor:tenant:id` (percent-encode reserved characters of the job ID).
-          schema: {type: string, examples: ['techlink:summit-telecom:207118']}
-      responses:
-        '200':
-          description: The job timeline.
-          content: {application/json: {schema: {$ref: '#/components/schemas/JobTimeline'}}}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-  /v1/quarantine:
-    get:
-      tags: [quarantine]
-      operationId: listQuarantine
-      summary: List quarantined requests.
-      description: Requests rejected with 400, 415 or 422 after authentication, newest first. Page with `cursor`.
-      security: [{adminToken: []}]
-      parameters:
-        - $ref: '#/components/parameters/VendorQuery'
-        - $ref: '#/components/parameters/TenantQuery'
-        - $ref: '#/components/parameters/Limit'
-        - $ref: '#/components/parameters/Cursor'
-      responses:
-        '200':
-          description: A page of quarantined requests.
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [requests, nextCursor]
-                additionalProperties: false
-                properties:
-                  requests:
-                    type: array
-                    items: {$ref: '#/components/schemas/QuarantineSummary'}
-                  nextCursor: {$ref: '#/components/schemas/NextCursor'}
-        '400': {$ref: '#/components/responses/InvalidQuery'}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-  /v1/quarantine/{id}:
-    get:
-      tags: [quarantine]
-      operationId: getQuarantinedRequest
-      summary: Get one quarantined request.
-      description: The quarantine summary plus the raw request (secrets redacted).
-      security: [{adminToken: []}]
-      parameters:
-        - $ref: '#/components/parameters/QuarantineId'
-      responses:
-        '200':
-          description: The quarantined request.
-          content: {application/json: {schema: {$ref: '#/components/schemas/QuarantinedRequest'}}}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-  /v1/quarantine/{id}/replay:
-    post:
-      tags: [quarantine]
-      operationId: replayQuarantinedRequest
-      summary: Replay a quarantined request through the current pipeline.
-      description: |
-        Runs the stored raw request through the current configuration and adapters. On success the event is accepted (or
-        recognised as a duplicate) and the request is marked with `replayedAs`/`replayedAt`. When the pipeline still
-        rejects it, the answer is the problem it now fails with and the request stays quarantined.
-      security: [{adminToken: []}]
-      parameters:
-        - $ref: '#/components/parameters/QuarantineId'
-      responses:
-        '200':
-          description: The request was accepted, or is a duplicate of an accepted event.
-          content: {application/json: {schema: {$ref: '#/components/schemas/ReplayResult'}}}
-        '400': {$ref: '#/components/responses/BadRequest'}
-        '401':
+        openapi: 3.1.0
+        info:
+          title: Fieldgate
+          version: 1.0.0
+          summary: Cross-vendor webhook normalization gateway.
           description: |
-            The admin token is missing or wrong, or the replayed request now fails authentication (`unknown-tenant`,
-            `bad-credentials`, `account-mismatch`).
-          content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-        '422': {$ref: '#/components/responses/UnprocessableContent'}
+            Fieldgate receives webhooks from TrackTik, Hellotracks and TechLink, verifies them per tenant, turns each into one
+            canonical CloudEvent (`./canonical-event.schema.json`), dedupes and stores it (`../shared/contract/CONTRACT.md`).
 
-  /v1/subscribers:
-    get:
-      tags: [delivery]
-      operationId: listSubscribers
-      summary: List subscribers.
-      description: Every subscriber, from fieldgate.yaml (`origin` `config`) and from this API (`origin` `api`).
-      security: [{adminToken: []}]
-      responses:
-        '200':
-          description: All subscribers.
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [subscribers]
-                additionalProperties: false
-                properties:
-                  subscribers:
-                    type: array
-                    items: {$ref: '#/components/schemas/Subscriber'}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-    post:
-      tags: [delivery]
-      operationId: createSubscriber
-      summary: Create a subscriber.
-      description: |
-        Creates a subscriber (`origin` `api`); fields left out take their defaults. It receives the matching events
-        accepted from now on; `POST /v1/subscribers/{id}/recover` queues earlier ones.
-      security: [{adminToken: []}]
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema:
-              allOf:
-                - $ref: '#/components/schemas/SubscriberInput'
-                - required: [id, url]
-      responses:
-        '201':
-          description: The subscriber as created.
-          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
-        '400': {$ref: '#/components/responses/InvalidSubscriber'}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '409':
-          description: '`subscriber-exists`: a subscriber with this ID exists; `PATCH /v1/subscribers/{id}` changes it.'
-          content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /v1/subscribers/{id}:
-    parameters:
-      - $ref: '#/components/parameters/SubscriberId'
-    get:
-      tags: [delivery]
-      operationId: getSubscriber
-      summary: Get one subscriber.
-      description: The subscriber; its secret is never returned (`hasSecret` says whether it has one).
-      security: [{adminToken: []}]
-      responses:
-        '200':
-          description: The subscriber.
-          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-    patch:
-      tags: [delivery]
-      operationId: updateSubscriber
-      summary: Change a subscriber.
-      description: |
-        Sets the fields given and leaves the others as they are; `"secret": null` removes the secret. `id` may be sent
-        but must be the path's. A subscriber from fieldgate.yaml can be changed too, but the file is applied again at
-        the next start.
-      security: [{adminToken: []}]
-      requestBody:
-        required: true
-        content: {application/json: {schema: {$ref: '#/components/schemas/SubscriberInput'}}}
-      responses:
-        '200':
-          description: The subscriber as changed.
-          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
-        '400': {$ref: '#/components/responses/InvalidSubscriber'}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-    delete:
-      tags: [delivery]
-      operationId: deleteSubscriber
-      summary: Delete a subscriber.
-      description: |
-        Removes the subscriber and drops its pending deliveries; its delivered and dead deliveries stay listed. A
-        subscriber from fieldgate.yaml comes back at the next start unless it is removed from the file.
-      security: [{adminToken: []}]
-      responses:
-        '204': {description: Deleted.}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /v1/subscribers/{id}/enable:
-    post:
-      tags: [delivery]
-      operationId: enableSubscriber
-      summary: Enable a subscriber.
-      description: |
-        Enables the subscriber and clears `disabledReason` (e.g. after its receiver answered 410 Gone). Its pending
-        deliveries go out again; events accepted while it was disabled were not queued for it (see `recover`).
-      security: [{adminToken: []}]
-      parameters:
-        - $ref: '#/components/parameters/SubscriberId'
-      responses:
-        '200':
-          description: The enabled subscriber.
-          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /v1/subscribers/{id}/disable:
-    post:
-      tags: [delivery]
-      operationId: disableSubscriber
-      summary: Disable a subscriber.
-      description: |
-        Disables the subscriber (`disabledReason` `disabled through the admin API`): no new deliveries are queued for it
-        and its pending ones wait until it is enabled.
-      security: [{adminToken: []}]
-      parameters:
-        - $ref: '#/components/parameters/SubscriberId'
-      responses:
-        '200':
-          description: The disabled subscriber.
-          content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /v1/subscribers/{id}/recover:
-    post:
-      tags: [delivery]
-      operationId: recoverSubscriber
-      summary: Queue again every matching event accepted since a time.
-      description: |
-        Queues a new delivery, due now, for every event accepted at or after `since` (by `receivedAt`) that matches the
-        subscriber's current filters, except events already pending for it. Use it after an outage, after enabling a
-        subscriber again, or for a new subscriber that needs history. Events it already received are sent again.
-      security: [{adminToken: []}]
-      parameters:
-        - $ref: '#/components/parameters/SubscriberId'
-        - name: since
-          in: query
-          required: true
-          description: Inclusive lower bound on `receivedAt` (RFC 3339); missing or malformed is 400 `invalid-query`.
-          schema: {type: string, format: date-time}
-      responses:
-        '200':
-          description: How many deliveries were queued.
-          content: {application/json: {schema: {$ref: '#/components/schemas/RecoverResult'}}}
-        '400': {$ref: '#/components/responses/InvalidQuery'}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /v1/deliveries:
-    get:
-      tags: [delivery]
-      operationId: listDeliveries
-      summary: List deliveries.
-      description: |
-        Deliveries (one per event and subscriber), newest first, filtered by every given parameter; `state=dead` lists
-        the dead letters. Page with `cursor`; a bad parameter is 400 `invalid-query`.
-      security: [{adminToken: []}]
-      parameters:
-        - name: subscriber
-          in: query
-          description: Only deliveries to this subscriber.
-          schema: {type: string}
-        - name: state
-          in: query
-          description: Only deliveries in this state.
-          schema: {$ref: '#/components/schemas/DeliveryState'}
-        - name: event
-          in: query
-          description: Only deliveries of this event.
-          schema: {$ref: '#/components/schemas/EventId'}
-        - $ref: '#/components/parameters/Limit'
-        - $ref: '#/components/parameters/Cursor'
-      responses:
-        '200':
-          description: A page of deliveries.
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [deliveries, nextCursor]
-                additionalProperties: false
-                properties:
-                  deliveries:
-                    type: array
-                    items: {$ref: '#/components/schemas/Delivery'}
-                  nextCursor: {$ref: '#/components/schemas/NextCursor'}
-        '400': {$ref: '#/components/responses/InvalidQuery'}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /v1/deliveries/{id}:
-    get:
-      tags: [delivery]
-      operationId: getDelivery
-      summary: Get one delivery with its attempts.
-      description: The delivery with every HTTP attempt made for it, oldest first, in place of the attempt count.
-      security: [{adminToken: []}]
-      parameters:
-        - $ref: '#/components/parameters/DeliveryId'
-      responses:
-        '200':
-          description: The delivery.
-          content: {application/json: {schema: {$ref: '#/components/schemas/DeliveryDetail'}}}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /v1/deliveries/{id}/redeliver:
-    post:
-      tags: [delivery]
-      operationId: redeliver
-      summary: Send a dead or delivered delivery again.
-      description: |
-        Puts the delivery back to `pending`, due now, with `attempts` 0 and `deliveredAt` null, so it gets the
-        subscriber's whole retry schedule again. Its earlier attempts stay listed.
-      security: [{adminToken: []}]
-      parameters:
-        - $ref: '#/components/parameters/DeliveryId'
-      responses:
-        '200':
-          description: The delivery, pending again.
-          content: {application/json: {schema: {$ref: '#/components/schemas/Delivery'}}}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
-        '404': {$ref: '#/components/responses/NotFound'}
-        '409':
-          description: '`delivery-pending`: the delivery is still pending; its next attempt is already scheduled.'
-          content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /v1/stream:
-    get:
-      tags: [delivery]
-      operationId: streamEvents
-      summary: Stream accepted events live (Server-Sent Events).
-      description: |
-        Answers `text/event-stream` (`Cache-Control: no-store`) and stays open, sending each matching event, in
-        acceptance order, once it is accepted; it reads from the store, so events accepted by another instance on the
-        same store arrive too, within about a second. Without `Last-Event-ID` it starts after the newest stored event.
-        With it, the stream first replays, oldest first, every matching event accepted after that event, then goes on
-        with new ones: a client that reconnects with the last ID it received misses nothing.
+            * **Ingest** (`/webhooks/...`) carries no bearer token: each vendor authenticates with the tenant's own credentials
+              (CONTRACT §1). The first failing check wins: 413, 401, 415, 400, 401 (Hellotracks account), 422, else 202.
+              A request rejected with 400, 415 or 422 after it passed authentication is quarantined (see `/v1/quarantine`).
+            * **Admin** (`/v1/...`) requires the `adminToken` bearer token.
+            * **Delivery** (`/v1/subscribers`, `/v1/deliveries`, `/v1/stream`) manages who receives events, shows what was sent
+              and streams events live. What Fieldgate sends to subscribers is the `canonicalEvent` webhook (CONTRACT §7).
+            * **Operations** (`/healthz`, `/readyz`, `/metrics`, `/openapi.yaml`) need no authentication.
 
-        Filters work as a subscriber's: each is a comma-separated list (spaces and empty entries ignored), an absent or
-        empty one matches everything, and an event must match every given filter. An unknown or repeated parameter, a
-        status that is not canonical, or a `Last-Event-ID` that is not a stored event is 400 `invalid-query`.
-      security: [{adminToken: []}]
-      parameters:
-        - name: types
-          in: query
-          description: Event type globs (`*` matches any run of characters), e.g. `job.*,site.created`.
-          style: form
-          explode: false
-          schema: {type: array, items: {type: string}, examples: [['job.*', site.created]]}
-        - name: vendors
-          in: query
-          description: Vendors (`tracktik`, `hellotracks`, `techlink`).
-          style: form
-          explode: false
-          schema: {type: array, items: {type: string}}
-        - name: tenants
-          in: query
-          description: Tenant slugs.
-          style: form
-          explode: false
-          schema: {type: array, items: {type: string}}
-        - name: statuses
-          in: query
-          description: Canonical job statuses (`data.job.status`); when given, an event without a status does not match.
-          style: form
-          explode: false
-          schema: {type: array, items: {$ref: './canonical-event.schema.json#/$defs/jobStatus'}}
-        - name: Last-Event-ID
-          in: header
-          required: false
-          description: The ID of the last event received; matching events accepted after it are replayed first.
-          schema: {$ref: '#/components/schemas/EventId'}
-      responses:
-        '200':
-          description: |
-            An endless Server-Sent Events stream. It opens with the comment line `: fieldgate live stream`. Each message
-            is `id: <event ID>`, `event: <event type>` and `data: <the CloudEvent as JSON on one line>`, followed by an
-            empty line; after 15 s without a message a comment line `: keep-alive` is sent.
-          content:
-            text/event-stream:
+            Routes match exactly as written (case-sensitive, no dot-segment removal, `%2F` is data). Any other path answers 404
+            with problem code `not-found`. Every error is an RFC 9457 `application/problem+json` document (`Problem`).
+          license: {name: Proprietary}
+        servers:
+          - url: http://127.0.0.1:8080
+            description: Default `server` section of fieldgate.yaml.
+        tags:
+          - name: ingest
+            description: Vendor webhook call-outs.
+          - name: events
+            description: Accepted canonical events and job timelines.
+          - name: quarantine
+            description: Requests rejected after authentication, kept for inspection and replay.
+          - name: delivery
+            description: Subscribers, their deliveries and dead letters, the live event stream, and the webhook sent to subscribers.
+          - name: operations
+            description: Health, readiness, metrics and this document.
+
+        paths:
+          /webhooks/tracktik/{tenant}/{entity}/{trigger}:
+            post:
+              tags: [ingest]
+              operationId: ingestTrackTik
+              summary: Receive a TrackTik Events Subscription call-out.
+              description: |
+                TrackTik call-outs name neither the entity nor the trigger, so each Events Subscription points at its own route.
+                Supported: `workflow-instance-logs/created`, `workflow-instance-logs/updated`, `dispatch-tasks/created`,
+                `dispatch-tasks/updated`, `reports/created`, `employees/created`, `employees/updated`; any other combination is
+                422 `unsupported-route` (and quarantined). The entity is the body, or `body.data` when the top level has no `id`
+                and `data` is an object.
+
+                Credentials: the tenant's configured secret header (`secretHeader` in fieldgate.yaml; name case-insensitive,
+                value exact) must be present, otherwise 401 `bad-credentials`.
+              parameters:
+                - $ref: '#/components/parameters/Tenant'
+                - name: entity
+                  in: path
+                  required: true
+                  description: TrackTik entity of the subscription.
+                  schema:
+                    type: string
+                    enum: [dispatch-tasks, reports, employees, workflow-instance-logs]
+                - name: trigger
+                  in: path
+                  required: true
+                  description: TrackTik trigger of the subscription.
+                  schema: {type: string, enum: [created, updated]}
+                - $ref: '#/components/parameters/TrackTikSecret'
+              requestBody: {$ref: '#/components/requestBodies/TrackTikEntity'}
+              responses:
+                '202': {$ref: '#/components/responses/IngestAccepted'}
+                '400': {$ref: '#/components/responses/BadRequest'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '405': {$ref: '#/components/responses/MethodNotAllowed'}
+                '413': {$ref: '#/components/responses/PayloadTooLarge'}
+                '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+                '422': {$ref: '#/components/responses/UnprocessableContent'}
+                '431': {$ref: '#/components/responses/HeadersTooLarge'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /webhooks/tracktik/{tenant}/workflow-instance-logs:
+            post:
+              tags: [ingest]
+              operationId: ingestTrackTikWorkflowLog
+              summary: Receive a TrackTik workflow-instance-log call-out without a trigger.
+              description: |
+                Same as `ingestTrackTik` for a `workflow-instance-logs` subscription whose route has no `/{trigger}` segment.
+                Mapped to `job.status_changed`. Credentials: the tenant's secret header, as for `ingestTrackTik`.
+              parameters:
+                - $ref: '#/components/parameters/Tenant'
+                - $ref: '#/components/parameters/TrackTikSecret'
+              requestBody: {$ref: '#/components/requestBodies/TrackTikEntity'}
+              responses:
+                '202': {$ref: '#/components/responses/IngestAccepted'}
+                '400': {$ref: '#/components/responses/BadRequest'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '405': {$ref: '#/components/responses/MethodNotAllowed'}
+                '413': {$ref: '#/components/responses/PayloadTooLarge'}
+                '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+                '422': {$ref: '#/components/responses/UnprocessableContent'}
+                '431': {$ref: '#/components/responses/HeadersTooLarge'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /webhooks/hellotracks/{tenant}:
+            post:
+              tags: [ingest]
+              operationId: ingestHellotracks
+              summary: Receive a Hellotracks callback.
+              description: |
+                A form-encoded callback whose `data` field is JSON. `action` decides the event type; `reason` is ignored.
+
+                Credentials: every header configured for the tenant (`headers` in fieldgate.yaml, e.g. `Authorization`) must be
+                present with its exact value (401 `bad-credentials`). After parsing, an `account` that is present and not the
+                tenant's account is 401 `account-mismatch`; an absent `account` is accepted.
+              parameters:
+                - $ref: '#/components/parameters/Tenant'
+              requestBody:
+                required: true
+                content: {application/x-www-form-urlencoded: {schema: {$ref: '#/components/schemas/HellotracksForm'}}}
+              responses:
+                '202': {$ref: '#/components/responses/IngestAccepted'}
+                '400': {$ref: '#/components/responses/BadRequest'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '405': {$ref: '#/components/responses/MethodNotAllowed'}
+                '413': {$ref: '#/components/responses/PayloadTooLarge'}
+                '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+                '422': {$ref: '#/components/responses/UnprocessableContent'}
+                '431': {$ref: '#/components/responses/HeadersTooLarge'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /webhooks/techlink/{tenant}:
+            post:
+              tags: [ingest]
+              operationId: ingestTechLink
+              summary: Receive a TechLink event.
+              description: |
+                A JSON event named by its `event` field. TechLink sends no event ID, so duplicates are recognised by content within
+                the tenant's dedupe window (30 minutes by default).
+
+                Credentials: if the tenant has `tokens`, `X-Token` must be one of them (401 `bad-credentials`); a tenant without
+                tokens ignores `X-Token`.
+              parameters:
+                - $ref: '#/components/parameters/Tenant'
+                - name: X-Token
+                  in: header
+                  required: false
+                  description: One of the tenant's configured tokens; required when the tenant has tokens.
+                  schema: {type: string}
+              requestBody:
+                required: true
+                content: {application/json: {schema: {$ref: '#/components/schemas/TechLinkEvent'}}}
+              responses:
+                '202': {$ref: '#/components/responses/IngestAccepted'}
+                '400': {$ref: '#/components/responses/BadRequest'}
+                '401': {$ref: '#/components/responses/Unauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '405': {$ref: '#/components/responses/MethodNotAllowed'}
+                '413': {$ref: '#/components/responses/PayloadTooLarge'}
+                '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+                '422': {$ref: '#/components/responses/UnprocessableContent'}
+                '431': {$ref: '#/components/responses/HeadersTooLarge'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+
+          /v1/events:
+            get:
+              tags: [events]
+              operationId: listEvents
+              summary: List accepted events.
+              description: |
+                Accepted canonical events, newest accepted first, filtered by every given parameter. Page with `cursor`; a bad
+                parameter is 400 `invalid-query`.
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/VendorQuery'
+                - $ref: '#/components/parameters/TenantQuery'
+                - name: type
+                  in: query
+                  description: Canonical event type.
+                  schema: {$ref: './canonical-event.schema.json#/properties/type'}
+                - name: job
+                  in: query
+                  description: Job key `vendor:tenant:id`.
+                  schema: {type: string, examples: ['techlink:summit-telecom:207118']}
+                - name: status
+                  in: query
+                  description: Canonical job status carried by the event (`data.job.status`).
+                  schema: {$ref: './canonical-event.schema.json#/$defs/jobStatus'}
+                - name: since
+                  in: query
+                  description: Inclusive lower bound on `receivedAt` (RFC 3339).
+                  schema: {type: string, format: date-time}
+                - name: until
+                  in: query
+                  description: Exclusive upper bound on `receivedAt` (RFC 3339).
+                  schema: {type: string, format: date-time}
+                - $ref: '#/components/parameters/Limit'
+                - $ref: '#/components/parameters/Cursor'
+              responses:
+                '200':
+                  description: A page of events.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [events, nextCursor]
+                        additionalProperties: false
+                        properties:
+                          events:
+                            type: array
+                            items: {$ref: '#/components/schemas/CloudEvent'}
+                          nextCursor: {$ref: '#/components/schemas/NextCursor'}
+                '400': {$ref: '#/components/responses/InvalidQuery'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+          /v1/events/{id}:
+            get:
+              tags: [events]
+              operationId: getEvent
+              summary: Get one event with its raw request.
+              description: The stored canonical event, the raw request it was normalized from (secrets redacted) and its receipt time.
+              security: [{adminToken: []}]
+              parameters:
+                - name: id
+                  in: path
+                  required: true
+                  description: Event ID.
+                  schema: {$ref: '#/components/schemas/EventId'}
+              responses:
+                '200':
+                  description: The stored event.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/StoredEvent'}}}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+          /v1/jobs/{key}:
+            get:
+              tags: [events]
+              operationId: getJobTimeline
+              summary: Get a job's timeline.
+              description: The latest known status of a job and all its events, ordered by event time, then acceptance order.
+              security: [{adminToken: []}]
+              parameters:
+                - name: key
+                  in: path
+                  required: true
+                  description: Job key `vendor:tenant:id` (percent-encode reserved characters of the job ID).
+                  schema: {type: string, examples: ['techlink:summit-telecom:207118']}
+              responses:
+                '200':
+                  description: The job timeline.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/JobTimeline'}}}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+          /v1/quarantine:
+            get:
+              tags: [quarantine]
+              operationId: listQuarantine
+              summary: List quarantined requests.
+              description: Requests rejected with 400, 415 or 422 after authentication, newest first. Page with `cursor`.
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/VendorQuery'
+                - $ref: '#/components/parameters/TenantQuery'
+                - $ref: '#/components/parameters/Limit'
+                - $ref: '#/components/parameters/Cursor'
+              responses:
+                '200':
+                  description: A page of quarantined requests.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [requests, nextCursor]
+                        additionalProperties: false
+                        properties:
+                          requests:
+                            type: array
+                            items: {$ref: '#/components/schemas/QuarantineSummary'}
+                          nextCursor: {$ref: '#/components/schemas/NextCursor'}
+                '400': {$ref: '#/components/responses/InvalidQuery'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+          /v1/quarantine/{id}:
+            get:
+              tags: [quarantine]
+              operationId: getQuarantinedRequest
+              summary: Get one quarantined request.
+              description: The quarantine summary plus the raw request (secrets redacted).
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/QuarantineId'
+              responses:
+                '200':
+                  description: The quarantined request.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/QuarantinedRequest'}}}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+          /v1/quarantine/{id}/replay:
+            post:
+              tags: [quarantine]
+              operationId: replayQuarantinedRequest
+              summary: Replay a quarantined request through the current pipeline.
+              description: |
+                Runs the stored raw request through the current configuration and adapters. On success the event is accepted (or
+                recognised as a duplicate) and the request is marked with `replayedAs`/`replayedAt`. When the pipeline still
+                rejects it, the answer is the problem it now fails with and the request stays quarantined.
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/QuarantineId'
+              responses:
+                '200':
+                  description: The request was accepted, or is a duplicate of an accepted event.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/ReplayResult'}}}
+                '400': {$ref: '#/components/responses/BadRequest'}
+                '401':
+                  description: |
+                    The admin token is missing or wrong, or the replayed request now fails authentication (`unknown-tenant`,
+                    `bad-credentials`, `account-mismatch`).
+                  content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+                '422': {$ref: '#/components/responses/UnprocessableContent'}
+
+          /v1/subscribers:
+            get:
+              tags: [delivery]
+              operationId: listSubscribers
+              summary: List subscribers.
+              description: Every subscriber, from fieldgate.yaml (`origin` `config`) and from this API (`origin` `api`).
+              security: [{adminToken: []}]
+              responses:
+                '200':
+                  description: All subscribers.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [subscribers]
+                        additionalProperties: false
+                        properties:
+                          subscribers:
+                            type: array
+                            items: {$ref: '#/components/schemas/Subscriber'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+            post:
+              tags: [delivery]
+              operationId: createSubscriber
+              summary: Create a subscriber.
+              description: |
+                Creates a subscriber (`origin` `api`); fields left out take their defaults. It receives the matching events
+                accepted from now on; `POST /v1/subscribers/{id}/recover` queues earlier ones.
+              security: [{adminToken: []}]
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema:
+                      allOf:
+                        - $ref: '#/components/schemas/SubscriberInput'
+                        - required: [id, url]
+              responses:
+                '201':
+                  description: The subscriber as created.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+                '400': {$ref: '#/components/responses/InvalidSubscriber'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '409':
+                  description: '`subscriber-exists`: a subscriber with this ID exists; `PATCH /v1/subscribers/{id}` changes it.'
+                  content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /v1/subscribers/{id}:
+            parameters:
+              - $ref: '#/components/parameters/SubscriberId'
+            get:
+              tags: [delivery]
+              operationId: getSubscriber
+              summary: Get one subscriber.
+              description: The subscriber; its secret is never returned (`hasSecret` says whether it has one).
+              security: [{adminToken: []}]
+              responses:
+                '200':
+                  description: The subscriber.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+            patch:
+              tags: [delivery]
+              operationId: updateSubscriber
+              summary: Change a subscriber.
+              description: |
+                Sets the fields given and leaves the others as they are; `"secret": null` removes the secret. `id` may be sent
+                but must be the path's. A subscriber from fieldgate.yaml can be changed too, but the file is applied again at
+                the next start.
+              security: [{adminToken: []}]
+              requestBody:
+                required: true
+                content: {application/json: {schema: {$ref: '#/components/schemas/SubscriberInput'}}}
+              responses:
+                '200':
+                  description: The subscriber as changed.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+                '400': {$ref: '#/components/responses/InvalidSubscriber'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+            delete:
+              tags: [delivery]
+              operationId: deleteSubscriber
+              summary: Delete a subscriber.
+              description: |
+                Removes the subscriber and drops its pending deliveries; its delivered and dead deliveries stay listed. A
+                subscriber from fieldgate.yaml comes back at the next start unless it is removed from the file.
+              security: [{adminToken: []}]
+              responses:
+                '204': {description: Deleted.}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /v1/subscribers/{id}/enable:
+            post:
+              tags: [delivery]
+              operationId: enableSubscriber
+              summary: Enable a subscriber.
+              description: |
+                Enables the subscriber and clears `disabledReason` (e.g. after its receiver answered 410 Gone). Its pending
+                deliveries go out again; events accepted while it was disabled were not queued for it (see `recover`).
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/SubscriberId'
+              responses:
+                '200':
+                  description: The enabled subscriber.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /v1/subscribers/{id}/disable:
+            post:
+              tags: [delivery]
+              operationId: disableSubscriber
+              summary: Disable a subscriber.
+              description: |
+                Disables the subscriber (`disabledReason` `disabled through the admin API`): no new deliveries are queued for it
+                and its pending ones wait until it is enabled.
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/SubscriberId'
+              responses:
+                '200':
+                  description: The disabled subscriber.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /v1/subscribers/{id}/recover:
+            post:
+              tags: [delivery]
+              operationId: recoverSubscriber
+              summary: Queue again every matching event accepted since a time.
+              description: |
+                Queues a new delivery, due now, for every event accepted at or after `since` (by `receivedAt`) that matches the
+                subscriber's current filters, except events already pending for it. Use it after an outage, after enabling a
+                subscriber again, or for a new subscriber that needs history. Events it already received are sent again.
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/SubscriberId'
+                - name: since
+                  in: query
+                  required: true
+                  description: Inclusive lower bound on `receivedAt` (RFC 3339); missing or malformed is 400 `invalid-query`.
+                  schema: {type: string, format: date-time}
+              responses:
+                '200':
+                  description: How many deliveries were queued.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/RecoverResult'}}}
+                '400': {$ref: '#/components/responses/InvalidQuery'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /v1/deliveries:
+            get:
+              tags: [delivery]
+              operationId: listDeliveries
+              summary: List deliveries.
+              description: |
+                Deliveries (one per event and subscriber), newest first, filtered by every given parameter; `state=dead` lists
+                the dead letters. Page with `cursor`; a bad parameter is 400 `invalid-query`.
+              security: [{adminToken: []}]
+              parameters:
+                - name: subscriber
+                  in: query
+                  description: Only deliveries to this subscriber.
+                  schema: {type: string}
+                - name: state
+                  in: query
+                  description: Only deliveries in this state.
+                  schema: {$ref: '#/components/schemas/DeliveryState'}
+                - name: event
+                  in: query
+                  description: Only deliveries of this event.
+                  schema: {$ref: '#/components/schemas/EventId'}
+                - $ref: '#/components/parameters/Limit'
+                - $ref: '#/components/parameters/Cursor'
+              responses:
+                '200':
+                  description: A page of deliveries.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [deliveries, nextCursor]
+                        additionalProperties: false
+                        properties:
+                          deliveries:
+                            type: array
+                            items: {$ref: '#/components/schemas/Delivery'}
+                          nextCursor: {$ref: '#/components/schemas/NextCursor'}
+                '400': {$ref: '#/components/responses/InvalidQuery'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /v1/deliveries/{id}:
+            get:
+              tags: [delivery]
+              operationId: getDelivery
+              summary: Get one delivery with its attempts.
+              description: The delivery with every HTTP attempt made for it, oldest first, in place of the attempt count.
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/DeliveryId'
+              responses:
+                '200':
+                  description: The delivery.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/DeliveryDetail'}}}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /v1/deliveries/{id}/redeliver:
+            post:
+              tags: [delivery]
+              operationId: redeliver
+              summary: Send a dead or delivered delivery again.
+              description: |
+                Puts the delivery back to `pending`, due now, with `attempts` 0 and `deliveredAt` null, so it gets the
+                subscriber's whole retry schedule again. Its earlier attempts stay listed.
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/DeliveryId'
+              responses:
+                '200':
+                  description: The delivery, pending again.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/Delivery'}}}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '409':
+                  description: '`delivery-pending`: the delivery is still pending; its next attempt is already scheduled.'
+                  content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /v1/stream:
+            get:
+              tags: [delivery]
+              operationId: streamEvents
+              summary: Stream accepted events live (Server-Sent Events).
+              description: |
+                Answers `text/event-stream` (`Cache-Control: no-store`) and stays open, sending each matching event, in
+                acceptance order, once it is accepted; it reads from the store, so events accepted by another instance on the
+                same store arrive too, within about a second. Without `Last-Event-ID` it starts after the newest stored event.
+                With it, the stream first replays, oldest first, every matching event accepted after that event, then goes on
+                with new ones: a client that reconnects with the last ID it received misses nothing.
+
+                Filters work as a subscriber's: each is a comma-separated list (spaces and empty entries ignored), an absent or
+                empty one matches everything, and an event must match every given filter. An unknown or repeated parameter, a
+                status that is not canonical, or a `Last-Event-ID` that is not a stored event is 400 `invalid-query`.
+              security: [{adminToken: []}]
+              parameters:
+                - name: types
+                  in: query
+                  description: Event type globs (`*` matches any run of characters), e.g. `job.*,site.created`.
+                  style: form
+                  explode: false
+                  schema: {type: array, items: {type: string}, examples: [['job.*', site.created]]}
+                - name: vendors
+                  in: query
+                  description: Vendors (`tracktik`, `hellotracks`, `techlink`).
+                  style: form
+                  explode: false
+                  schema: {type: array, items: {type: string}}
+                - name: tenants
+                  in: query
+                  description: Tenant slugs.
+                  style: form
+                  explode: false
+                  schema: {type: array, items: {type: string}}
+                - name: statuses
+                  in: query
+                  description: Canonical job statuses (`data.job.status`); when given, an event without a status does not match.
+                  style: form
+                  explode: false
+                  schema: {type: array, items: {$ref: './canonical-event.schema.json#/$defs/jobStatus'}}
+                - name: Last-Event-ID
+                  in: header
+                  required: false
+                  description: The ID of the last event received; matching events accepted after it are replayed first.
+                  schema: {$ref: '#/components/schemas/EventId'}
+              responses:
+                '200':
+                  description: |
+                    An endless Server-Sent Events stream. It opens with the comment line `: fieldgate live stream`. Each message
+                    is `id: <event ID>`, `event: <event type>` and `data: <the CloudEvent as JSON on one line>`, followed by an
+                    empty line; after 15 s without a message a comment line `: keep-alive` is sent.
+                  content:
+                    text/event-stream:
+                      schema: {type: string}
+                      examples:
+                        event:
+                          summary: The opening comment, one event (data shortened), then a keep-alive.
+                          value: |
+                            : fieldgate live stream
+
+                            id: 5d41402abc4b2a76b9719d911017c592
+                            event: job.status_changed
+                            data: {"specversion":"1.0","id":"5d41402abc4b2a76b9719d911017c592","type":"job.status_changed",…}
+
+                            : keep-alive
+
+                '400': {$ref: '#/components/responses/InvalidQuery'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+
+          /healthz:
+            get:
+              tags: [operations]
+              operationId: getHealth
+              summary: Liveness probe.
+              description: Answers 200 while the process serves requests.
+              security: []
+              responses:
+                '200':
+                  description: Alive.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [status]
+                        additionalProperties: false
+                        properties: {status: {const: ok}}
+          /readyz:
+            get:
+              tags: [operations]
+              operationId: getReadiness
+              summary: Readiness probe.
+              description: Answers 200 when the event store is reachable, 503 `store-unavailable` otherwise.
+              security: []
+              responses:
+                '200':
+                  description: Ready to accept webhooks.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [status]
+                        additionalProperties: false
+                        properties: {status: {const: ready}}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /metrics:
+            get:
+              tags: [operations]
+              operationId: getMetrics
+              summary: Prometheus metrics.
+              description: Counters and histograms in the Prometheus text exposition format (including rejected 401/413 requests).
+              security: []
+              responses:
+                '200':
+                  description: Prometheus text exposition.
+                  content: {text/plain: {schema: {type: string}}}
+          /openapi.yaml:
+            get:
+              tags: [operations]
+              operationId: getOpenAPI
+              summary: This OpenAPI document.
+              description: Serves `Contracts/openapi.yaml`.
+              security: []
+              responses:
+                '200':
+                  description: The OpenAPI 3.1 document.
+                  content: {application/yaml: {schema: {type: string}}}
+
+        webhooks:
+          canonicalEvent:
+            post:
+              tags: [delivery]
+              operationId: receiveCanonicalEvent
+              summary: What Fieldgate POSTs to each subscriber for every matching event.
+              description: |
+                Sent to the subscriber's `url` for every event accepted while it is enabled and matches its filters. The body is
+                the stored CloudEvent, byte for byte the same on every attempt; the headers follow Standard Webhooks, so any
+                standard-webhooks library verifies them.
+
+                * At least once: a crash or a lost answer may repeat a delivery, always with the same `webhook-id`; dedupe on
+                  it.
+                * Per subscriber, the events of one job arrive in the order they were accepted: the next waits until the earlier
+                  one is delivered or dead-lettered. Other jobs are not held back; at most `maxConcurrency` requests are in
+                  flight to one subscriber.
+                * A 2xx answer within the subscriber's `timeout` (default 30 s) delivers it. 410 Gone disables the subscriber
+                  (its deliveries wait until it is enabled again). Anything else, or no answer in time, is retried on the
+                  subscriber's `retrySchedule` (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, each ±20 % jitter), never
+                  sooner than the answer's `Retry-After` (bounded to 10 h); after 429 nothing else goes to that subscriber until
+                  the retry time. When the schedule has run out the delivery is dead-lettered (`GET /v1/deliveries?state=dead`,
+                  `POST /v1/deliveries/{id}/redeliver`).
+              parameters:
+                - name: webhook-id
+                  in: header
+                  required: true
+                  description: The event ID, the same on every attempt.
+                  schema: {$ref: '#/components/schemas/EventId'}
+                - name: webhook-timestamp
+                  in: header
+                  required: true
+                  description: When this attempt was sent, in Unix seconds.
+                  schema: {type: integer, examples: [1793049246]}
+                - name: webhook-signature
+                  in: header
+                  required: false
+                  description: |
+                    `v1,` followed by the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`, keyed with the bytes
+                    the base64 after `whsec_` in the subscriber's secret decodes to. Absent when the subscriber has no secret.
+                  schema: {type: string, pattern: '^v1,[A-Za-z0-9+/]+={0,2}$'}
+                - name: User-Agent
+                  in: header
+                  required: true
+                  description: Always `fieldgate`.
+                  schema: {type: string, const: fieldgate}
+              requestBody:
+                required: true
+                description: The canonical CloudEvent.
+                content:
+                  application/cloudevents+json:
+                    schema: {$ref: './canonical-event.schema.json'}
+              responses:
+                '2XX':
+                  description: Delivered; the body is ignored.
+                '410':
+                  description: The receiver is gone; Fieldgate disables the subscriber and its deliveries wait.
+                '429':
+                  description: |
+                    Overloaded: retried like any other failure, and nothing else goes to this subscriber until the retry time.
+                  headers:
+                    Retry-After: {$ref: '#/components/headers/RetryAfter'}
+                default:
+                  description: Failed (as is no answer within the timeout); retried on the schedule, then dead-lettered.
+                  headers:
+                    Retry-After: {$ref: '#/components/headers/RetryAfter'}
+
+        components:
+          securitySchemes:
+            adminToken:
+              type: http
+              scheme: bearer
+              description: 'The admin token configured as `admin.token` in fieldgate.yaml, sent as `Authorization: Bearer <token>`.'
+
+          parameters:
+            Tenant:
+              name: tenant
+              in: path
+              required: true
+              description: Tenant slug as configured in fieldgate.yaml; an unknown tenant is 401 `unknown-tenant`.
+              schema: {type: string, minLength: 1}
+            TrackTikSecret:
+              name: TrackTik-Callout-Secret
+              in: header
+              required: false
+              description: |
+                Example name of the tenant's secret header. The real name and value are the tenant's `secretHeader` in
+                fieldgate.yaml (name case-insensitive, value exact); the header is required, whatever its name.
               schema: {type: string}
+            VendorQuery:
+              name: vendor
+              in: query
+              description: Only this vendor.
+              schema: {$ref: '#/components/schemas/Vendor'}
+            TenantQuery:
+              name: tenant
+              in: query
+              description: Only this tenant.
+              schema: {type: string, minLength: 1}
+            Limit:
+              name: limit
+              in: query
+              description: Page size.
+              schema: {type: integer, minimum: 1, maximum: 500, default: 50}
+            Cursor:
+              name: cursor
+              in: query
+              description: Opaque cursor from a previous page's `nextCursor`.
+              schema: {type: string}
+            QuarantineId:
+              name: id
+              in: path
+              required: true
+              description: Quarantine ID.
+              schema: {$ref: '#/components/schemas/QuarantineId'}
+            SubscriberId:
+              name: id
+              in: path
+              required: true
+              description: Subscriber ID.
+              schema: {$ref: '#/components/schemas/SubscriberId'}
+            DeliveryId:
+              name: id
+              in: path
+              required: true
+              description: Delivery ID; anything that is not one is 404 `not-found`.
+              schema: {$ref: '#/components/schemas/DeliveryId'}
+
+          requestBodies:
+            TrackTikEntity:
+              required: true
+              description: The TrackTik entity, or `{"meta":…,"data":{…}}` wrapping it; any JSON object.
+              content: {application/json: {schema: {type: object}}}
+
+          headers:
+            Allow:
+              description: The methods the route accepts.
+              schema: {type: string, const: POST}
+            RetryAfter:
+              description: |
+                When to try again, as delay-seconds or an HTTP date (IMF-fixdate). Fieldgate retries no sooner, but never waits
+                longer than 10 h for it.
+              schema: {type: string, examples: ['120', 'Sun, 06 Nov 1994 08:49:37 GMT']}
+
+          responses:
+            IngestAccepted:
+              description: Accepted and durably stored, or a duplicate of an event accepted within the tenant's dedupe window.
+              content: {application/json: {schema: {$ref: '#/components/schemas/IngestAck'}}}
+            BadRequest:
+              description: |
+                Malformed request: `empty-body`, `invalid-utf8`, `json-syntax`, `not-an-object`, `form-syntax`, `data-not-json`,
+                `bad-framing`. Quarantined when it passed authentication.
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            Unauthorized:
+              description: '`unknown-tenant`, `bad-credentials` or `account-mismatch`. Not stored; counted.'
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            AdminUnauthorized:
+              description: '`unauthorized`: the `adminToken` bearer token is missing or wrong.'
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            NotFound:
+              description: '`not-found`: no such route, event, job, quarantined request, subscriber or delivery.'
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            MethodNotAllowed:
+              description: '`method-not-allowed`: ingest routes accept POST only.'
+              headers: {Allow: {$ref: '#/components/headers/Allow'}}
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            PayloadTooLarge:
+              description: '`body-too-large`: the body exceeds `server.maxBodyBytes`. Not stored; counted.'
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            UnsupportedMediaType:
+              description: |
+                `unsupported-media-type`: missing or wrong `Content-Type`, or a `Content-Encoding` other than `identity`.
+                Quarantined when it passed authentication.
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            UnprocessableContent:
+              description: |
+                Understood but unusable: `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`,
+                `unknown-event`. Quarantined.
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            HeadersTooLarge:
+              description: '`headers-too-large`: the request header block exceeds 64 KiB.'
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            ServiceUnavailable:
+              description: '`store-unavailable`: the event store cannot be reached; nothing was accepted or changed.'
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            InvalidQuery:
+              description: '`invalid-query`: a query parameter is unknown, repeated, malformed or out of range.'
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            InvalidSubscriber:
+              description: |
+                `invalid-subscriber`: the body is not a JSON object (at most 64 KiB), a field is unknown or has the wrong type or
+                value, or the ID would change.
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+
+          schemas:
+            CloudEvent: {$ref: './canonical-event.schema.json'}
+            EventId:
+              type: string
+              pattern: '^[0-9a-f]{32}$'
+              description: Event ID, 32 lowercase hex characters derived from the dedupe key (CONTRACT §2).
+            QuarantineId:
+              type: string
+              description: Quarantine ID.
+              examples: [q_0194f2a3b1c0_9f86d081884c7d65]
+            Vendor: {type: string, enum: [tracktik, hellotracks, techlink]}
+            Timestamp: {$ref: './canonical-event.schema.json#/$defs/utcTimestamp'}
+            NextCursor:
+              type: [string, 'null']
+              description: Cursor for the next page; null on the last page.
+
+            Problem:
+              type: object
+              description: RFC 9457 problem document.
+              required: [type, title, status, detail, code]
+              properties:
+                type:
+                  type: string
+                  description: '`urn:fieldgate:problem:<code>`.'
+                  pattern: '^urn:fieldgate:problem:[a-z0-9-]+$'
+                  examples: ['urn:fieldgate:problem:missing-field']
+                title:
+                  type: string
+                  description: Short human title of the problem code.
+                status:
+                  type: integer
+                  description: HTTP status code.
+                detail:
+                  type: string
+                  description: Precise and free of secrets — which header, which field, which byte offset.
+                code:
+                  type: string
+                  description: |
+                    Stable problem code:
+                    * 400 — `empty-body`, `invalid-utf8`, `json-syntax`, `not-an-object`, `form-syntax`, `data-not-json`,
+                      `bad-framing`, `invalid-query` (admin API), `invalid-subscriber` (admin API)
+                    * 401 — `unknown-tenant`, `bad-credentials`, `account-mismatch`, `unauthorized` (admin API)
+                    * 404 — `not-found`
+                    * 405 — `method-not-allowed`
+                    * 409 — `subscriber-exists`, `delivery-pending` (admin API)
+                    * 413 — `body-too-large`
+                    * 415 — `unsupported-media-type`
+                    * 422 — `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`, `unknown-event`
+                    * 431 — `headers-too-large`
+                    * 500 — `internal-error` (logged with its cause; never expected)
+                    * 503 — `store-unavailable`
               examples:
+                - type: 'urn:fieldgate:problem:missing-field'
+                  title: Missing field
+                  status: 422
+                  detail: "required field 'workorder_id' is missing or empty"
+                  code: missing-field
+
+            IngestAck:
+              type: object
+              required: [status, id]
+              additionalProperties: false
+              properties:
+                status:
+                  type: string
+                  enum: [accepted, duplicate]
+                  description: '`duplicate` when the same content was accepted within the dedupe window.'
+                id:
+                  $ref: '#/components/schemas/EventId'
+                  description: The event ID; for a duplicate, the ID of the first accepted copy.
+
+            HellotracksForm:
+              type: object
+              description: |
+                Form fields the adapter reads; each may appear at most once (400 `form-syntax`). Missing or empty `id`, `action`
+                or `data` is 422 `missing-field`.
+              required: [id, action, data]
+              properties:
+                account:
+                  type: string
+                  description: Hellotracks account; when present it must be the tenant's account.
+                id:
+                  type: string
+                  minLength: 1
+                  description: Job, place or alert ID.
+                action:
+                  type: string
+                  description: |
+                    Decides the event type: `jobcreated`, `jobupdated`, `jobcompleted`, `jobarchived`, `jobdeleted`,
+                    `jobcheckin`, `jobcheckout`, `placecheckin`, `placecheckout`, `alerttriggered`; others are 422 `unknown-action`.
+                reason: {type: string, description: Ignored.}
+                data:
+                  type: string
+                  contentMediaType: application/json
+                  description: |
+                    JSON text: for job actions a non-empty array of job objects, for place actions an object, for alerts an object
+                    with an `alert` object. Not JSON is 400 `data-not-json`.
+
+            TechLinkEvent:
+              type: object
+              description: A TechLink event; fields other than `event` and `workorder_id` depend on the event (CONTRACT §4).
+              required: [event]
+              properties:
                 event:
-                  summary: The opening comment, one event (data shortened), then a keep-alive.
-                  value: |
-                    : fieldgate live stream
+                  type: string
+                  description: |
+                    Event name, e.g. `work order status change`, `work order tech on-site`, `account created`, `site updated`;
+                    an unknown event is 422 `unknown-event`.
+                workorder_id:
+                  type: [string, integer]
+                  description: Work order (job) ID; required and non-empty on every work-order event.
 
-                    id: 5d41402abc4b2a76b9719d911017c592
-                    event: job.status_changed
-                    data: {"specversion":"1.0","id":"5d41402abc4b2a76b9719d911017c592","type":"job.status_changed",…}
+            RawRequest:
+              type: object
+              description: |
+                The request as received. Secret header values (the tenant's credentials) are replaced with `[redacted]`. Exactly
+                one of `body` (UTF-8 text) and `bodyBase64` (bytes that are not UTF-8) is present.
+              required: [method, path, headers]
+              properties:
+                method: {type: string}
+                path:
+                  type: string
+                  description: Request target as received, including any query.
+                headers:
+                  type: array
+                  description: Header fields in the order received.
+                  items:
+                    type: object
+                    required: [name, value]
+                    additionalProperties: false
+                    properties:
+                      name: {type: string}
+                      value: {type: string}
+                body: {type: string}
+                bodyBase64: {type: string, contentEncoding: base64}
+              oneOf:
+                - required: [body]
+                - required: [bodyBase64]
+              additionalProperties: false
 
-                    : keep-alive
+            StoredEvent:
+              type: object
+              required: [event, raw, receivedAt]
+              additionalProperties: false
+              properties:
+                event: {$ref: '#/components/schemas/CloudEvent'}
+                raw: {$ref: '#/components/schemas/RawRequest'}
+                receivedAt:
+                  $ref: '#/components/schemas/Timestamp'
+                  description: When Fieldgate received the request.
 
-        '400': {$ref: '#/components/responses/InvalidQuery'}
-        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+            JobTimeline:
+              type: object
+              required: [key, vendor, tenant, jobId, status, vendorStatus, updatedAt, eventCount, events]
+              additionalProperties: false
+              properties:
+                key:
+                  type: string
+                  description: Job key `vendor:tenant:id`.
+                vendor: {$ref: '#/components/schemas/Vendor'}
+                tenant: {type: string}
+                jobId: {type: string}
+                status:
+                  $ref: './canonical-event.schema.json#/$defs/nullableJobStatus'
+                  description: Latest known canonical status; null when no event said anything about status.
+                vendorStatus:
+                  $ref: './canonical-event.schema.json#/$defs/vendorStatus'
+                  description: The vendor's own code and name for the latest known status, or null.
+                updatedAt:
+                  type: [string, 'null']
+                  format: date-time
+                  description: Event time of the event that set `status`; null when `status` is null.
+                eventCount: {type: integer, minimum: 1}
+                events:
+                  type: array
+                  description: The job's events, ordered by event time, then acceptance order.
+                  items: {$ref: '#/components/schemas/CloudEvent'}
 
-  /healthz:
-    get:
-      tags: [operations]
-      operationId: getHealth
-      summary: Liveness probe.
-      description: Answers 200 while the process serves requests.
-      security: []
-      responses:
-        '200':
-          description: Alive.
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [status]
-                additionalProperties: false
-                properties: {status: {const: ok}}
-  /readyz:
-    get:
-      tags: [operations]
-      operationId: getReadiness
-      summary: Readiness probe.
-      description: Answers 200 when the event store is reachable, 503 `store-unavailable` otherwise.
-      security: []
-      responses:
-        '200':
-          description: Ready to accept webhooks.
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [status]
-                additionalProperties: false
-                properties: {status: {const: ready}}
-        '503': {$ref: '#/components/responses/ServiceUnavailable'}
-  /metrics:
-    get:
-      tags: [operations]
-      operationId: getMetrics
-      summary: Prometheus metrics.
-      description: Counters and histograms in the Prometheus text exposition format (including rejected 401/413 requests).
-      security: []
-      responses:
-        '200':
-          description: Prometheus text exposition.
-          content: {text/plain: {schema: {type: string}}}
-  /openapi.yaml:
-    get:
-      tags: [operations]
-      operationId: getOpenAPI
-      summary: This OpenAPI document.
-      description: Serves `Contracts/openapi.yaml`.
-      security: []
-      responses:
-        '200':
-          description: The OpenAPI 3.1 document.
-          content: {application/yaml: {schema: {type: string}}}
+            QuarantineSummary:
+              type: object
+              required: [id, vendor, tenant, routeSuffix, receivedAt, problem, replayedAs, replayedAt]
+              properties:
+                id: {$ref: '#/components/schemas/QuarantineId'}
+                vendor: {$ref: '#/components/schemas/Vendor'}
+                tenant: {type: string}
+                routeSuffix:
+                  type: string
+                  description: Route suffix of the ingest path, as used in the dedupe key (e.g. `dispatch-tasks/created`).
+                receivedAt: {$ref: '#/components/schemas/Timestamp'}
+                problem:
+                  $ref: '#/components/schemas/Problem'
+                  description: Why the request was rejected.
+                replayedAs:
+                  oneOf: [{$ref: '#/components/schemas/EventId'}, {type: 'null'}]
+                  description: Event ID of a successful replay; null until then.
+                replayedAt:
+                  type: [string, 'null']
+                  format: date-time
+                  description: When the successful replay happened; null until then.
 
-webhooks:
-  canonicalEvent:
-    post:
-      tags: [delivery]
-      operationId: receiveCanonicalEvent
-      summary: What Fieldgate POSTs to each subscriber for every matching event.
-      description: |
-        Sent to the subscriber's `url` for every event accepted while it is enabled and matches its filters. The body is
-        the stored CloudEvent, byte for byte the same on every attempt; the headers follow Standard Webhooks, so any
-        standard-webhooks library verifies them.
+            QuarantinedRequest:
+              allOf:
+                - $ref: '#/components/schemas/QuarantineSummary'
+                - type: object
+                  required: [raw]
+                  properties: {raw: {$ref: '#/components/schemas/RawRequest'}}
 
-        * At least once: a crash or a lost answer may repeat a delivery, always with the same `webhook-id`; dedupe on
-          it.
-        * Per subscriber, the events of one job arrive in the order they were accepted: the next waits until the earlier
-          one is delivered or dead-lettered. Other jobs are not held back; at most `maxConcurrency` requests are in
-          flight to one subscriber.
-        * A 2xx answer within the subscriber's `timeout` (default 30 s) delivers it. 410 Gone disables the subscriber
-          (its deliveries wait until it is enabled again). Anything else, or no answer in time, is retried on the
-          subscriber's `retrySchedule` (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, each ±20 % jitter), never
-          sooner than the answer's `Retry-After` (bounded to 10 h); after 429 nothing else goes to that subscriber until
-          the retry time. When the schedule has run out the delivery is dead-lettered (`GET /v1/deliveries?state=dead`,
-          `POST /v1/deliveries/{id}/redeliver`).
-      parameters:
-        - name: webhook-id
-          in: header
-          required: true
-          description: The event ID, the same on every attempt.
-          schema: {$ref: '#/components/schemas/EventId'}
-        - name: webhook-timestamp
-          in: header
-          required: true
-          description: When this attempt was sent, in Unix seconds.
-          schema: {type: integer, examples: [1793049246]}
-        - name: webhook-signature
-          in: header
-          required: false
-          description: |
-            `v1,` followed by the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`, keyed with the bytes
-            the base64 after `whsec_` in the subscriber's secret decodes to. Absent when the subscriber has no secret.
-          schema: {type: string, pattern: '^v1,[A-Za-z0-9+/]+={0,2}$'}
-        - name: User-Agent
-          in: header
-          required: true
-          description: Always `fieldgate`.
-          schema: {type: string, const: fieldgate}
-      requestBody:
-        required: true
-        description: The canonical CloudEvent.
-        content:
-          application/cloudevents+json:
-            schema: {$ref: './canonical-event.schema.json'}
-      responses:
-        '2XX':
-          description: Delivered; the body is ignored.
-        '410':
-          description: The receiver is gone; Fieldgate disables the subscriber and its deliveries wait.
-        '429':
-          description: |
-            Overloaded: retried like any other failure, and nothing else goes to this subscriber until the retry time.
-          headers:
-            Retry-After: {$ref: '#/components/headers/RetryAfter'}
-        default:
-          description: Failed (as is no answer within the timeout); retried on the schedule, then dead-lettered.
-          headers:
-            Retry-After: {$ref: '#/components/headers/RetryAfter'}
+            ReplayResult:
+              type: object
+              required: [status, id, event]
+              additionalProperties: false
+              properties:
+                status: {type: string, enum: [accepted, duplicate]}
+                id:
+                  $ref: '#/components/schemas/EventId'
+                  description: The event ID; for a duplicate, the ID of the first accepted copy.
+                event:
+                  $ref: '#/components/schemas/CloudEvent'
+                  description: The accepted event (for a duplicate, the original's).
 
-components:
-  securitySchemes:
-    adminToken:
-      type: http
-      scheme: bearer
-      description: 'The admin token configured as `admin.token` in fieldgate.yaml, sent as `Authorization: Bearer <token>`.'
+            SubscriberId:
+              type: string
+              pattern: '^[!-.0-~]+$'
+              description: Subscriber ID, printable ASCII without spaces or `/`.
+              examples: [billing]
+            Duration:
+              type: string
+              pattern: '^([0-9]+(ms|s|m|h|d|w))+$'
+              description: |
+                Positive duration: whole numbers with the units `ms`, `s`, `m`, `h`, `d`, `w`, which may be combined (`1h30m`).
+                Answers use the shortest exact form (`10h`, `5m`, `45s`, `1500ms`).
+              examples: [5s, 30m, 10h]
+            Subscriber:
+              type: object
+              description: A system that receives matching events as signed webhooks (`canonicalEvent`, CONTRACT §7).
+              required: [id, url, hasSecret, types, vendors, tenants, statuses, enabled, disabledReason, retrySchedule, timeout,
+                maxConcurrency, origin]
+              additionalProperties: false
+              properties:
+                id: {type: string, description: Subscriber ID.}
+                url: {type: string, format: uri, description: Where deliveries are POSTed.}
+                hasSecret:
+                  type: boolean
+                  description: Whether deliveries are signed; the secret itself is write-only and never returned.
+                types:
+                  type: array
+                  description: Event type globs (`*` matches any run of characters); empty matches every type.
+                  items: {type: string}
+                  examples: [['job.*']]
+                vendors:
+                  type: array
+                  description: Vendors; empty matches every vendor.
+                  items: {type: string}
+                tenants:
+                  type: array
+                  description: Tenant slugs; empty matches every tenant.
+                  items: {type: string}
+                statuses:
+                  type: array
+                  description: |
+                    Canonical job statuses (`data.job.status`); empty matches every event, otherwise an event without a status
+                    does not match.
+                  items: {type: string}
+                enabled:
+                  type: boolean
+                  description: A disabled subscriber gets no new deliveries, and its pending ones wait until it is enabled.
+                disabledReason:
+                  type: [string, 'null']
+                  description: Why it is disabled (through the admin API, or its receiver answered 410 Gone); null when enabled.
+                  examples: ['the receiver answered 410 Gone at 2026-10-26T21:14:06Z; enable it again once it is back']
+                retrySchedule:
+                  type: array
+                  description: |
+                    Delay before each retry, ±20 % jitter; a delivery whose last retry also fails is dead-lettered. Default
+                    `[5s, 5m, 30m, 2h, 5h, 10h, 10h]` (eight attempts over about a day and a half).
+                  items: {$ref: '#/components/schemas/Duration'}
+                  examples: [[5s, 5m, 30m, 2h, 5h, 10h, 10h]]
+                timeout:
+                  $ref: '#/components/schemas/Duration'
+                  description: How long one attempt may take before it counts as failed; default `30s`.
+                maxConcurrency:
+                  type: integer
+                  minimum: 1
+                  maximum: 1000
+                  description: Deliveries in flight to this subscriber at once; default 8.
+                origin:
+                  type: string
+                  enum: [config, api]
+                  description: |
+                    `config`: from the `subscribers` section of fieldgate.yaml, applied again at every start; `api`: created
+                    through `POST /v1/subscribers`.
+            SubscriberInput:
+              type: object
+              description: |
+                The writable fields of a subscriber. On `POST` `id` and `url` are required and absent fields take their
+                defaults; on `PATCH` every field is optional and absent fields stay as they are. An unknown field, a wrong type
+                or a bad value is 400 `invalid-subscriber`.
+              additionalProperties: false
+              properties:
+                id:
+                  $ref: '#/components/schemas/SubscriberId'
+                  description: Subscriber ID; it cannot change (on `PATCH` it may only repeat the path's).
+                url:
+                  type: string
+                  format: uri
+                  pattern: '^https?://'
+                  description: Where deliveries are POSTed; `http://` or `https://`.
+                  examples: ['https://billing.example.com/hooks/fieldgate']
+                secret:
+                  type: [string, 'null']
+                  pattern: '^whsec_([A-Za-z0-9+/=]{4})+$'
+                  writeOnly: true
+                  description: |
+                    Signing secret, `whsec_` followed by a base64 key (Standard Webhooks); null removes it, and deliveries go
+                    out unsigned. Never returned.
+                  examples: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]
+                types:
+                  type: array
+                  description: Event type globs such as `job.*` or `*.created`; empty matches every type. Default `[]`.
+                  items: {type: string}
+                vendors:
+                  type: array
+                  description: Vendors; empty matches every vendor. Default `[]`.
+                  items: {type: string}
+                tenants:
+                  type: array
+                  description: Tenant slugs; empty matches every tenant. Default `[]`.
+                  items: {type: string}
+                statuses:
+                  type: array
+                  description: Canonical job statuses; empty matches every event. Default `[]`.
+                  items: {$ref: './canonical-event.schema.json#/$defs/jobStatus'}
+                enabled:
+                  type: boolean
+                  description: |
+                    `false` disables the subscriber (`disabledReason` `disabled through the admin API`), `true` enables it and
+                    clears `disabledReason`. Default `true`.
+                retrySchedule:
+                  type: array
+                  description: Delay before each retry. Default `[5s, 5m, 30m, 2h, 5h, 10h, 10h]`.
+                  items: {$ref: '#/components/schemas/Duration'}
+                timeout:
+                  $ref: '#/components/schemas/Duration'
+                  description: Time allowed for one attempt. Default `30s`.
+                maxConcurrency:
+                  type: integer
+                  minimum: 1
+                  maximum: 1000
+                  description: Deliveries in flight to this subscriber at once. Default 8.
+            RecoverResult:
+              type: object
+              required: [subscriber, since, queued]
+              additionalProperties: false
+              properties:
+                subscriber: {type: string, description: Subscriber ID.}
+                since: {$ref: '#/components/schemas/Timestamp'}
+                queued: {type: integer, minimum: 0, description: How many deliveries were queued.}
 
-  parameters:
-    Tenant:
-      name: tenant
-      in: path
-      required: true
-      description: Tenant slug as configured in fieldgate.yaml; an unknown tenant is 401 `unknown-tenant`.
-      schema: {type: string, minLength: 1}
-    TrackTikSecret:
-      name: TrackTik-Callout-Secret
-      in: header
-      required: false
-      description: |
-        Example name of the tenant's secret header. The real name and value are the tenant's `secretHeader` in
-        fieldgate.yaml (name case-insensitive, value exact); the header is required, whatever its name.
-      schema: {type: string}
-    VendorQuery:
-      name: vendor
-      in: query
-      description: Only this vendor.
-      schema: {$ref: '#/components/schemas/Vendor'}
-    TenantQuery:
-      name: tenant
-      in: query
-      description: Only this tenant.
-      schema: {type: string, minLength: 1}
-    Limit:
-      name: limit
-      in: query
-      description: Page size.
-      schema: {type: integer, minimum: 1, maximum: 500, default: 50}
-    Cursor:
-      name: cursor
-      in: query
-      description: Opaque cursor from a previous page's `nextCursor`.
-      schema: {type: string}
-    QuarantineId:
-      name: id
-      in: path
-      required: true
-      description: Quarantine ID.
-      schema: {$ref: '#/components/schemas/QuarantineId'}
-    SubscriberId:
-      name: id
-      in: path
-      required: true
-      description: Subscriber ID.
-      schema: {$ref: '#/components/schemas/SubscriberId'}
-    DeliveryId:
-      name: id
-      in: path
-      required: true
-      description: Delivery ID; anything that is not one is 404 `not-found`.
-      schema: {$ref: '#/components/schemas/DeliveryId'}
+            DeliveryId:
+              type: string
+              pattern: '^[0-9]+$'
+              description: Delivery ID, increasing in acceptance order.
+              examples: ['1042']
+            DeliveryState:
+              type: string
+              enum: [pending, delivered, dead]
+              description: '`pending` until delivered; `dead` once the retry schedule ran out (a dead letter).'
+            DeliveryFields:
+              type: object
+              description: What `Delivery` and `DeliveryDetail` share.
+              required: [id, eventId, subscriber, jobKey, state, nextAttemptAt, lastStatus, lastError, createdAt, deliveredAt]
+              properties:
+                id: {$ref: '#/components/schemas/DeliveryId'}
+                eventId: {$ref: '#/components/schemas/EventId'}
+                subscriber: {type: string, description: Subscriber ID.}
+                jobKey:
+                  type: [string, 'null']
+                  description: |
+                    Job key `vendor:tenant:id` of the event; null when it concerns no job. Per subscriber, a job's deliveries go
+                    out in acceptance order.
+                state: {$ref: '#/components/schemas/DeliveryState'}
+                nextAttemptAt:
+                  type: [string, 'null']
+                  format: date-time
+                  description: When the next attempt is due; null unless `pending`.
+                lastStatus:
+                  type: [integer, 'null']
+                  description: HTTP status of the last attempt; null before the first one or when it got no HTTP answer.
+                lastError:
+                  type: [string, 'null']
+                  description: Why the last attempt failed, e.g. `HTTP 503`; null when it did not fail.
+                createdAt:
+                  $ref: '#/components/schemas/Timestamp'
+                  description: When the delivery was queued.
+                deliveredAt:
+                  type: [string, 'null']
+                  format: date-time
+                  description: When a 2xx answer was received; null unless `delivered`.
+            Delivery:
+              description: One event owed to one subscriber.
+              unevaluatedProperties: false
+              allOf:
+                - $ref: '#/components/schemas/DeliveryFields'
+                - type: object
+                  required: [attempts]
+                  properties:
+                    attempts:
+                      type: integer
+                      minimum: 0
+                      description: Attempts made since the delivery was queued or last redelivered.
+            DeliveryDetail:
+              description: A delivery whose `attempts` is the list of every attempt made for it rather than their count.
+              unevaluatedProperties: false
+              allOf:
+                - $ref: '#/components/schemas/DeliveryFields'
+                - type: object
+                  required: [attempts]
+                  properties:
+                    attempts:
+                      type: array
+                      description: Every attempt, oldest first, including those made before a redelivery.
+                      items: {$ref: '#/components/schemas/DeliveryAttempt'}
+            DeliveryAttempt:
+              type: object
+              description: One HTTP attempt and what it led to.
+              required: [at, statusCode, error, durationMilliseconds, result]
+              additionalProperties: false
+              properties:
+                at:
+                  $ref: '#/components/schemas/Timestamp'
+                  description: When the attempt finished.
+                statusCode:
+                  type: [integer, 'null']
+                  description: The receiver's HTTP status; null when there was no HTTP answer (refused, timed out).
+                error:
+                  type: [string, 'null']
+                  description: Why it failed, e.g. `HTTP 503` or `410 Gone`; null when delivered.
+                durationMilliseconds: {type: integer, minimum: 0}
+                result:
+                  type: string
+                  enum: [delivered, retry, dead, subscriber-gone]
+                  description: |
+                    `delivered` (2xx), `retry` (tried again at `retryAt`), `dead` (the schedule ran out), `subscriber-gone`
+                    (410: the subscriber was disabled and the delivery waits).
+                retryAt:
+                  $ref: '#/components/schemas/Timestamp'
+                  description: When the next attempt is due; present only when `result` is `retry`.
+              if: {properties: {result: {const: retry}}}
+              then: {required: [retryAt]}
+              else: {not: {required: [retryAt]}}
 
-  requestBodies:
-    TrackTikEntity:
-      required: true
-      description: The TrackTik entity, or `{"meta":…,"data":{…}}` wrapping it; any JSON object.
-      content: {application/json: {schema: {type: object}}}
-
-  headers:
-    Allow:
-      description: The methods the route accepts.
-      schema: {type: string, const: POST}
-    RetryAfter:
-      description: |
-        When to try again, as delay-seconds or an HTTP date (IMF-fixdate). Fieldgate retries no sooner, but never waits
-        longer than 10 h for it.
-      schema: {type: string, examples: ['120', 'Sun, 06 Nov 1994 08:49:37 GMT']}
-
-  responses:
-    IngestAccepted:
-      description: Accepted and durably stored, or a duplicate of an event accepted within the tenant's dedupe window.
-      content: {application/json: {schema: {$ref: '#/components/schemas/IngestAck'}}}
-    BadRequest:
-      description: |
-        Malformed request: `empty-body`, `invalid-utf8`, `json-syntax`, `not-an-object`, `form-syntax`, `data-not-json`,
-        `bad-framing`. Quarantined when it passed authentication.
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    Unauthorized:
-      description: '`unknown-tenant`, `bad-credentials` or `account-mismatch`. Not stored; counted.'
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    AdminUnauthorized:
-      description: '`unauthorized`: the `adminToken` bearer token is missing or wrong.'
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    NotFound:
-      description: '`not-found`: no such route, event, job, quarantined request, subscriber or delivery.'
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    MethodNotAllowed:
-      description: '`method-not-allowed`: ingest routes accept POST only.'
-      headers: {Allow: {$ref: '#/components/headers/Allow'}}
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    PayloadTooLarge:
-      description: '`body-too-large`: the body exceeds `server.maxBodyBytes`. Not stored; counted.'
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    UnsupportedMediaType:
-      description: |
-        `unsupported-media-type`: missing or wrong `Content-Type`, or a `Content-Encoding` other than `identity`.
-        Quarantined when it passed authentication.
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    UnprocessableContent:
-      description: |
-        Understood but unusable: `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`,
-        `unknown-event`. Quarantined.
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    HeadersTooLarge:
-      description: '`headers-too-large`: the request header block exceeds 64 KiB.'
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    ServiceUnavailable:
-      description: '`store-unavailable`: the event store cannot be reached; nothing was accepted or changed.'
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    InvalidQuery:
-      description: '`invalid-query`: a query parameter is unknown, repeated, malformed or out of range.'
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-    InvalidSubscriber:
-      description: |
-        `invalid-subscriber`: the body is not a JSON object (at most 64 KiB), a field is unknown or has the wrong type or
-        value, or the ID would change.
-      content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
-
-  schemas:
-    CloudEvent: {$ref: './canonical-event.schema.json'}
-    EventId:
-      type: string
-      pattern: '^[0-9a-f]{32}$'
-      description: Event ID, 32 lowercase hex characters derived from the dedupe key (CONTRACT §2).
-    QuarantineId:
-      type: string
-      description: Quarantine ID.
-      examples: [q_0194f2a3b1c0_9f86d081884c7d65]
-    Vendor: {type: string, enum: [tracktik, hellotracks, techlink]}
-    Timestamp: {$ref: './canonical-event.schema.json#/$defs/utcTimestamp'}
-    NextCursor:
-      type: [string, 'null']
-      description: Cursor for the next page; null on the last page.
-
-    Problem:
-      type: object
-      description: RFC 9457 problem document.
-      required: [type, title, status, detail, code]
-      properties:
-        type:
-          type: string
-          description: '`urn:fieldgate:problem:<code>`.'
-          pattern: '^urn:fieldgate:problem:[a-z0-9-]+$'
-          examples: ['urn:fieldgate:problem:missing-field']
-        title:
-          type: string
-          description: Short human title of the problem code.
-        status:
-          type: integer
-          description: HTTP status code.
-        detail:
-          type: string
-          description: Precise and free of secrets — which header, which field, which byte offset.
-        code:
-          type: string
-          description: |
-            Stable problem code:
-            * 400 — `empty-body`, `invalid-utf8`, `json-syntax`, `not-an-object`, `form-syntax`, `data-not-json`,
-              `bad-framing`, `invalid-query` (admin API), `invalid-subscriber` (admin API)
-            * 401 — `unknown-tenant`, `bad-credentials`, `account-mismatch`, `unauthorized` (admin API)
-            * 404 — `not-found`
-            * 405 — `method-not-allowed`
-            * 409 — `subscriber-exists`, `delivery-pending` (admin API)
-            * 413 — `body-too-large`
-            * 415 — `unsupported-media-type`
-            * 422 — `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`, `unknown-event`
-            * 431 — `headers-too-large`
-            * 500 — `internal-error` (logged with its cause; never expected)
-            * 503 — `store-unavailable`
-      examples:
-        - type: 'urn:fieldgate:problem:missing-field'
-          title: Missing field
-          status: 422
-          detail: "required field 'workorder_id' is missing or empty"
-          code: missing-field
-
-    IngestAck:
-      type: object
-      required: [status, id]
-      additionalProperties: false
-      properties:
-        status:
-          type: string
-          enum: [accepted, duplicate]
-          description: '`duplicate` when the same content was accepted within the dedupe window.'
-        id:
-          $ref: '#/components/schemas/EventId'
-          description: The event ID; for a duplicate, the ID of the first accepted copy.
-
-    HellotracksForm:
-      type: object
-      description: |
-        Form fields the adapter reads; each may appear at most once (400 `form-syntax`). Missing or empty `id`, `action`
-        or `data` is 422 `missing-field`.
-      required: [id, action, data]
-      properties:
-        account:
-          type: string
-          description: Hellotracks account; when present it must be the tenant's account.
-        id:
-          type: string
-          minLength: 1
-          description: Job, place or alert ID.
-        action:
-          type: string
-          description: |
-            Decides the event type: `jobcreated`, `jobupdated`, `jobcompleted`, `jobarchived`, `jobdeleted`,
-            `jobcheckin`, `jobcheckout`, `placecheckin`, `placecheckout`, `alerttriggered`; others are 422 `unknown-action`.
-        reason: {type: string, description: Ignored.}
-        data:
-          type: string
-          contentMediaType: application/json
-          description: |
-            JSON text: for job actions a non-empty array of job objects, for place actions an object, for alerts an object
-            with an `alert` object. Not JSON is 400 `data-not-json`.
-
-    TechLinkEvent:
-      type: object
-      description: A TechLink event; fields other than `event` and `workorder_id` depend on the event (CONTRACT §4).
-      required: [event]
-      properties:
-        event:
-          type: string
-          description: |
-            Event name, e.g. `work order status change`, `work order tech on-site`, `account created`, `site updated`;
-            an unknown event is 422 `unknown-event`.
-        workorder_id:
-          type: [string, integer]
-          description: Work order (job) ID; required and non-empty on every work-order event.
-
-    RawRequest:
-      type: object
-      description: |
-        The request as received. Secret header values (the tenant's credentials) are replaced with `[redacted]`. Exactly
-        one of `body` (UTF-8 text) and `bodyBase64` (bytes that are not UTF-8) is present.
-      required: [method, path, headers]
-      properties:
-        method: {type: string}
-        path:
-          type: string
-          description: Request target as received, including any query.
-        headers:
-          type: array
-          description: Header fields in the order received.
-          items:
-            type: object
-            required: [name, value]
-            additionalProperties: false
-            properties:
-              name: {type: string}
-              value: {type: string}
-        body: {type: string}
-        bodyBase64: {type: string, contentEncoding: base64}
-      oneOf:
-        - required: [body]
-        - required: [bodyBase64]
-      additionalProperties: false
-
-    StoredEvent:
-      type: object
-      required: [event, raw, receivedAt]
-      additionalProperties: false
-      properties:
-        event: {$ref: '#/components/schemas/CloudEvent'}
-        raw: {$ref: '#/components/schemas/RawRequest'}
-        receivedAt:
-          $ref: '#/components/schemas/Timestamp'
-          description: When Fieldgate received the request.
-
-    JobTimeline:
-      type: object
-      required: [key, vendor, tenant, jobId, status, vendorStatus, updatedAt, eventCount, events]
-      additionalProperties: false
-      properties:
-        key:
-          type: string
-          description: Job key `vendor:tenant:id`.
-        vendor: {$ref: '#/components/schemas/Vendor'}
-        tenant: {type: string}
-        jobId: {type: string}
-        status:
-          $ref: './canonical-event.schema.json#/$defs/nullableJobStatus'
-          description: Latest known canonical status; null when no event said anything about status.
-        vendorStatus:
-          $ref: './canonical-event.schema.json#/$defs/vendorStatus'
-          description: The vendor's own code and name for the latest known status, or null.
-        updatedAt:
-          type: [string, 'null']
-          format: date-time
-          description: Event time of the event that set `status`; null when `status` is null.
-        eventCount: {type: integer, minimum: 1}
-        events:
-          type: array
-          description: The job's events, ordered by event time, then acceptance order.
-          items: {$ref: '#/components/schemas/CloudEvent'}
-
-    QuarantineSummary:
-      type: object
-      required: [id, vendor, tenant, routeSuffix, receivedAt, problem, replayedAs, replayedAt]
-      properties:
-        id: {$ref: '#/components/schemas/QuarantineId'}
-        vendor: {$ref: '#/components/schemas/Vendor'}
-        tenant: {type: string}
-        routeSuffix:
-          type: string
-          description: Route suffix of the ingest path, as used in the dedupe key (e.g. `dispatch-tasks/created`).
-        receivedAt: {$ref: '#/components/schemas/Timestamp'}
-        problem:
-          $ref: '#/components/schemas/Problem'
-          description: Why the request was rejected.
-        replayedAs:
-          oneOf: [{$ref: '#/components/schemas/EventId'}, {type: 'null'}]
-          description: Event ID of a successful replay; null until then.
-        replayedAt:
-          type: [string, 'null']
-          format: date-time
-          description: When the successful replay happened; null until then.
-
-    QuarantinedRequest:
-      allOf:
-        - $ref: '#/components/schemas/QuarantineSummary'
-        - type: object
-          required: [raw]
-          properties: {raw: {$ref: '#/components/schemas/RawRequest'}}
-
-    ReplayResult:
-      type: object
-      required: [status, id, event]
-      additionalProperties: false
-      properties:
-        status: {type: string, enum: [accepted, duplicate]}
-        id:
-          $ref: '#/components/schemas/EventId'
-          description: The event ID; for a duplicate, the ID of the first accepted copy.
-        event:
-          $ref: '#/components/schemas/CloudEvent'
-          description: The accepted event (for a duplicate, the original's).
-
-    SubscriberId:
-      type: string
-      pattern: '^[!-.0-~]+$'
-      description: Subscriber ID, printable ASCII without spaces or `/`.
-      examples: [billing]
-    Duration:
-      type: string
-      pattern: '^([0-9]+(ms|s|m|h|d|w))+$'
-      description: |
-        Positive duration: whole numbers with the units `ms`, `s`, `m`, `h`, `d`, `w`, which may be combined (`1h30m`).
-        Answers use the shortest exact form (`10h`, `5m`, `45s`, `1500ms`).
-      examples: [5s, 30m, 10h]
-    Subscriber:
-      type: object
-      description: A system that receives matching events as signed webhooks (`canonicalEvent`, CONTRACT §7).
-      required: [id, url, hasSecret, types, vendors, tenants, statuses, enabled, disabledReason, retrySchedule, timeout,
-        maxConcurrency, origin]
-      additionalProperties: false
-      properties:
-        id: {type: string, description: Subscriber ID.}
-        url: {type: string, format: uri, description: Where deliveries are POSTed.}
-        hasSecret:
-          type: boolean
-          description: Whether deliveries are signed; the secret itself is write-only and never returned.
-        types:
-          type: array
-          description: Event type globs (`*` matches any run of characters); empty matches every type.
-          items: {type: string}
-          examples: [['job.*']]
-        vendors:
-          type: array
-          description: Vendors; empty matches every vendor.
-          items: {type: string}
-        tenants:
-          type: array
-          description: Tenant slugs; empty matches every tenant.
-          items: {type: string}
-        statuses:
-          type: array
-          description: |
-            Canonical job statuses (`data.job.status`); empty matches every event, otherwise an event without a status
-            does not match.
-          items: {type: string}
-        enabled:
-          type: boolean
-          description: A disabled subscriber gets no new deliveries, and its pending ones wait until it is enabled.
-        disabledReason:
-          type: [string, 'null']
-          description: Why it is disabled (through the admin API, or its receiver answered 410 Gone); null when enabled.
-          examples: ['the receiver answered 410 Gone at 2026-10-26T21:14:06Z; enable it again once it is back']
-        retrySchedule:
-          type: array
-          description: |
-            Delay before each retry, ±20 % jitter; a delivery whose last retry also fails is dead-lettered. Default
-            `[5s, 5m, 30m, 2h, 5h, 10h, 10h]` (eight attempts over about a day and a half).
-          items: {$ref: '#/components/schemas/Duration'}
-          examples: [[5s, 5m, 30m, 2h, 5h, 10h, 10h]]
-        timeout:
-          $ref: '#/components/schemas/Duration'
-          description: How long one attempt may take before it counts as failed; default `30s`.
-        maxConcurrency:
-          type: integer
-          minimum: 1
-          maximum: 1000
-          description: Deliveries in flight to this subscriber at once; default 8.
-        origin:
-          type: string
-          enum: [config, api]
-          description: |
-            `config`: from the `subscribers` section of fieldgate.yaml, applied again at every start; `api`: created
-            through `POST /v1/subscribers`.
-    SubscriberInput:
-      type: object
-      description: |
-        The writable fields of a subscriber. On `POST` `id` and `url` are required and absent fields take their
-        defaults; on `PATCH` every field is optional and absent fields stay as they are. An unknown field, a wrong type
-        or a bad value is 400 `invalid-subscriber`.
-      additionalProperties: false
-      properties:
-        id:
-          $ref: '#/components/schemas/SubscriberId'
-          description: Subscriber ID; it cannot change (on `PATCH` it may only repeat the path's).
-        url:
-          type: string
-          format: uri
-          pattern: '^https?://'
-          description: Where deliveries are POSTed; `http://` or `https://`.
-          examples: ['https://billing.example.com/hooks/fieldgate']
-        secret:
-          type: [string, 'null']
-          pattern: '^whsec_([A-Za-z0-9+/=]{4})+$'
-          writeOnly: true
-          description: |
-            Signing secret, `whsec_` followed by a base64 key (Standard Webhooks); null removes it, and deliveries go
-            out unsigned. Never returned.
-          examples: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]
-        types:
-          type: array
-          description: Event type globs such as `job.*` or `*.created`; empty matches every type. Default `[]`.
-          items: {type: string}
-        vendors:
-          type: array
-          description: Vendors; empty matches every vendor. Default `[]`.
-          items: {type: string}
-        tenants:
-          type: array
-          description: Tenant slugs; empty matches every tenant. Default `[]`.
-          items: {type: string}
-        statuses:
-          type: array
-          description: Canonical job statuses; empty matches every event. Default `[]`.
-          items: {$ref: './canonical-event.schema.json#/$defs/jobStatus'}
-        enabled:
-          type: boolean
-          description: |
-            `false` disables the subscriber (`disabledReason` `disabled through the admin API`), `true` enables it and
-            clears `disabledReason`. Default `true`.
-        retrySchedule:
-          type: array
-          description: Delay before each retry. Default `[5s, 5m, 30m, 2h, 5h, 10h, 10h]`.
-          items: {$ref: '#/components/schemas/Duration'}
-        timeout:
-          $ref: '#/components/schemas/Duration'
-          description: Time allowed for one attempt. Default `30s`.
-        maxConcurrency:
-          type: integer
-          minimum: 1
-          maximum: 1000
-          description: Deliveries in flight to this subscriber at once. Default 8.
-    RecoverResult:
-      type: object
-      required: [subscriber, since, queued]
-      additionalProperties: false
-      properties:
-        subscriber: {type: string, description: Subscriber ID.}
-        since: {$ref: '#/components/schemas/Timestamp'}
-        queued: {type: integer, minimum: 0, description: How many deliveries were queued.}
-
-    DeliveryId:
-      type: string
-      pattern: '^[0-9]+$'
-      description: Delivery ID, increasing in acceptance order.
-      examples: ['1042']
-    DeliveryState:
-      type: string
-      enum: [pending, delivered, dead]
-      description: '`pending` until delivered; `dead` once the retry schedule ran out (a dead letter).'
-    DeliveryFields:
-      type: object
-      description: What `Delivery` and `DeliveryDetail` share.
-      required: [id, eventId, subscriber, jobKey, state, nextAttemptAt, lastStatus, lastError, createdAt, deliveredAt]
-      properties:
-        id: {$ref: '#/components/schemas/DeliveryId'}
-        eventId: {$ref: '#/components/schemas/EventId'}
-        subscriber: {type: string, description: Subscriber ID.}
-        jobKey:
-          type: [string, 'null']
-          description: |
-            Job key `vendor:tenant:id` of the event; null when it concerns no job. Per subscriber, a job's deliveries go
-            out in acceptance order.
-        state: {$ref: '#/components/schemas/DeliveryState'}
-        nextAttemptAt:
-          type: [string, 'null']
-          format: date-time
-          description: When the next attempt is due; null unless `pending`.
-        lastStatus:
-          type: [integer, 'null']
-          description: HTTP status of the last attempt; null before the first one or when it got no HTTP answer.
-        lastError:
-          type: [string, 'null']
-          description: Why the last attempt failed, e.g. `HTTP 503`; null when it did not fail.
-        createdAt:
-          $ref: '#/components/schemas/Timestamp'
-          description: When the delivery was queued.
-        deliveredAt:
-          type: [string, 'null']
-          format: date-time
-          description: When a 2xx answer was received; null unless `delivered`.
-    Delivery:
-      description: One event owed to one subscriber.
-      unevaluatedProperties: false
-      allOf:
-        - $ref: '#/components/schemas/DeliveryFields'
-        - type: object
-          required: [attempts]
-          properties:
-            attempts:
-              type: integer
-              minimum: 0
-              description: Attempts made since the delivery was queued or last redelivered.
-    DeliveryDetail:
-      description: A delivery whose `attempts` is the list of every attempt made for it rather than their count.
-      unevaluatedProperties: false
-      allOf:
-        - $ref: '#/components/schemas/DeliveryFields'
-        - type: object
-          required: [attempts]
-          properties:
-            attempts:
-              type: array
-              description: Every attempt, oldest first, including those made before a redelivery.
-              items: {$ref: '#/components/schemas/DeliveryAttempt'}
-    DeliveryAttempt:
-      type: object
-      description: One HTTP attempt and what it led to.
-      required: [at, statusCode, error, durationMilliseconds, result]
-      additionalProperties: false
-      properties:
-        at:
-          $ref: '#/components/schemas/Timestamp'
-          description: When the attempt finished.
-        statusCode:
-          type: [integer, 'null']
-          description: The receiver's HTTP status; null when there was no HTTP answer (refused, timed out).
-        error:
-          type: [string, 'null']
-          description: Why it failed, e.g. `HTTP 503` or `410 Gone`; null when delivered.
-        durationMilliseconds: {type: integer, minimum: 0}
-        result:
-          type: string
-          enum: [delivered, retry, dead, subscriber-gone]
-          description: |
-            `delivered` (2xx), `retry` (tried again at `retryAt`), `dead` (the schedule ran out), `subscriber-gone`
-            (410: the subscriber was disabled and the delivery waits).
-        retryAt:
-          $ref: '#/components/schemas/Timestamp'
-          description: When the next attempt is due; present only when `result` is `retry`.
-      if: {properties: {result: {const: retry}}}
-      then: {required: [retryAt]}
-      else: {not: {required: [retryAt]}}
-
-"""#
+        """#
 }

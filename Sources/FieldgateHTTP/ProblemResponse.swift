@@ -1,9 +1,9 @@
 package import FieldgateCore
 import FieldgateModel
 package import Hummingbird
+import Logging
 
 import struct NIOCore.ByteBuffer
-import Logging
 
 extension Problem {
     /// The problem as an `application/problem+json` response; 405 carries `Allow: POST` (ingest routes).
@@ -43,7 +43,11 @@ extension Problem {
 ///
 /// Store failures become 503 (the vendor retries); anything unexpected becomes 500 and is logged with its cause.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         do {

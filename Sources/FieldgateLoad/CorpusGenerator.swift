@@ -31,7 +31,8 @@ package struct CorpusGenerator: Sendable {
         var groups: [String: [CorpusRequest]] = [:]
         var order: [String] = []
         // Only shapes whose IDs can be rewritten: any other would repeat one event's content job after job.
-        for request in requests where Self.isNewEvent(request) && IDVariation.vary(request, repetition: 1).body != request.body {
+        for request in requests
+        where Self.isNewEvent(request) && IDVariation.vary(request, repetition: 1).body != request.body {
             let key = "\(request.vendor ?? "")/\(request.tenant ?? "")"
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(request)

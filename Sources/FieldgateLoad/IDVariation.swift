@@ -33,7 +33,9 @@ package enum IDVariation {
     static func vary(_ value: JSONValue, repetition: Int, key: String?) -> JSONValue {
         switch value {
         case .object(let object):
-            return .object(JSONObject(object.members.map { ($0.key, vary($0.value, repetition: repetition, key: $0.key)) }))
+            return .object(
+                JSONObject(object.members.map { ($0.key, vary($0.value, repetition: repetition, key: $0.key)) })
+            )
         case .array(let values):
             return .array(values.map { vary($0, repetition: repetition, key: key) })
         case .string(let text) where key.map(isIDKey) == true && !text.isEmpty:
@@ -92,7 +94,9 @@ enum FormText {
             if unreserved.contains(byte) {
                 output.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
-                output += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0x0F, radix: 16, uppercase: true)
+                output +=
+                    "%" + String(byte >> 4, radix: 16, uppercase: true)
+                    + String(byte & 0x0F, radix: 16, uppercase: true)
             }
         }
         return output

@@ -112,7 +112,9 @@ final class ReplayConnection: @unchecked Sendable {
             inFlight?.closeAfter = !head.isKeepAlive
         case .body(let buffer):
             let wanted = 32 - (inFlight?.bodyPrefix.count ?? 32)
-            if wanted > 0, let bytes = buffer.getBytes(at: buffer.readerIndex, length: min(wanted, buffer.readableBytes)) {
+            if wanted > 0,
+                let bytes = buffer.getBytes(at: buffer.readerIndex, length: min(wanted, buffer.readableBytes))
+            {
                 inFlight?.bodyPrefix.append(contentsOf: bytes)
             }
         case .end:

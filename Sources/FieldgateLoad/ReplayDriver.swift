@@ -209,7 +209,8 @@ final class ReplayDriver: @unchecked Sendable {
 
     // MARK: Both
 
-    private func send(_ index: Int, intended: NIODeadline, on connection: ReplayConnection, then: @escaping () -> Void) {
+    private func send(_ index: Int, intended: NIODeadline, on connection: ReplayConnection, then: @escaping () -> Void)
+    {
         outstanding += 1
         connection.send(replay.request(at: index, orders: state)) { [self] answer in
             let latency = Duration.nanoseconds((NIODeadline.now() - intended).nanoseconds)

@@ -78,11 +78,17 @@ package struct ReplayReport: Sendable {
         latencies.set("max", .number(Self.format(maximumMilliseconds)))
         return .object([
             "requests": .integer(sent),
-            "seconds": .number(Self.format(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)),
+            "seconds": .number(
+                Self.format(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            ),
             "requestsPerSecond": .number(Self.format(requestsPerSecond)),
-            "status": .object(JSONObject(statusCounts.sorted { $0.key < $1.key }.map { (String($0.key), .integer($0.value)) })),
+            "status": .object(
+                JSONObject(statusCounts.sorted { $0.key < $1.key }.map { (String($0.key), .integer($0.value)) })
+            ),
             "failed": .integer(failed),
-            "outcomes": .object(["accepted": .integer(accepted), "duplicate": .integer(duplicate), "rejected": .integer(rejected)]),
+            "outcomes": .object([
+                "accepted": .integer(accepted), "duplicate": .integer(duplicate), "rejected": .integer(rejected),
+            ]),
             "latencyMilliseconds": .object(latencies),
         ])
     }
@@ -91,7 +97,8 @@ package struct ReplayReport: Sendable {
         var lines = [
             "requests     \(sent) in \(Self.format(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) s"
                 + " = \(Self.format(requestsPerSecond)) req/s",
-            "status       " + statusCounts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "  ")
+            "status       "
+                + statusCounts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "  ")
                 + (failed > 0 ? "  no answer: \(failed)" : ""),
             "outcomes     accepted: \(accepted)  duplicate: \(duplicate)  rejected: \(rejected)",
         ]

@@ -48,7 +48,9 @@ public struct AdapterError: Error, Sendable, Equatable, CustomStringConvertible 
     /// when the JSON was nested in something else (Hellotracks' `data`).
     public init(_ error: JSONSyntaxError, context: String? = nil) {
         let code: Code =
-            if error.reason == .invalidUTF8 { .invalidUTF8 } else if context != nil { .dataNotJSON } else { .jsonSyntax }
+            if error.reason == .invalidUTF8 { .invalidUTF8 } else if context != nil { .dataNotJSON } else {
+                .jsonSyntax
+            }
         let prefix = context.map { "\($0): " } ?? ""
         self.init(code, prefix + error.description)
     }

@@ -154,7 +154,8 @@ public struct LocalDateTime: Sendable, Equatable {
             offsetSeconds = sign * (hours * 3600 + minutes * 60)
         } else if expect(0x20) {
             let rest = String(decoding: bytes[i...], as: UTF8.self)
-            guard !rest.isEmpty, rest.utf8.allSatisfy({ ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") })
+            guard !rest.isEmpty,
+                rest.utf8.allSatisfy({ ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") })
             else { return nil }
             zoneAbbreviation = rest.uppercased()
             offsetSeconds = ZoneAbbreviation.offsetSeconds[zoneAbbreviation!]

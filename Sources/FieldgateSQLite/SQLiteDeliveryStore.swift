@@ -22,7 +22,12 @@ extension SQLiteEventStore: DeliveryStore {
         }
     }
 
-    static func insertDelivery(event: CanonicalEvent, subscriberID: String, due: UTCTimestamp, in database: Database)
+    static func insertDelivery(
+        event: CanonicalEvent,
+        subscriberID: String,
+        due: UTCTimestamp,
+        in database: Database
+    )
         throws
     {
         try database.cachedStatement(
@@ -269,7 +274,14 @@ extension SQLiteEventStore: DeliveryStore {
         filter.add("state = ?", query.state?.rawValue)
         filter.add("eventID = ?", query.eventID)
         filter.add("id < ?", query.before)
-        return try await newestFirst(from: "delivery", by: "id", filter, limit: query.limit, sequence: \.id, Self.delivery)
+        return try await newestFirst(
+            from: "delivery",
+            by: "id",
+            filter,
+            limit: query.limit,
+            sequence: \.id,
+            Self.delivery
+        )
     }
 
     package func delivery(id: Int64) async throws -> Delivery? {

@@ -67,7 +67,11 @@ package final class SQLiteEventStore: EventStore {
     /// of the latest one carries the key's expiry (`keyExpiresAt`, null once superseded or purged). So the event ID
     /// index answers dedupe too, and a new event dirties one random B-tree page less than with a separate
     /// digest-keyed table — the log bytes per event are what bounds durable ingest here.
-    static func insertIfNew(_ candidate: EventCandidate, row: PreparedEvent, in database: Database) throws
+    static func insertIfNew(
+        _ candidate: EventCandidate,
+        row: PreparedEvent,
+        in database: Database
+    ) throws
         -> InsertOutcome
     {
         let now = candidate.event.receivedAt.millisecondsSinceEpoch
@@ -150,7 +154,9 @@ package final class SQLiteEventStore: EventStore {
 
     package func checkWritable() async throws {
         try await commits.write { database in
-            try database.execute(sql: "INSERT OR REPLACE INTO readiness_probe (id, checkedAt) VALUES (1, strftime('%s', 'now'))")
+            try database.execute(
+                sql: "INSERT OR REPLACE INTO readiness_probe (id, checkedAt) VALUES (1, strftime('%s', 'now'))"
+            )
         }
     }
 
@@ -171,7 +177,12 @@ package final class SQLiteEventStore: EventStore {
         filter.add("receivedAt < ?", query.until?.millisecondsSinceEpoch)
         filter.add("sequence < ?", query.before)
         return try await newestFirst(
-            from: "event", by: "sequence", filter, limit: query.limit, sequence: \.sequence, Self.storedEvent
+            from: "event",
+            by: "sequence",
+            filter,
+            limit: query.limit,
+            sequence: \.sequence,
+            Self.storedEvent
         )
     }
 
@@ -201,7 +212,11 @@ package final class SQLiteEventStore: EventStore {
         filter.add("tenant = ?", query.tenant)
         filter.add("sequence < ?", query.before)
         return try await newestFirst(
-            from: "quarantine", by: "sequence", filter, limit: query.limit, sequence: \.sequence,
+            from: "quarantine",
+            by: "sequence",
+            filter,
+            limit: query.limit,
+            sequence: \.sequence,
             Self.quarantinedRequest
         )
     }

@@ -73,4 +73,3 @@ extension String {
         String(self.filter { $0 != set })
     }
 }
-

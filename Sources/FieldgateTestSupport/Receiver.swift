@@ -1,7 +1,7 @@
 import FieldgateModel
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import Logging
 import Synchronization
 
@@ -17,7 +17,8 @@ package struct ReceivedRequest: Sendable {
 
 /// A local webhook receiver whose answer to each request is decided by the test.
 package final class Receiver: Sendable {
-    package typealias Behaviour = @Sendable (_ request: ReceivedRequest, _ count: Int) async -> (Int, [(String, String)])
+    package typealias Behaviour =
+        @Sendable (_ request: ReceivedRequest, _ count: Int) async -> (Int, [(String, String)])
     private let log = Mutex<[ReceivedRequest]>([])
     let behaviour: Behaviour
 
@@ -53,10 +54,13 @@ package final class Receiver: Sendable {
         }
         var logger = Logger(label: "receiver")
         logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            logger: logger
+        )
         return try await app.test(.live) { client in
             try await body("http://127.0.0.1:\(client.port!)/hook")
         }
     }
 }
-

@@ -1,8 +1,8 @@
 package import FieldgateCore
 package import FieldgateModel
 
-package import struct Foundation.URL
 package import class Foundation.FileManager
+package import struct Foundation.URL
 package import struct Foundation.UUID
 
 /// Events and requests to feed stores in tests, without going through an adapter.
@@ -24,11 +24,15 @@ package enum StoreSamples {
     ) -> EventCandidate {
         let key = DedupeKey(vendor: vendor, tenant: tenant, routeSuffix: "", canonicalContent: Array(content.utf8))
         let job = jobID.map {
-            JobState(vendor: vendor, tenant: tenant, adapted: AdaptedJob(
-                id: $0,
-                status: status,
-                vendorStatus: status.flatMap { VendorStatus(code: "22", name: $0.rawValue) }
-            ))
+            JobState(
+                vendor: vendor,
+                tenant: tenant,
+                adapted: AdaptedJob(
+                    id: $0,
+                    status: status,
+                    vendorStatus: status.flatMap { VendorStatus(code: "22", name: $0.rawValue) }
+                )
+            )
         }
         let event = CanonicalEvent(
             id: key.eventID,

@@ -1,10 +1,10 @@
 package import FieldgateCore
 package import FieldgateModel
 
+package import struct Foundation.Data
 package import class Foundation.FileManager
 package import class Foundation.ProcessInfo
 package import struct Foundation.URL
-package import struct Foundation.Data
 
 /// Where the repository, the contracts and the shared corpus are, wherever `swift test` runs from.
 package enum RepositoryPaths {

@@ -2,14 +2,14 @@ import ArgumentParser
 import FieldgateCore
 import FieldgateModel
 
+import struct Foundation.Date
+import class Foundation.ProcessInfo
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-import struct Foundation.Date
-import class Foundation.ProcessInfo
 
 /// `fieldgate normalize`: the server's pipeline, offline, over a corpus file.
 struct Normalize: AsyncParsableCommand {
@@ -50,7 +50,10 @@ struct Normalize: AsyncParsableCommand {
         let configuration: GatewayConfiguration
         let directory: TenantDirectory
         do {
-            configuration = try GatewayConfiguration.load(path: config, environment: ProcessInfo.processInfo.environment)
+            configuration = try GatewayConfiguration.load(
+                path: config,
+                environment: ProcessInfo.processInfo.environment
+            )
             directory = try TenantDirectory(configuration: configuration, adapters: vendorAdapters)
         } catch {
             printError("fieldgate: \(error)")

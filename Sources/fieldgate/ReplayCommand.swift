@@ -2,7 +2,6 @@ import ArgumentParser
 import FieldgateCore
 import FieldgateLoad
 import FieldgateModel
-
 import Foundation
 
 #if canImport(Glibc)
@@ -36,7 +35,10 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Open loop: requests per second.", valueName: "rate"))
     var rate: Double?
 
-    @Option(help: "Open loop: the most requests in flight (one connection each); due requests wait for a free one, their latency counted from when they were due.")
+    @Option(
+        help:
+            "Open loop: the most requests in flight (one connection each); due requests wait for a free one, their latency counted from when they were due."
+    )
     var maxInFlight: Int = 512
 
     @Option(help: ArgumentHelp("Run this long (e.g. 30s, 5m).", valueName: "duration"))
@@ -63,9 +65,13 @@ struct ReplayCommand: AsyncParsableCommand {
     func validate() throws {
         guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
-        if let duration, DurationText.parse(duration) == nil { throw ValidationError("--duration '\(duration)' is not a duration") }
+        if let duration, DurationText.parse(duration) == nil {
+            throw ValidationError("--duration '\(duration)' is not a duration")
+        }
         if let repeatCount, repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
-        guard DurationText.parse(timeout) != nil else { throw ValidationError("--timeout '\(timeout)' is not a duration") }
+        guard DurationText.parse(timeout) != nil else {
+            throw ValidationError("--timeout '\(timeout)' is not a duration")
+        }
         do {
             _ = try ReplayTarget(target)
         } catch {
@@ -109,8 +115,11 @@ struct ReplayCommand: AsyncParsableCommand {
             guard terminal else { return }
             let line = String(
                 format: "\r  %d sent  %.0f req/s  202: %d  other: %d  p99 %.2f ms   ",
-                progress.sent, progress.requestsPerSecond, progress.accepted + progress.duplicate,
-                progress.rejected + progress.failed, progress.milliseconds(atPercentile: 99)
+                progress.sent,
+                progress.requestsPerSecond,
+                progress.accepted + progress.duplicate,
+                progress.rejected + progress.failed,
+                progress.milliseconds(atPercentile: 99)
             )
             printError(line, newline: false)
         }
@@ -168,7 +177,8 @@ struct CorpusCommand: AsyncParsableCommand {
             }
             var seedRequests: [CorpusRequest] = []
             while let line = reader.next() {
-                guard !line.isEmpty, let request = try? CorpusRequest(line: String(decoding: line, as: UTF8.self)) else {
+                guard !line.isEmpty, let request = try? CorpusRequest(line: String(decoding: line, as: UTF8.self))
+                else {
                     continue
                 }
                 seedRequests.append(request)

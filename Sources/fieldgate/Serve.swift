@@ -8,12 +8,12 @@ import FieldgateSQLite
 import Hummingbird
 import Logging
 
+import class Foundation.FileManager
+import class Foundation.ProcessInfo
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-import class Foundation.FileManager
-import class Foundation.ProcessInfo
 
 /// `fieldgate serve`: the gateway over HTTP on the embedded SQLite store.
 struct Serve: AsyncParsableCommand {
@@ -99,7 +99,11 @@ struct Serve: AsyncParsableCommand {
         let clock = SystemWallClock()
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: DeliveryEngine.clientConfiguration)
         let engine = DeliveryEngine(
-            store: store, client: client, clock: clock, logger: logger, metrics: metrics.factory
+            store: store,
+            client: client,
+            clock: clock,
+            logger: logger,
+            metrics: metrics.factory
         )
         let broadcast = EventBroadcast()
         let pipeline = IngestPipeline(
@@ -184,7 +188,10 @@ struct Serve: AsyncParsableCommand {
             removed.enabled = false
             removed.disabledReason = "removed from the configuration file"
             try await store.saveSubscriber(removed)
-            logger.notice("subscriber removed from the configuration: disabled", metadata: ["subscriber": "\(subscriber.id)"])
+            logger.notice(
+                "subscriber removed from the configuration: disabled",
+                metadata: ["subscriber": "\(subscriber.id)"]
+            )
         }
     }
 
@@ -196,7 +203,9 @@ struct Serve: AsyncParsableCommand {
                 return (try GatewayConfiguration.load(path: config, environment: environment), config)
             }
             if FileManager.default.fileExists(atPath: "fieldgate.yaml") {
-                return (try GatewayConfiguration.load(path: "fieldgate.yaml", environment: environment), "fieldgate.yaml")
+                return (
+                    try GatewayConfiguration.load(path: "fieldgate.yaml", environment: environment), "fieldgate.yaml"
+                )
             }
             return (try GatewayConfiguration.parse(yaml: DemoConfiguration.yaml, file: "<demo>"), nil)
         } catch {

@@ -17,10 +17,19 @@ struct StatusTableTests {
         """
 
     func harness() throws -> PipelineHarness {
-        try PipelineHarness(configurationYAML: Self.config, adapters: [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()])
+        try PipelineHarness(
+            configurationYAML: Self.config,
+            adapters: [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+        )
     }
 
-    func send(_ harness: PipelineHarness, vendor: String, path: String, contentType: String, body: String) async throws -> CanonicalEvent {
+    func send(
+        _ harness: PipelineHarness,
+        vendor: String,
+        path: String,
+        contentType: String,
+        body: String
+    ) async throws -> CanonicalEvent {
         let request = InboundRequest(
             method: "POST",
             path: path,
@@ -37,7 +46,8 @@ struct StatusTableTests {
         ("New Alarm", .created), ("new", .created), ("New Call", .created), ("Created", .created),
         ("Dispatched", .dispatched), ("Assigned", .assigned), ("Accept Pending", .assigned), ("Accepted", .accepted),
         ("Acknowledged", .accepted), ("En Route", .enRoute), ("On The Way", .enRoute), ("On my way", .enRoute),
-        ("Responding", .enRoute), ("On Site", .onSite), ("Onsite", .onSite), ("Arrived", .onSite), ("On Scene", .onSite),
+        ("Responding", .enRoute), ("On Site", .onSite), ("Onsite", .onSite), ("Arrived", .onSite),
+        ("On Scene", .onSite),
         ("Off Site", .offSite), ("Left Site", .offSite), ("Departed", .offSite), ("Completed", .completed),
         ("Complete", .completed), ("Resolved", .completed), ("Closed", .closed), ("Cancelled", .cancelled),
         ("Canceled", .cancelled), ("Failed", .failed), ("In Review", .inReview), ("Open", .open), ("Refused", .open),
@@ -48,8 +58,15 @@ struct StatusTableTests {
 
     @Test(arguments: trackTikNames)
     func trackTikStatusNames(name: String, status: JobStatus) async throws {
-        let body = #"{"id":9,"createdOn":"2026-09-14T06:31:07-04:00","workflowInstance":{"dispatchTask":"77","id":5},"status":{"id":3,"name":"\#(name)","tag":"zzz"}}"#
-        let event = try await send(try harness(), vendor: "tracktik", path: "/webhooks/tracktik/tt/workflow-instance-logs", contentType: "application/json", body: body)
+        let body =
+            #"{"id":9,"createdOn":"2026-09-14T06:31:07-04:00","workflowInstance":{"dispatchTask":"77","id":5},"status":{"id":3,"name":"\#(name)","tag":"zzz"}}"#
+        let event = try await send(
+            try harness(),
+            vendor: "tracktik",
+            path: "/webhooks/tracktik/tt/workflow-instance-logs",
+            contentType: "application/json",
+            body: body
+        )
         #expect(event.job?.status == status)
         #expect(event.job?.vendorStatus == VendorStatus(code: "3", name: name))
         #expect(event.job?.id == "77")
@@ -57,8 +74,15 @@ struct StatusTableTests {
     }
 
     @Test func trackTikFallsBackToTheTag() async throws {
-        let body = #"{"id":9,"workflowInstance":{"dispatchTask":77},"status":{"id":49,"name":"Officer On Scene Now","tag":"On Site"}}"#
-        let event = try await send(try harness(), vendor: "tracktik", path: "/webhooks/tracktik/tt/workflow-instance-logs/updated", contentType: "application/json", body: body)
+        let body =
+            #"{"id":9,"workflowInstance":{"dispatchTask":77},"status":{"id":49,"name":"Officer On Scene Now","tag":"On Site"}}"#
+        let event = try await send(
+            try harness(),
+            vendor: "tracktik",
+            path: "/webhooks/tracktik/tt/workflow-instance-logs/updated",
+            contentType: "application/json",
+            body: body
+        )
         #expect(event.job?.status == .onSite)
         #expect(event.job?.vendorStatus?.name == "Officer On Scene Now")
         #expect(event.job?.id == "77")
@@ -66,7 +90,13 @@ struct StatusTableTests {
 
     @Test func trackTikBareIDsSayWhichStatusButNotWhatItMeans() async throws {
         let body = #"{"id":9,"workflowInstance":604,"status":46,"user":3310}"#
-        let event = try await send(try harness(), vendor: "tracktik", path: "/webhooks/tracktik/tt/workflow-instance-logs/created", contentType: "application/json", body: body)
+        let event = try await send(
+            try harness(),
+            vendor: "tracktik",
+            path: "/webhooks/tracktik/tt/workflow-instance-logs/created",
+            contentType: "application/json",
+            body: body
+        )
         #expect(event.job?.status == .unknown)
         #expect(event.job?.vendorStatus == VendorStatus(code: "46", name: nil))
         #expect(event.job?.id == nil)
@@ -76,8 +106,15 @@ struct StatusTableTests {
 
     @Test(arguments: [("OPEN", JobStatus.open), ("CLOSED", .closed), ("closed", .closed), ("ON_HOLD", .unknown)])
     func trackTikDispatchStatus(vendorStatus: String, status: JobStatus) async throws {
-        let body = #"{"meta":{"request":"x"},"data":{"id":653,"status":"\#(vendorStatus)","startDateTime":"2026-09-14T06:30:55+00:00"}}"#
-        let event = try await send(try harness(), vendor: "tracktik", path: "/webhooks/tracktik/tt/dispatch-tasks/updated", contentType: "application/json", body: body)
+        let body =
+            #"{"meta":{"request":"x"},"data":{"id":653,"status":"\#(vendorStatus)","startDateTime":"2026-09-14T06:30:55+00:00"}}"#
+        let event = try await send(
+            try harness(),
+            vendor: "tracktik",
+            path: "/webhooks/tracktik/tt/dispatch-tasks/updated",
+            contentType: "application/json",
+            body: body
+        )
         #expect(event.type == .jobUpdated)
         #expect(event.job?.id == "653")
         #expect(event.job?.status == status)
@@ -98,8 +135,15 @@ struct StatusTableTests {
     func techLinkStatusCodes(code: String, status: JobStatus) async throws {
         let harness = try harness()
         for literal in [#""\#(code)""#, code] {
-            let body = #"{"event":"work order status change","workorder_id":5,"old_status_code":"20","new_status_code":\#(literal),"new_status":"Closed"}"#
-            let event = try await send(harness, vendor: "techlink", path: "/webhooks/techlink/tl", contentType: "application/json", body: body)
+            let body =
+                #"{"event":"work order status change","workorder_id":5,"old_status_code":"20","new_status_code":\#(literal),"new_status":"Closed"}"#
+            let event = try await send(
+                harness,
+                vendor: "techlink",
+                path: "/webhooks/techlink/tl",
+                contentType: "application/json",
+                body: body
+            )
             #expect(event.job?.status == status, "code \(literal)")
             #expect(event.job?.vendorStatus == VendorStatus(code: code, name: "Closed"))
             #expect(event.job?.previousStatus == .open)
@@ -112,16 +156,32 @@ struct StatusTableTests {
         ("Ready to Assign", .dispatched), ("Quote Sent", .completed), ("Scheduled", .scheduled), ("Mystery", .unknown),
     ])
     func techLinkStatusNamesWhenTheCodeIsEmpty(name: String, status: JobStatus) async throws {
-        let body = #"{"event":"work order status change","workorder_id":"5","new_status_code":"","new_status":"\#(name)"}"#
-        let event = try await send(try harness(), vendor: "techlink", path: "/webhooks/techlink/tl", contentType: "application/json", body: body)
+        let body =
+            #"{"event":"work order status change","workorder_id":"5","new_status_code":"","new_status":"\#(name)"}"#
+        let event = try await send(
+            try harness(),
+            vendor: "techlink",
+            path: "/webhooks/techlink/tl",
+            contentType: "application/json",
+            body: body
+        )
         #expect(event.job?.status == status)
         #expect(event.job?.vendorStatus == VendorStatus(code: nil, name: name))
     }
 
-    @Test(arguments: [("complete", JobStatus.completed), ("Completed", .completed), ("return", .offSite), ("", .offSite)])
+    @Test(arguments: [
+        ("complete", JobStatus.completed), ("Completed", .completed), ("return", .offSite), ("", .offSite),
+    ])
     func techLinkOffSiteDisposition(disposition: String, status: JobStatus) async throws {
-        let body = #"{"event":"work order tech off-site","workorder_id":"5","disposition":"\#(disposition)","time":"2026-09-18 11:02:31 PDT"}"#
-        let event = try await send(try harness(), vendor: "techlink", path: "/webhooks/techlink/tl", contentType: "application/json", body: body)
+        let body =
+            #"{"event":"work order tech off-site","workorder_id":"5","disposition":"\#(disposition)","time":"2026-09-18 11:02:31 PDT"}"#
+        let event = try await send(
+            try harness(),
+            vendor: "techlink",
+            path: "/webhooks/techlink/tl",
+            contentType: "application/json",
+            body: body
+        )
         #expect(event.type == .jobCheckedOut)
         #expect(event.job?.status == status)
         #expect(event.job?.vendorStatus?.name == (disposition.isEmpty ? nil : disposition))
@@ -150,10 +210,17 @@ struct StatusTableTests {
     func hellotracksStatusDerivation(job: String, status: JobStatus) async throws {
         let data = job.utf8.map { byte -> String in
             let character = Character(Unicode.Scalar(byte))
-            return character.isLetter || character.isNumber ? String(character) : "%" + String(byte, radix: 16, uppercase: true)
+            return character.isLetter || character.isNumber
+                ? String(character) : "%" + String(byte, radix: 16, uppercase: true)
         }.joined()
         let body = "id=j1&action=jobupdated&data=%5B\(data)%5D"
-        let event = try await send(try harness(), vendor: "hellotracks", path: "/webhooks/hellotracks/ht", contentType: "application/x-www-form-urlencoded", body: body)
+        let event = try await send(
+            try harness(),
+            vendor: "hellotracks",
+            path: "/webhooks/hellotracks/ht",
+            contentType: "application/x-www-form-urlencoded",
+            body: body
+        )
         #expect(event.job?.status == status)
         #expect(event.job?.vendorStatus == nil)
         #expect(event.job?.id == "j1")
@@ -166,7 +233,13 @@ struct StatusTableTests {
     ])
     func hellotracksJobActions(action: String, type: EventType) async throws {
         let body = "reason=x&action=\(action)&id=j2&data=%5B%7B%22worker%22%3A%22a%22%7D%5D"
-        let event = try await send(try harness(), vendor: "hellotracks", path: "/webhooks/hellotracks/ht", contentType: "application/x-www-form-urlencoded", body: body)
+        let event = try await send(
+            try harness(),
+            vendor: "hellotracks",
+            path: "/webhooks/hellotracks/ht",
+            contentType: "application/x-www-form-urlencoded",
+            body: body
+        )
         #expect(event.type == type)
         #expect(event.vendorEvent == action)
     }

@@ -4,9 +4,9 @@ import FieldgateTestSupport
 import HellotracksAdapter
 import TechLinkAdapter
 import Testing
+import TrackTikAdapter
 
 import struct Foundation.URL
-import TrackTikAdapter
 
 @Suite("Configuration")
 struct ConfigurationTests {
@@ -42,7 +42,11 @@ struct ConfigurationTests {
         #expect(configuration.server.maxBodyBytes == 2048)
         #expect(configuration.storage == .postgres(url: "postgres://fg@127.0.0.1:5432/fieldgate"))
         #expect(configuration.adminToken == "tok")
-        #expect(configuration.tenants.map(\.tenant) == ["northwind-security", "rapidfix-hvac", "brightline-retail", "cobalt-pos"])
+        #expect(
+            configuration.tenants.map(\.tenant) == [
+                "northwind-security", "rapidfix-hvac", "brightline-retail", "cobalt-pos",
+            ]
+        )
         #expect(configuration.tenants[0].dedupeWindow == .seconds(7 * 86_400))
         #expect(configuration.subscribers.first?.types == ["job.*"])
         let directory = try TenantDirectory(configuration: configuration, adapters: Self.adapters)
@@ -62,8 +66,14 @@ struct ConfigurationTests {
         ("tenants:\n  - {vendor: acme, tenant: x}\n", 2, "unknown vendor 'acme'"),
         ("tenants:\n  - {vendor: techlink}\n", 2, "missing required key 'tenant'"),
         ("tenants:\n  - {vendor: tracktik, tenant: t}\n", 2, "needs secretHeader"),
-        ("tenants:\n  - vendor: tracktik\n    tenant: t\n    secretHeader: {name: X}\n", 4, "missing required key 'value'"),
-        ("tenants:\n  - {vendor: techlink, tenant: a}\n  - {vendor: techlink, tenant: a}\n", 3, "already defined on line 2"),
+        (
+            "tenants:\n  - vendor: tracktik\n    tenant: t\n    secretHeader: {name: X}\n", 4,
+            "missing required key 'value'"
+        ),
+        (
+            "tenants:\n  - {vendor: techlink, tenant: a}\n  - {vendor: techlink, tenant: a}\n", 3,
+            "already defined on line 2"
+        ),
         ("tenants:\n  - {vendor: techlink, tenant: a, dedupeWindow: soon}\n", 2, "dedupeWindow 'soon'"),
         ("tenants:\n  - {vendor: techlink, tenant: a/b}\n", 2, "URL path segment"),
         (

@@ -29,7 +29,10 @@ struct CorpusTests {
         for (index, line) in lines.enumerated() {
             let number = index + 1
             let request = try CorpusRequest(line: line)
-            let expectation = try #require(CorpusExpectation(note: request.note ?? ""), "line \(number) has no [expect]")
+            let expectation = try #require(
+                CorpusExpectation(note: request.note ?? ""),
+                "line \(number) has no [expect]"
+            )
             let result = try await normalizer.normalize(line: number, request: request)
             let failures = check(result, against: expectation, acceptedIDByLine: acceptedIDByLine)
             if case .accepted(let event) = result.outcome { acceptedIDByLine[number] = event.id }
@@ -43,22 +46,34 @@ struct CorpusTests {
         let tally = normalizer.tally
         #expect(tally.accepted + tally.duplicate + tally.rejected == 178)
         // Rejections after authentication are kept; 401/413 are not.
-        #expect(harness.store.quarantined.count == lines.indices.filter { index in
-            guard let note = try? CorpusRequest(line: lines[index]).note, let expectation = CorpusExpectation(note: note)
-            else { return false }
-            return [400, 415, 422].contains(expectation.http)
-        }.count)
+        #expect(
+            harness.store.quarantined.count
+                == lines.indices.filter { index in
+                    guard let note = try? CorpusRequest(line: lines[index]).note,
+                        let expectation = CorpusExpectation(note: note)
+                    else { return false }
+                    return [400, 415, 422].contains(expectation.http)
+                }.count
+        )
     }
 
-    func check(_ result: NormalizedLine, against expected: CorpusExpectation, acceptedIDByLine: [Int: String]) -> [String] {
+    func check(
+        _ result: NormalizedLine,
+        against expected: CorpusExpectation,
+        acceptedIDByLine: [Int: String]
+    ) -> [String] {
         var failures: [String] = []
         if result.outcome.httpStatus != expected.http {
-            failures.append("http \(result.outcome.httpStatus) (\(result.outcome.problem?.description ?? "no problem"))")
+            failures.append(
+                "http \(result.outcome.httpStatus) (\(result.outcome.problem?.description ?? "no problem"))"
+            )
             return failures
         }
         if let original = expected.duplicateOfLine {
             guard case .duplicate(let first) = result.outcome else { return failures + ["not a duplicate"] }
-            if result.duplicateOf != original { failures.append("duplicateOf \(String(describing: result.duplicateOf))") }
+            if result.duplicateOf != original {
+                failures.append("duplicateOf \(String(describing: result.duplicateOf))")
+            }
             if first.id != acceptedIDByLine[original] { failures.append("id is not line \(original)'s") }
             return failures
         }
@@ -77,7 +92,8 @@ struct CorpusTests {
         }
         if let want = expected.fields["vendorStatus"] {
             let vendorStatus = event.job?.vendorStatus
-            let matches = want == "null" ? vendorStatus == nil : (vendorStatus?.code == want || vendorStatus?.name == want)
+            let matches =
+                want == "null" ? vendorStatus == nil : (vendorStatus?.code == want || vendorStatus?.name == want)
             if !matches { failures.append("vendorStatus \(String(describing: vendorStatus))") }
         }
         if event.subject != event.job?.id { failures.append("subject \(String(describing: event.subject))") }

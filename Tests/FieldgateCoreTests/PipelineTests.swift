@@ -56,7 +56,8 @@ struct PipelineTests {
 
     @Test func aRawInvalidByteInAFormIs400EvenInsideData() async throws {
         var request = hellotracks("")
-        request.body = Array("id=j1&action=jobupdated&data=%5B%7B%22destinationName%22%3A%22Caf".utf8) + [0xE9]
+        request.body =
+            Array("id=j1&action=jobupdated&data=%5B%7B%22destinationName%22%3A%22Caf".utf8) + [0xE9]
             + Array("%22%7D%5D".utf8)
         let outcome = try await harness().send(request)
         #expect(outcome.problem?.code == "invalid-utf8")
@@ -123,17 +124,26 @@ struct PipelineTests {
     }
 
     @Test func tenantWithoutTokensIgnoresXToken() async throws {
-        let request = techLink(Self.closed, tenant: "open-shop", headers: [("Content-Type", "application/json"), ("X-Token", "x")])
+        let request = techLink(
+            Self.closed,
+            tenant: "open-shop",
+            headers: [("Content-Type", "application/json"), ("X-Token", "x")]
+        )
         #expect(try await harness().send(request).isAccepted)
     }
 
-    @Test(arguments: [
-        ([("X-Token", "tok-1")], "unsupported-media-type"),
-        ([("X-Token", "tok-1"), ("Content-Type", "text/plain")], "unsupported-media-type"),
-        ([("X-Token", "tok-1"), ("Content-Type", "application/json"), ("Content-Encoding", "gzip")], "unsupported-media-type"),
-        ([("X-Token", "tok-1"), ("Content-Type", "APPLICATION/JSON; charset=utf-8")], nil),
-        ([("X-Token", "tok-1"), ("Content-Type", "application/json"), ("Content-Encoding", "identity")], nil),
-    ] as [([(String, String)], String?)])
+    @Test(
+        arguments: [
+            ([("X-Token", "tok-1")], "unsupported-media-type"),
+            ([("X-Token", "tok-1"), ("Content-Type", "text/plain")], "unsupported-media-type"),
+            (
+                [("X-Token", "tok-1"), ("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+                "unsupported-media-type"
+            ),
+            ([("X-Token", "tok-1"), ("Content-Type", "APPLICATION/JSON; charset=utf-8")], nil),
+            ([("X-Token", "tok-1"), ("Content-Type", "application/json"), ("Content-Encoding", "identity")], nil),
+        ] as [([(String, String)], String?)]
+    )
     func checksMediaTypeAndEncoding(headers: [(String, String)], problem: String?) async throws {
         let harness = try harness()
         let outcome = try await harness.send(techLink(Self.closed, headers: headers))
@@ -198,7 +208,10 @@ struct PipelineTests {
     @Test func hugeHeaderBlocksAre431() async throws {
         let request = techLink(
             Self.closed,
-            headers: [("Content-Type", "application/json"), ("X-Token", "tok-1"), ("X-Pad", String(repeating: "a", count: 70_000))]
+            headers: [
+                ("Content-Type", "application/json"), ("X-Token", "tok-1"),
+                ("X-Pad", String(repeating: "a", count: 70_000)),
+            ]
         )
         #expect(try await harness().send(request).httpStatus == 431)
     }
@@ -209,7 +222,10 @@ struct PipelineTests {
         [("Content-Length", "ten")],
     ])
     func ambiguousFramingIs400(framing: [(String, String)]) async throws {
-        let request = techLink(Self.closed, headers: [("Content-Type", "application/json"), ("X-Token", "tok-1")] + framing)
+        let request = techLink(
+            Self.closed,
+            headers: [("Content-Type", "application/json"), ("X-Token", "tok-1")] + framing
+        )
         let outcome = try await harness().send(request)
         #expect(outcome.problem?.code == "bad-framing")
     }
@@ -220,7 +236,9 @@ struct PipelineTests {
         let harness = try harness()
         let first = try #require(try await harness.send(techLink(Self.closed)).event)
         let pretty = "{\n  \"workorder_id\" : \"7\",\r\n  \"event\" : \"work order closed\"\n}"
-        let again = try await harness.send(techLink(pretty, headers: [("content-type", "application/json"), ("x-token", "tok-1")]))
+        let again = try await harness.send(
+            techLink(pretty, headers: [("content-type", "application/json"), ("x-token", "tok-1")])
+        )
         #expect(again.isDuplicate)
         #expect(again.event == first)
         #expect(harness.store.eventCount == 1)

@@ -3,11 +3,10 @@ import FieldgateDelivery
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import Foundation
 import MetricsTestKit
 import Synchronization
 import Testing
-
-import Foundation
 
 let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -40,8 +39,14 @@ struct DeliveryEngineTests {
                     #expect(request.contentType == "application/cloudevents+json")
                     let stored = try #require(try await harness.store.event(id: request.eventID))
                     #expect(request.body == stored.event.jsonBytes)
-                    #expect(request.signature == signer.signature(
-                        id: request.eventID, timestamp: Int64(request.timestamp) ?? 0, body: request.body))
+                    #expect(
+                        request.signature
+                            == signer.signature(
+                                id: request.eventID,
+                                timestamp: Int64(request.timestamp) ?? 0,
+                                body: request.body
+                            )
+                    )
                 }
             }
         }
@@ -52,15 +57,18 @@ struct DeliveryEngineTests {
         try await receiver.serve { url in
             try await withHarness([Subscriber(id: "portal", url: url)]) { harness in
                 try await harness.accept(workOrder: "F1", code: 22)
-                let delivery = try #require(try await harness.running {
-                    try await harness.waitUntil("portal", count: 1, are: [.delivered])
-                }.first)
+                let delivery = try #require(
+                    try await harness.running {
+                        try await harness.waitUntil("portal", count: 1, are: [.delivered])
+                    }.first
+                )
                 #expect(delivery.attempts == 3)
                 let attempts = try await harness.store.attempts(deliveryID: delivery.id)
                 #expect(attempts.map(\.result.name) == ["retry", "retry", "delivered"])
                 #expect(attempts.map(\.statusCode) == [500, 500, 200])
                 let retries = try harness.metrics.expectCounter(
-                    "fieldgate_delivery_attempts_total", [("subscriber", "portal"), ("result", "retry")]
+                    "fieldgate_delivery_attempts_total",
+                    [("subscriber", "portal"), ("result", "retry")]
                 )
                 #expect(retries.totalValue == 2)
                 // No jitter: 5 s after the first failure, 5 min after the second.
@@ -79,9 +87,11 @@ struct DeliveryEngineTests {
         try await receiver.serve { url in
             try await withHarness([Subscriber(id: "board", url: url)]) { harness in
                 try await harness.accept(workOrder: "R1", code: 22)
-                let delivery = try #require(try await harness.running {
-                    try await harness.waitUntil("board", count: 1, are: [.delivered])
-                }.first)
+                let delivery = try #require(
+                    try await harness.running {
+                        try await harness.waitUntil("board", count: 1, are: [.delivered])
+                    }.first
+                )
                 let attempts = try await harness.store.attempts(deliveryID: delivery.id)
                 guard case .retry(let retryAt) = attempts.first?.result else {
                     Issue.record("expected a retry")
@@ -129,9 +139,11 @@ struct DeliveryEngineTests {
         let down = "http://127.0.0.1:9/hook"
         try await withHarness([Subscriber(id: "down", url: down)]) { harness in
             try await harness.accept(workOrder: "D1", code: 22)
-            let dead = try #require(try await harness.running {
-                try await harness.waitUntil("down", count: 1, are: [.dead])
-            }.first)
+            let dead = try #require(
+                try await harness.running {
+                    try await harness.waitUntil("down", count: 1, are: [.dead])
+                }.first
+            )
             #expect(dead.attempts == 8)
             let attempts = try await harness.store.attempts(deliveryID: dead.id)
             #expect(attempts.map(\.result.name) == Array(repeating: "retry", count: 7) + ["dead"])
@@ -161,9 +173,11 @@ struct DeliveryEngineTests {
         try await receiver.serve { url in
             try await withHarness([Subscriber(id: "slow", url: url, timeout: .milliseconds(200))]) { harness in
                 try await harness.accept(workOrder: "S1", code: 22)
-                let delivery = try #require(try await harness.running {
-                    try await harness.waitUntil("slow", count: 1, are: [.delivered])
-                }.first)
+                let delivery = try #require(
+                    try await harness.running {
+                        try await harness.waitUntil("slow", count: 1, are: [.delivered])
+                    }.first
+                )
                 let attempts = try await harness.store.attempts(deliveryID: delivery.id)
                 #expect(attempts.first?.error?.contains("timed out") == true)
                 #expect(attempts.map(\.result.name) == ["retry", "delivered"])
@@ -187,12 +201,14 @@ struct DeliveryEngineTests {
                 engineStore: { LateClaimStore($0) }
             )
             try await harness.accept(workOrder: "R1", code: 22)
-            let delivery = try #require(try await harness.running {
-                let delivered = try await harness.waitUntil("slow", count: 1, are: [.delivered])
-                // Room for a second send to arrive, were there one.
-                try await Task.sleep(for: .milliseconds(600))
-                return delivered
-            }.first)
+            let delivery = try #require(
+                try await harness.running {
+                    let delivered = try await harness.waitUntil("slow", count: 1, are: [.delivered])
+                    // Room for a second send to arrive, were there one.
+                    try await Task.sleep(for: .milliseconds(600))
+                    return delivered
+                }.first
+            )
             #expect(receiver.received.count == 1)
             #expect(try await harness.store.attempts(deliveryID: delivery.id).map(\.result.name) == ["delivered"])
         }
@@ -229,9 +245,17 @@ struct DeliveryEngineTests {
     @Test func onlyMatchingSubscribersGetADelivery() async throws {
         try await withHarness([
             Subscriber(id: "all", url: "http://127.0.0.1:9/a", enabled: false),
-            Subscriber(id: "dispatched", url: "http://127.0.0.1:9/b", filter: SubscriberFilter(statuses: ["dispatched"])),
+            Subscriber(
+                id: "dispatched",
+                url: "http://127.0.0.1:9/b",
+                filter: SubscriberFilter(statuses: ["dispatched"])
+            ),
             Subscriber(id: "sites", url: "http://127.0.0.1:9/c", filter: SubscriberFilter(types: ["site.*"])),
-            Subscriber(id: "jobs", url: "http://127.0.0.1:9/d", filter: SubscriberFilter(types: ["job.*"], tenants: ["cobalt-pos"])),
+            Subscriber(
+                id: "jobs",
+                url: "http://127.0.0.1:9/d",
+                filter: SubscriberFilter(types: ["job.*"], tenants: ["cobalt-pos"])
+            ),
         ]) { harness in
             try await harness.accept(workOrder: "M1", code: 22)
             try await harness.accept(workOrder: "M1", code: 70)

@@ -4,9 +4,9 @@ import FieldgateDelivery
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import Logging
 import MetricsTestKit
 import Synchronization
@@ -52,7 +52,11 @@ struct DeliveryHarness: Sendable {
         var engineConfiguration = DeliveryEngine.Configuration()
         engineConfiguration.idlePoll = Duration.seconds(86_400)
         let engine = DeliveryEngine(
-            store: engineStore(store), client: testHTTPClient, clock: engineClock, jitter: NoJitter(), logger: logger,
+            store: engineStore(store),
+            client: testHTTPClient,
+            clock: engineClock,
+            jitter: NoJitter(),
+            logger: logger,
             configuration: engineConfiguration,
             metrics: metrics
         )
@@ -70,12 +74,14 @@ struct DeliveryHarness: Sendable {
     @discardableResult
     func accept(workOrder: String, code: Int) async throws -> String {
         let body = #"{"event":"work order status change","workorder_id":"\#(workOrder)","new_status_code":"\#(code)"}"#
-        let outcome = try await pipeline.process(InboundRequest(
-            method: "POST",
-            path: "/webhooks/techlink/cobalt-pos",
-            headers: RequestHeaders([(name: "Content-Type", value: "application/json")]),
-            body: Array(body.utf8)
-        ))
+        let outcome = try await pipeline.process(
+            InboundRequest(
+                method: "POST",
+                path: "/webhooks/techlink/cobalt-pos",
+                headers: RequestHeaders([(name: "Content-Type", value: "application/json")]),
+                body: Array(body.utf8)
+            )
+        )
         ingestClock.advance(by: .milliseconds(1))
         guard case .accepted(let event) = outcome else { throw TestSupportError("not accepted: \(outcome)") }
         return event.id
@@ -109,8 +115,10 @@ struct DeliveryHarness: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         let deliveries = try await store.deliveries(DeliveryQuery(subscriberID: subscriber, limit: 500)).items
-        Issue.record("deliveries never reached \(states): \(deliveries.map { "\($0.id) \($0.state) \($0.attempts)" })",
-            sourceLocation: sourceLocation)
+        Issue.record(
+            "deliveries never reached \(states): \(deliveries.map { "\($0.id) \($0.state) \($0.attempts)" })",
+            sourceLocation: sourceLocation
+        )
         return deliveries.reversed()
     }
 }
@@ -125,10 +133,18 @@ final class LateClaimStore: DeliveryStore {
     init(_ base: SQLiteEventStore) { self.base = base }
 
     func claimDueDeliveries(
-        now: UTCTimestamp, leaseMargin: Duration, limit: Int, inFlight: [String: Int], paused: Set<String>
+        now: UTCTimestamp,
+        leaseMargin: Duration,
+        limit: Int,
+        inFlight: [String: Int],
+        paused: Set<String>
     ) async throws -> [DueDelivery] {
         let due = try await base.claimDueDeliveries(
-            now: now, leaseMargin: leaseMargin, limit: limit, inFlight: inFlight, paused: paused
+            now: now,
+            leaseMargin: leaseMargin,
+            limit: limit,
+            inFlight: inFlight,
+            paused: paused
         )
         let ids = Set(due.map(\.delivery.id))
         let stale = state.withLock { state in
@@ -156,8 +172,12 @@ final class LateClaimStore: DeliveryStore {
     func nextDueTime(after now: UTCTimestamp) async throws -> UTCTimestamp? { try await base.nextDueTime(after: now) }
     func deliveries(_ query: DeliveryQuery) async throws -> Page<Delivery> { try await base.deliveries(query) }
     func delivery(id: Int64) async throws -> Delivery? { try await base.delivery(id: id) }
-    func attempts(deliveryID: Int64) async throws -> [DeliveryAttempt] { try await base.attempts(deliveryID: deliveryID) }
-    func redeliver(id: Int64, now: UTCTimestamp) async throws -> Delivery? { try await base.redeliver(id: id, now: now) }
+    func attempts(deliveryID: Int64) async throws -> [DeliveryAttempt] {
+        try await base.attempts(deliveryID: deliveryID)
+    }
+    func redeliver(id: Int64, now: UTCTimestamp) async throws -> Delivery? {
+        try await base.redeliver(id: id, now: now)
+    }
     func recover(subscriberID: String, since: UTCTimestamp, now: UTCTimestamp) async throws -> Int {
         try await base.recover(subscriberID: subscriberID, since: since, now: now)
     }

@@ -1,14 +1,15 @@
-@testable import FieldgateHTTP
 import FieldgateCore
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import Testing
 
 import struct NIOCore.ByteBuffer
+
+@testable import FieldgateHTTP
 
 /// Tenants for hand-written requests: TechLink without tokens keeps the requests short.
 let adminTestConfiguration = """
@@ -18,10 +19,13 @@ let adminTestConfiguration = """
       - {vendor: techlink, tenant: harbor-signs, tokens: [hs-token]}
     """
 
-func statusChange(_ workOrder: String, from old: String, to new: String, tenant: String = "cobalt-pos") -> CorpusRequest {
-    let body = #"{"event":"work order status change","workorder_id":"\#(workOrder)","old_status_code":"\#(old)","new_status_code":"\#(new)"}"#
+func statusChange(_ workOrder: String, from old: String, to new: String, tenant: String = "cobalt-pos") -> CorpusRequest
+{
+    let body =
+        #"{"event":"work order status change","workorder_id":"\#(workOrder)","old_status_code":"\#(old)","new_status_code":"\#(new)"}"#
     return try! CorpusRequest(
-        line: #"{"method":"POST","path":"/webhooks/techlink/\#(tenant)","headers":{"Content-Type":"application/json","X-Token":"hs-token"},"body":\#(JSONValue.string(body).jsonText)}"#
+        line:
+            #"{"method":"POST","path":"/webhooks/techlink/\#(tenant)","headers":{"Content-Type":"application/json","X-Token":"hs-token"},"body":\#(JSONValue.string(body).jsonText)}"#
     )
 }
 
@@ -53,10 +57,14 @@ struct AdminAPITests {
                 }
             }
             let basic = try await client.execute(
-                uri: "/v1/events", method: .get, headers: [.authorization: "Basic \(GatewayHarness.adminToken)"]
+                uri: "/v1/events",
+                method: .get,
+                headers: [.authorization: "Basic \(GatewayHarness.adminToken)"]
             )
             #expect(basic.status == .unauthorized)
-            #expect(try await client.admin("/v1/quarantine/x/replay", method: .post, token: nil).status == .unauthorized)
+            #expect(
+                try await client.admin("/v1/quarantine/x/replay", method: .post, token: nil).status == .unauthorized
+            )
             #expect(try await client.admin("/v1/events").status == .ok)
         }
     }
@@ -99,8 +107,10 @@ struct AdminAPITests {
             #expect(try await ids("vendor=techlink&tenant=cobalt-pos").count == 12)
             #expect(try await ids("tenant=harbor-signs").isEmpty)
             // Minute 2 inclusive to minute 5 exclusive: the third, fourth and fifth events.
-            #expect(try await ids("since=2026-10-26T21:16:06.512Z&until=2026-10-26T21:19:06.512Z")
-                == [4, 3, 2].map { accepted[$0] })
+            #expect(
+                try await ids("since=2026-10-26T21:16:06.512Z&until=2026-10-26T21:19:06.512Z")
+                    == [4, 3, 2].map { accepted[$0] }
+            )
         }
     }
 
@@ -132,7 +142,9 @@ struct AdminAPITests {
         try await withGateway { harness, client in
             var ids: [String] = []
             for (old, new) in [("10", "20"), ("20", "22"), ("22", "70"), ("70", "76")] {
-                ids.append(try #require(try await client.send(statusChange("77", from: old, to: new)).json["id"]?.stringValue))
+                ids.append(
+                    try #require(try await client.send(statusChange("77", from: old, to: new)).json["id"]?.stringValue)
+                )
                 harness.clock.advance(by: .seconds(90))
             }
             _ = try await client.send(statusChange("78", from: "10", to: "105"))
@@ -155,10 +167,13 @@ struct AdminAPITests {
             return StoredEvent(event: candidate.event, raw: candidate.raw, sequence: sequence)
         }
         // Arrived: on_site (minute 5), dispatched (minute 1), a note without status (minute 9), same-minute tie.
-        let timeline = JobTimeline(key: "k", events: [
-            stored(1, minute: 5, status: .onSite), stored(2, minute: 1, status: .dispatched),
-            stored(3, minute: 9, status: nil), stored(4, minute: 5, status: .offSite),
-        ])
+        let timeline = JobTimeline(
+            key: "k",
+            events: [
+                stored(1, minute: 5, status: .onSite), stored(2, minute: 1, status: .dispatched),
+                stored(3, minute: 9, status: nil), stored(4, minute: 5, status: .offSite),
+            ]
+        )
         #expect(timeline.events.map(\.sequence) == [2, 1, 4, 3])
         #expect(timeline.latestStatusEvent?.job?.status == .offSite)
     }

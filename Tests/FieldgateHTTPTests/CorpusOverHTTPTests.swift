@@ -52,9 +52,11 @@ struct CorpusOverHTTPTests {
                 let headers = stored["raw"]?["headers"]?.arrayValue ?? []
                 for header in headers {
                     let name = header["name"]?.stringValue ?? ""
-                    if ["x-token", "authorization", "tracktik-callout-secret", "x-bastion-webhook-secret", "x-webhook-key"]
-                        .contains(name.lowercased())
-                    {
+                    if [
+                        "x-token", "authorization", "tracktik-callout-secret", "x-bastion-webhook-secret",
+                        "x-webhook-key",
+                    ]
+                    .contains(name.lowercased()) {
                         #expect(header["value"]?.stringValue == RawRequest.redactedValue, "line \(line) \(name)")
                     }
                 }
@@ -69,7 +71,11 @@ struct CorpusOverHTTPTests {
         #expect(quarantined.items.count == expectedQuarantine)
     }
 
-    static func check(_ response: TestResponse, _ expected: CorpusExpectation, acceptedByLine: [Int: String]) throws
+    static func check(
+        _ response: TestResponse,
+        _ expected: CorpusExpectation,
+        acceptedByLine: [Int: String]
+    ) throws
         -> [String]
     {
         let status = Int(response.status.code)

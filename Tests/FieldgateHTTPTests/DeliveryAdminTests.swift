@@ -3,9 +3,9 @@ import FieldgateCore
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import NIOHTTP1
 import Testing
 
@@ -16,16 +16,23 @@ struct DeliveryAdminTests {
     func withGateway(_ body: @Sendable (GatewayHarness, any TestClientProtocol) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let harness = try GatewayHarness(configurationYAML: adminTestConfiguration, databasePath: directory.path("d.db"))
+        let harness = try GatewayHarness(
+            configurationYAML: adminTestConfiguration,
+            databasePath: directory.path("d.db")
+        )
         try await harness.application.test(.router) { client in try await body(harness, client) }
     }
 
     @Test func subscribersAreCreatedChangedAndDeletedWithTheirSecretWriteOnly() async throws {
         try await withGateway { _, client in
-            let created = try await client.admin("/v1/subscribers", method: .post, json: """
-                {"id":"billing","url":"http://127.0.0.1:9/hooks","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                 "types":["job.*"],"retrySchedule":["1s","1m"],"timeout":"10s","maxConcurrency":2}
-                """)
+            let created = try await client.admin(
+                "/v1/subscribers",
+                method: .post,
+                json: """
+                    {"id":"billing","url":"http://127.0.0.1:9/hooks","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                     "types":["job.*"],"retrySchedule":["1s","1m"],"timeout":"10s","maxConcurrency":2}
+                    """
+            )
             #expect(created.status == .created)
             #expect(!created.text.contains("whsec_"))
             let subscriber = try created.json
@@ -34,7 +41,11 @@ struct DeliveryAdminTests {
             #expect(subscriber["timeout"]?.stringValue == "10s")
             #expect(subscriber["origin"]?.stringValue == "api")
 
-            let again = try await client.admin("/v1/subscribers", method: .post, json: #"{"id":"billing","url":"http://x"}"#)
+            let again = try await client.admin(
+                "/v1/subscribers",
+                method: .post,
+                json: #"{"id":"billing","url":"http://x"}"#
+            )
             #expect(again.status == .conflict)
             #expect(try again.json["code"]?.stringValue == "subscriber-exists")
             for bad in [
@@ -47,7 +58,11 @@ struct DeliveryAdminTests {
                 #expect(try response.json["code"]?.stringValue == "invalid-subscriber", "\(bad)")
             }
 
-            let patched = try await client.admin("/v1/subscribers/billing", method: .patch, json: #"{"types":["site.*"],"secret":null}"#)
+            let patched = try await client.admin(
+                "/v1/subscribers/billing",
+                method: .patch,
+                json: #"{"types":["site.*"],"secret":null}"#
+            )
             #expect(try patched.json["types"]?.arrayValue == [.string("site.*")])
             #expect(try patched.json["hasSecret"] == .bool(false))
             let disabled = try await client.admin("/v1/subscribers/billing/disable", method: .post)
@@ -63,8 +78,14 @@ struct DeliveryAdminTests {
 
     @Test func deliveriesAreListedAndDeadLettersRedelivered() async throws {
         try await withGateway { harness, client in
-            _ = try await client.admin("/v1/subscribers", method: .post, json: #"{"id":"portal","url":"http://127.0.0.1:9/p"}"#)
-            let id = try #require(try await client.send(statusChange("D7", from: "20", to: "22")).json["id"]?.stringValue)
+            _ = try await client.admin(
+                "/v1/subscribers",
+                method: .post,
+                json: #"{"id":"portal","url":"http://127.0.0.1:9/p"}"#
+            )
+            let id = try #require(
+                try await client.send(statusChange("D7", from: "20", to: "22")).json["id"]?.stringValue
+            )
             let page = try await client.admin("/v1/deliveries?subscriber=portal&state=pending").json
             let delivery = try #require(page["deliveries"]?.arrayValue?.first)
             #expect(delivery["eventId"]?.stringValue == id)
@@ -76,10 +97,16 @@ struct DeliveryAdminTests {
             #expect(try pending.json["code"]?.stringValue == "delivery-pending")
 
             // The schedule ran out (recorded as the engine would).
-            try await harness.store.record(DeliveryAttempt(
-                deliveryID: Int64(deliveryID)!, at: harness.clock.now(), statusCode: 500, error: "HTTP 500",
-                durationMilliseconds: 3, result: .dead
-            ))
+            try await harness.store.record(
+                DeliveryAttempt(
+                    deliveryID: Int64(deliveryID)!,
+                    at: harness.clock.now(),
+                    statusCode: 500,
+                    error: "HTTP 500",
+                    durationMilliseconds: 3,
+                    result: .dead
+                )
+            )
             let dead = try await client.admin("/v1/deliveries?state=dead").json["deliveries"]?.arrayValue
             #expect(dead?.count == 1)
             let detail = try await client.admin("/v1/deliveries/\(deliveryID)").json
@@ -100,27 +127,49 @@ struct DeliveryAdminTests {
                 _ = try await client.send(statusChange("R\(index)", from: "20", to: index == 3 ? "70" : "22"))
                 harness.clock.advance(by: .seconds(60))
             }
-            _ = try await client.admin("/v1/subscribers", method: .post, json: #"{"id":"late","url":"http://127.0.0.1:9/l","statuses":["dispatched"]}"#)
+            _ = try await client.admin(
+                "/v1/subscribers",
+                method: .post,
+                json: #"{"id":"late","url":"http://127.0.0.1:9/l","statuses":["dispatched"]}"#
+            )
             // Minute 1 on: events 2 and 3 are dispatched (event 4 is on site).
-            let recovered = try await client.admin("/v1/subscribers/late/recover?since=2026-10-26T21:15:06.512Z", method: .post).json
+            let recovered = try await client.admin(
+                "/v1/subscribers/late/recover?since=2026-10-26T21:15:06.512Z",
+                method: .post
+            ).json
             #expect(recovered["queued"]?.numberText == "2")
-            let again = try await client.admin("/v1/subscribers/late/recover?since=2026-10-26T21:14:06.512Z", method: .post).json
+            let again = try await client.admin(
+                "/v1/subscribers/late/recover?since=2026-10-26T21:14:06.512Z",
+                method: .post
+            ).json
             #expect(again["queued"]?.numberText == "1")
             #expect(try await client.admin("/v1/subscribers/late/recover", method: .post).status == .badRequest)
-            #expect(try await client.admin("/v1/subscribers/nobody/recover?since=2026-10-26T21:14:06Z", method: .post).status == .notFound)
+            #expect(
+                try await client.admin("/v1/subscribers/nobody/recover?since=2026-10-26T21:14:06Z", method: .post)
+                    .status == .notFound
+            )
         }
     }
 
     @Test func theLiveStreamResumesAfterLastEventIDAndFollowsNewEvents() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let harness = try GatewayHarness(configurationYAML: adminTestConfiguration, databasePath: directory.path("s.db"))
+        let harness = try GatewayHarness(
+            configurationYAML: adminTestConfiguration,
+            databasePath: directory.path("s.db")
+        )
         try await harness.application.test(.live) { client in
             var ids: [String] = []
             for index in 0..<3 {
-                ids.append(try #require(try await client.send(statusChange("S\(index)", from: "20", to: "22")).json["id"]?.stringValue))
+                ids.append(
+                    try #require(
+                        try await client.send(statusChange("S\(index)", from: "20", to: "22")).json["id"]?.stringValue
+                    )
+                )
             }
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(client.port!)/v1/stream?types=job.*&statuses=dispatched")
+            var request = HTTPClientRequest(
+                url: "http://127.0.0.1:\(client.port!)/v1/stream?types=job.*&statuses=dispatched"
+            )
             request.headers.add(name: "Authorization", value: "Bearer \(GatewayHarness.adminToken)")
             request.headers.add(name: "Last-Event-ID", value: ids[0])
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
@@ -130,12 +179,18 @@ struct DeliveryAdminTests {
             var sentLive = false
             for try await buffer in response.body {
                 text += String(buffer: buffer)
-                let received = text.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) }
+                let received = text.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") }.map {
+                    String($0.dropFirst(4))
+                }
                 if received.count == 2, !sentLive {
                     #expect(received == Array(ids[1...]))
                     // Not dispatched: filtered out. Dispatched: streamed live.
                     _ = try await client.send(statusChange("S9", from: "22", to: "70"))
-                    ids.append(try #require(try await client.send(statusChange("S8", from: "20", to: "22")).json["id"]?.stringValue))
+                    ids.append(
+                        try #require(
+                            try await client.send(statusChange("S8", from: "20", to: "22")).json["id"]?.stringValue
+                        )
+                    )
                     sentLive = true
                 }
                 if received.count == 3 {
@@ -145,8 +200,11 @@ struct DeliveryAdminTests {
             }
             #expect(text.contains("event: job.status_changed\ndata: {\"specversion\":\"1.0\""))
             let unknown = try await client.execute(
-                uri: "/v1/stream", method: .get,
-                headers: [.authorization: "Bearer \(GatewayHarness.adminToken)", HTTPField.Name("Last-Event-ID")!: "nope"]
+                uri: "/v1/stream",
+                method: .get,
+                headers: [
+                    .authorization: "Bearer \(GatewayHarness.adminToken)", HTTPField.Name("Last-Event-ID")!: "nope",
+                ]
             )
             #expect(unknown.status == .badRequest)
         }

@@ -3,10 +3,10 @@ import FieldgateHTTP
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import HTTPTypes
 import HellotracksAdapter
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import Logging
 import TechLinkAdapter
 import TrackTikAdapter

@@ -3,15 +3,14 @@ import FieldgateHTTP
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
+import Logging
 import Testing
 
-import Logging
-
-import struct NIOCore.ByteBuffer
 import struct Foundation.URL
+import struct NIOCore.ByteBuffer
 
 /// A vendor whose first release did not understand `widget.moved`; the next one does. Replay exists for this:
 /// requests quarantined by yesterday's adapter become events under today's.
@@ -50,7 +49,8 @@ struct ReleasedAdapter: VendorAdapter {
 
 let acmeConfiguration = "tenants: [{vendor: acme, tenant: plant-7}]"
 let widgetMoved = try! CorpusRequest(
-    line: #"{"method":"POST","path":"/webhooks/acme/plant-7","headers":{"Content-Type":"application/json","X-Acme-Key":"acme-secret"},"body":"{\"event\":\"widget.moved\",\"id\":\"W-9\"}"}"#
+    line:
+        #"{"method":"POST","path":"/webhooks/acme/plant-7","headers":{"Content-Type":"application/json","X-Acme-Key":"acme-secret"},"body":"{\"event\":\"widget.moved\",\"id\":\"W-9\"}"}"#
 )
 
 @Suite("Quarantine and replay")
@@ -114,10 +114,15 @@ struct QuarantineReplayTests {
     @Test func unauthenticatedAndOversizedRequestsAreNotKept() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let harness = try GatewayHarness(configurationYAML: adminTestConfiguration, databasePath: directory.path("q.db"))
+        let harness = try GatewayHarness(
+            configurationYAML: adminTestConfiguration,
+            databasePath: directory.path("q.db")
+        )
         try await harness.application.test(.router) { client in
             var wrongToken = statusChange("1", from: "10", to: "20", tenant: "harbor-signs")
-            wrongToken.headers = RequestHeaders([(name: "Content-Type", value: "application/json"), (name: "X-Token", value: "nope")])
+            wrongToken.headers = RequestHeaders([
+                (name: "Content-Type", value: "application/json"), (name: "X-Token", value: "nope"),
+            ])
             let unauthorized = try await client.send(wrongToken)
             #expect(unauthorized.status == .unauthorized)
             var big = statusChange("1", from: "10", to: "20")
@@ -148,7 +153,9 @@ struct GatewayOperationsTests {
         let second = try GatewayHarness(
             configurationYAML: adminTestConfiguration,
             databasePath: database,
-            clock: ManualWallClock(UTCTimestamp(millisecondsSinceEpoch: StoreSamples.start.millisecondsSinceEpoch + 60_000))
+            clock: ManualWallClock(
+                UTCTimestamp(millisecondsSinceEpoch: StoreSamples.start.millisecondsSinceEpoch + 60_000)
+            )
         )
         try await second.application.test(.router) { client in
             let again = try await client.send(request).json
@@ -160,7 +167,10 @@ struct GatewayOperationsTests {
     @Test func bodiesAreLimitedByDeclaredLengthAndByBytesRead() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let harness = try GatewayHarness(configurationYAML: adminTestConfiguration, databasePath: directory.path("l.db"))
+        let harness = try GatewayHarness(
+            configurationYAML: adminTestConfiguration,
+            databasePath: directory.path("l.db")
+        )
         try await harness.application.test(.live) { client in
             // Declared too large: refused before a byte of the body is read.
             let declared = try await client.execute(
@@ -187,12 +197,18 @@ struct GatewayOperationsTests {
     @Test func aHeaderBlockOver64KiBIsRefusedWith431() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let harness = try GatewayHarness(configurationYAML: adminTestConfiguration, databasePath: directory.path("h.db"))
+        let harness = try GatewayHarness(
+            configurationYAML: adminTestConfiguration,
+            databasePath: directory.path("h.db")
+        )
         try await harness.application.test(.live) { client in
             let response = try await client.execute(
                 uri: "/webhooks/techlink/cobalt-pos",
                 method: .post,
-                headers: [.contentType: "application/json", HTTPField.Name("X-Padding")!: String(repeating: "p", count: 70_000)],
+                headers: [
+                    .contentType: "application/json",
+                    HTTPField.Name("X-Padding")!: String(repeating: "p", count: 70_000),
+                ],
                 body: ByteBuffer(bytes: statusChange("1", from: "10", to: "20").body)
             )
             #expect(response.status.code == 431)
@@ -203,7 +219,10 @@ struct GatewayOperationsTests {
     @Test func healthReadinessMetricsAndTheOpenAPIDocument() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let harness = try GatewayHarness(configurationYAML: adminTestConfiguration, databasePath: directory.path("m.db"))
+        let harness = try GatewayHarness(
+            configurationYAML: adminTestConfiguration,
+            databasePath: directory.path("m.db")
+        )
         try await harness.application.test(.router) { client in
             #expect(try await client.execute(uri: "/healthz", method: .get).json["status"]?.stringValue == "ok")
             #expect(try await client.execute(uri: "/readyz", method: .get).json["status"]?.stringValue == "ready")
@@ -213,13 +232,28 @@ struct GatewayOperationsTests {
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
             let text = metrics.text
-            #expect(text.contains(#"fieldgate_ingest_requests_total{vendor="techlink",tenant="cobalt-pos",outcome="accepted"} 1"#))
-            #expect(text.contains(#"fieldgate_ingest_requests_total{vendor="techlink",tenant="cobalt-pos",outcome="duplicate"} 1"#))
-            #expect(text.contains(#"fieldgate_ingest_requests_total{vendor="techlink",tenant="unknown",outcome="unknown-tenant"} 1"#))
+            #expect(
+                text.contains(
+                    #"fieldgate_ingest_requests_total{vendor="techlink",tenant="cobalt-pos",outcome="accepted"} 1"#
+                )
+            )
+            #expect(
+                text.contains(
+                    #"fieldgate_ingest_requests_total{vendor="techlink",tenant="cobalt-pos",outcome="duplicate"} 1"#
+                )
+            )
+            #expect(
+                text.contains(
+                    #"fieldgate_ingest_requests_total{vendor="techlink",tenant="unknown",outcome="unknown-tenant"} 1"#
+                )
+            )
             #expect(text.contains("fieldgate_ingest_duration_seconds_bucket"))
             #expect(text.contains("fieldgate_store_commit_batch_size_count"))
             let document = try await client.execute(uri: "/openapi.yaml", method: .get)
-            #expect(document.text == (try RepositoryPaths.read(RepositoryPaths.contracts.appendingPathComponent("openapi.yaml"))))
+            #expect(
+                document.text
+                    == (try RepositoryPaths.read(RepositoryPaths.contracts.appendingPathComponent("openapi.yaml")))
+            )
         }
     }
 

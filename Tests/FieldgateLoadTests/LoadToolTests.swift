@@ -54,7 +54,10 @@ struct ReplayReportTests {
 struct ReplayRunTests {
     static func requests(_ count: Int) throws -> [CorpusRequest] {
         try (0..<count).map { index in
-            try CorpusRequest(line: #"{"method":"POST","path":"/hook","headers":{"Content-Type":"application/json"},"body":"{\"event\":\"work order status change\",\"workorder_id\":\"\#(index)\"}"}"#)
+            try CorpusRequest(
+                line:
+                    #"{"method":"POST","path":"/hook","headers":{"Content-Type":"application/json"},"body":"{\"event\":\"work order status change\",\"workorder_id\":\"\#(index)\"}"}"#
+            )
         }
     }
 

@@ -1,7 +1,6 @@
 import FieldgateModel
-import Testing
-
 import Foundation
+import Testing
 
 @Suite("Strict JSON parsing")
 struct JSONDocumentTests {
@@ -153,7 +152,10 @@ struct JSONCanonicalFormTests {
     }
 
     @Test func sortsKeysAndDropsWhitespace() throws {
-        #expect(try canonical("{ \"b\" : 1,\r\n \"a\" : [ 2 , { \"d\":null, \"c\":true } ] }") == #"{"a":[2,{"c":true,"d":null}],"b":1}"#)
+        #expect(
+            try canonical("{ \"b\" : 1,\r\n \"a\" : [ 2 , { \"d\":null, \"c\":true } ] }")
+                == #"{"a":[2,{"c":true,"d":null}],"b":1}"#
+        )
     }
 
     @Test func formattingDifferencesDisappear() throws {
@@ -193,8 +195,10 @@ struct JSONCanonicalFormTests {
         ]
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<500 {
-            let text = (0..<Int.random(in: 1...8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }
-                .joined()
+            let text = (0..<Int.random(in: 1...8, using: &generator)).map { _ in
+                pieces.randomElement(using: &generator)!
+            }
+            .joined()
             let json = #"{"s":""# + text + #""}"#
             let root = try JSONDocument(parsing: Array(json.utf8)).root
             let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String]
@@ -221,15 +225,17 @@ struct JSONCanonicalFormTests {
 
 @Suite("UTF-8 validation")
 struct UTF8ValidationTests {
-    @Test(arguments: [
-        ([0xC0, 0xAF], 0),  // overlong
-        ([0xE0, 0x80, 0xAF], 0),  // overlong
-        ([0xED, 0xA0, 0x80], 0),  // surrogate
-        ([0xF4, 0x90, 0x80, 0x80], 0),  // above U+10FFFF
-        ([0x41, 0xE2, 0x82], 1),  // truncated
-        ([0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0xDF], 8),  // Latin-1 ß after the fast path
-        ([0x80], 0),  // lone continuation
-    ] as [([UInt8], Int)])
+    @Test(
+        arguments: [
+            ([0xC0, 0xAF], 0),  // overlong
+            ([0xE0, 0x80, 0xAF], 0),  // overlong
+            ([0xED, 0xA0, 0x80], 0),  // surrogate
+            ([0xF4, 0x90, 0x80, 0x80], 0),  // above U+10FFFF
+            ([0x41, 0xE2, 0x82], 1),  // truncated
+            ([0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0xDF], 8),  // Latin-1 ß after the fast path
+            ([0x80], 0),  // lone continuation
+        ] as [([UInt8], Int)]
+    )
     func findsFirstInvalidByte(bytes: [UInt8], offset: Int) {
         #expect(UTF8Validation.firstInvalidByteOffset(in: bytes) == offset)
     }
@@ -270,7 +276,10 @@ struct JSONMemberIndexTests {
 @Suite("Object writer")
 struct JSONObjectWriterTests {
     let vendor = try! JSONDocument(
-        parsing: Array(#"{"s":"a\/b","n":70.50,"blank":" \t","escapedBlank":"\n\u00a0","empty":"","nil":null,"o":{"z":1,"a":[true,"\u00e9"]},"t":"x"}"#.utf8)
+        parsing: Array(
+            #"{"s":"a\/b","n":70.50,"blank":" \t","escapedBlank":"\n\u00a0","empty":"","nil":null,"o":{"z":1,"a":[true,"\u00e9"]},"t":"x"}"#
+                .utf8
+        )
     ).root
 
     @Test func membersFollowTheSetRules() {
@@ -298,7 +307,9 @@ struct JSONObjectWriterTests {
         var built = JSONObject()
         built.set("s", text: vendor.text("s"))
         built.set("n", text: vendor.text("n"))
-        for name in ["blank", "escapedBlank", "empty", "nil", "o", "missing"] { built.set(name, text: vendor.text(name)) }
+        for name in ["blank", "escapedBlank", "empty", "nil", "o", "missing"] {
+            built.set(name, text: vendor.text(name))
+        }
         #expect(built["s"] == object["s"] && built["n"] == object["n"] && built.keys == ["s", "n"])
     }
 

@@ -38,7 +38,8 @@ struct UTCTimestampTests {
     }
 
     @Test(arguments: [
-        (Int64(0), "1970-01-01T00:00:00Z"), (-1, "1969-12-31T23:59:59.999Z"), (1_789_484_531_412, "2026-09-15T15:02:11.412Z"),
+        (Int64(0), "1970-01-01T00:00:00Z"), (-1, "1969-12-31T23:59:59.999Z"),
+        (1_789_484_531_412, "2026-09-15T15:02:11.412Z"),
         (253_402_300_799_000, "9999-12-31T23:59:59Z"), (253_402_300_800_000, "10000-01-01T00:00:00Z"),
         (-62_135_596_800_000, "0001-01-01T00:00:00Z"),
     ])
@@ -70,7 +71,9 @@ struct StatusNameTests {
             raw.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }.joined(separator: " ")
         }
         let everyASCII = String(decoding: (0..<128).map { UInt8($0) }, as: UTF8.self)
-        for name in [everyASCII, "\r\nTech\u{0B}On\u{0C}Site\r\n", "ABC xyz 0-9_/[]", "   ", "", "In-Review", "ÉN  Route "] {
+        for name in [
+            everyASCII, "\r\nTech\u{0B}On\u{0C}Site\r\n", "ABC xyz 0-9_/[]", "   ", "", "In-Review", "ÉN  Route ",
+        ] {
             #expect(StatusName(name).normalized == reference(name))
         }
         #expect(StatusName("\r\nTech\u{0B}On\u{0C}SITE ").normalized == "tech on site")

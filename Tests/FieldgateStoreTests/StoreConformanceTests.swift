@@ -1,11 +1,13 @@
 import FieldgateCore
 import FieldgateModel
-import GRDB
-@testable import FieldgateSQLite
 import FieldgateTestSupport
+import GRDB
+import Synchronization
 import Testing
 
 import struct Foundation.Data
+
+@testable import FieldgateSQLite
 
 /// Every ``EventStore`` must pass these: the pipeline and the admin API rely on nothing else.
 ///
@@ -86,11 +88,13 @@ struct StoreConformanceTests {
         }
         let inserted = outcomes.filter { if case .inserted = $0 { true } else { false } }
         #expect(inserted.count == 1)
-        let ids = Set(outcomes.map { outcome -> String in
-            switch outcome {
-            case .inserted(let event), .duplicate(of: let event): event.id
+        let ids = Set(
+            outcomes.map { outcome -> String in
+                switch outcome {
+                case .inserted(let event), .duplicate(of: let event): event.id
+                }
             }
-        })
+        )
         #expect(ids == [Samples.candidate(content: "same").key.eventID])
     }
 
@@ -101,9 +105,11 @@ struct StoreConformanceTests {
         let ids = try await withThrowingTaskGroup(of: String.self) { group in
             for index in 0..<300 {
                 group.addTask {
-                    guard case .inserted(let event) = try await store.insertIfNew(
-                        Samples.candidate(jobID: "job-\(index % 7)", content: "event \(index)")
-                    ) else { throw TestSupportError("event \(index) not inserted") }
+                    guard
+                        case .inserted(let event) = try await store.insertIfNew(
+                            Samples.candidate(jobID: "job-\(index % 7)", content: "event \(index)")
+                        )
+                    else { throw TestSupportError("event \(index) not inserted") }
                     return event.id
                 }
             }
@@ -140,7 +146,9 @@ struct StoreConformanceTests {
                 jobID: "job-\(index % 4)",
                 status: index % 5 == 0 ? .completed : .dispatched,
                 content: "listing \(index)",
-                receivedAt: UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + Int64(index) * 1000)
+                receivedAt: UTCTimestamp(
+                    millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + Int64(index) * 1000
+                )
             )
             _ = try await store.insertIfNew(candidate)
             expected.append(candidate.key.eventID)
@@ -210,7 +218,9 @@ struct StoreConformanceTests {
         let (store, dispose) = try kind.make()
         defer { dispose() }
         for index in 0..<5 {
-            try await store.quarantine(Samples.quarantined(id: "q_\(index)", tenant: index == 4 ? "other" : "summit-telecom"))
+            try await store.quarantine(
+                Samples.quarantined(id: "q_\(index)", tenant: index == 4 ? "other" : "summit-telecom")
+            )
         }
         let stored = try #require(try await store.quarantinedRequest(id: "q_1"))
         #expect(stored.raw == Samples.quarantined(id: "q_1").raw)
@@ -362,8 +372,6 @@ struct SQLiteStoreTests {
         #expect(throws: (any Error).self) { try SQLiteEventStore(path: path) }
     }
 }
-
-import Synchronization
 
 final class BatchLog: Sendable {
     private let log = Mutex<[Int]>([])

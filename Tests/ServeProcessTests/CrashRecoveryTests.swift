@@ -1,11 +1,12 @@
 import AsyncHTTPClient
 import FieldgateModel
 import FieldgateTestSupport
+import Foundation
+import NIOHTTP1
+import Synchronization
 import Testing
 
-import Foundation
 import struct NIOCore.ByteBuffer
-import NIOHTTP1
 
 #if canImport(Glibc)
 import Glibc
@@ -79,7 +80,11 @@ extension CrashRecoveryTests {
             let first = try await ServeProcess.start(config: config, directory: directory, log: "first.log")
             var ids: [String] = []
             for index in 0..<30 {
-                let answer = try await ServeProcess.post(ServeProcess.statusChange(workOrder: "P\(index % 6)-\(index)"), to: first.base, client: client)
+                let answer = try await ServeProcess.post(
+                    ServeProcess.statusChange(workOrder: "P\(index % 6)-\(index)"),
+                    to: first.base,
+                    client: client
+                )
                 #expect(answer.status == 202)
                 if let id = answer.id { ids.append(id) }
             }
@@ -96,7 +101,10 @@ extension CrashRecoveryTests {
             for _ in 0..<2000 where delivered.withLock({ $0 }) != Set(ids) {
                 try await Task.sleep(for: .milliseconds(10))
             }
-            #expect(delivered.withLock { $0 } == Set(ids), "missing after restart: \(Set(ids).subtracting(delivered.withLock { $0 }))")
+            #expect(
+                delivered.withLock { $0 } == Set(ids),
+                "missing after restart: \(Set(ids).subtracting(delivered.withLock { $0 }))"
+            )
             // Every request carried an event's own ID: repeats are the same event, never a new one.
             #expect(Set(receiver.received.map(\.eventID)) == Set(ids))
             second.kill(signal: SIGTERM)
@@ -112,8 +120,6 @@ final class Acknowledgements: Sendable {
     var count: Int { state.withLock { $0.count } }
     var all: [(String, [UInt8])] { state.withLock { $0 } }
 }
-
-import Synchronization
 
 /// One `fieldgate serve` child process on a free port.
 struct ServeProcess: Sendable {
@@ -184,7 +190,10 @@ struct ServeProcess: Sendable {
     }
 
     static func statusChange(workOrder: String) -> [UInt8] {
-        Array(#"{"event":"work order status change","workorder_id":"\#(workOrder)","old_status_code":"20","new_status_code":"22"}"#.utf8)
+        Array(
+            #"{"event":"work order status change","workorder_id":"\#(workOrder)","old_status_code":"20","new_status_code":"22"}"#
+                .utf8
+        )
     }
 
     struct Answer {

@@ -13,7 +13,9 @@ struct BareHummingbird {
             return Response(
                 status: .accepted,
                 headers: [.contentType: "application/json"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"accepted","id":"00000000000000000000000000000000"}"#))
+                body: ResponseBody(
+                    byteBuffer: ByteBuffer(string: #"{"status":"accepted","id":"00000000000000000000000000000000"}"#)
+                )
             )
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))

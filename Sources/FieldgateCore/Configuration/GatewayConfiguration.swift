@@ -1,7 +1,7 @@
 package import FieldgateModel
 
-import struct Foundation.URL
 import class Foundation.FileManager
+import struct Foundation.URL
 
 /// `fieldgate.yaml` (CONTRACT §5): server, storage, admin token, tenants and subscribers.
 ///
@@ -72,7 +72,11 @@ package struct GatewayConfiguration: Sendable {
     }
 
     /// Parses configuration text.
-    package static func parse(yaml: String, file: String? = nil, environment: [String: String] = [:])
+    package static func parse(
+        yaml: String,
+        file: String? = nil,
+        environment: [String: String] = [:]
+    )
         throws(ConfigurationError) -> Self
     {
         let root = try YAMLConfigReader.read(yaml, file: file, environment: environment)
@@ -143,7 +147,10 @@ package struct GatewayConfiguration: Sendable {
                 }
                 server.maxBodyBytes = limit
             default:
-                throw ConfigurationError(line: value.line, "unknown key 'server.\(key)' (expected host, port, maxBodyBytes)")
+                throw ConfigurationError(
+                    line: value.line,
+                    "unknown key 'server.\(key)' (expected host, port, maxBodyBytes)"
+                )
             }
         }
         return server

@@ -3,7 +3,11 @@ import Yams
 
 /// Reads YAML into ``ConfigNode``s with line numbers, expanding `${VAR}` from the environment in scalars.
 enum YAMLConfigReader {
-    static func read(_ yaml: String, file: String?, environment: [String: String]) throws(ConfigurationError) -> ConfigNode {
+    static func read(
+        _ yaml: String,
+        file: String?,
+        environment: [String: String]
+    ) throws(ConfigurationError) -> ConfigNode {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

@@ -68,7 +68,9 @@ package struct NormalizedLine: Sendable {
             event.write(into: &output)
             output.append(contentsOf: #","problem":null}"#.utf8)
         case .rejected(let problem, _):
-            output.append(contentsOf: #","outcome":"rejected","id":null,"duplicateOf":null,"event":null,"problem":"#.utf8)
+            output.append(
+                contentsOf: #","outcome":"rejected","id":null,"duplicateOf":null,"event":null,"problem":"#.utf8
+            )
             problem.json.write(into: &output)
             output.append(UInt8(ascii: "}"))
         }

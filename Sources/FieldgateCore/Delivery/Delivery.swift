@@ -24,8 +24,16 @@ package struct Delivery: Sendable, Equatable {
     package var deliveredAt: UTCTimestamp?
 
     package init(
-        id: Int64, eventID: String, subscriberID: String, jobKey: String?, state: State, attempts: Int,
-        nextAttemptAt: UTCTimestamp, lastStatus: Int?, lastError: String?, createdAt: UTCTimestamp,
+        id: Int64,
+        eventID: String,
+        subscriberID: String,
+        jobKey: String?,
+        state: State,
+        attempts: Int,
+        nextAttemptAt: UTCTimestamp,
+        lastStatus: Int?,
+        lastError: String?,
+        createdAt: UTCTimestamp,
         deliveredAt: UTCTimestamp?
     ) {
         self.id = id
@@ -75,7 +83,11 @@ package struct DeliveryAttempt: Sendable, Equatable {
     package var result: Result
 
     package init(
-        deliveryID: Int64, at: UTCTimestamp, statusCode: Int?, error: String?, durationMilliseconds: Int64,
+        deliveryID: Int64,
+        at: UTCTimestamp,
+        statusCode: Int?,
+        error: String?,
+        durationMilliseconds: Int64,
         result: Result
     ) {
         self.deliveryID = deliveryID
@@ -96,7 +108,10 @@ package struct DeliveryQuery: Sendable, Equatable {
     package var limit: Int
 
     package init(
-        subscriberID: String? = nil, state: Delivery.State? = nil, eventID: String? = nil, before: Int64? = nil,
+        subscriberID: String? = nil,
+        state: Delivery.State? = nil,
+        eventID: String? = nil,
+        before: Int64? = nil,
         limit: Int = 50
     ) {
         self.subscriberID = subscriberID

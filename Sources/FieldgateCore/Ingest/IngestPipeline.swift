@@ -186,7 +186,9 @@ package struct IngestPipeline: Sendable {
         }
         let distinct = Set(lengths.flatMap { $0.split(separator: ",").map { $0.trimmingASCIISpaces } })
         guard distinct.count <= 1 else {
-            return .failure(.badFraming("conflicting Content-Length values: \(distinct.sorted().joined(separator: ", "))"))
+            return .failure(
+                .badFraming("conflicting Content-Length values: \(distinct.sorted().joined(separator: ", "))")
+            )
         }
         guard let text = distinct.first else { return .success(nil) }
         guard let length = Int(text), length >= 0 else {
@@ -274,13 +276,15 @@ package struct IngestPipeline: Sendable {
     /// The media type before any `;` parameters, compared case-insensitively; bodies are never inflated, so any
     /// `Content-Encoding` but identity is refused too.
     static func checkMediaType(_ headers: RequestHeaders, expected: String) -> Problem? {
-        if let encoding = headers["Content-Encoding"], !encoding.trimmingASCIISpaces.equalsIgnoringASCIICase("identity") {
+        if let encoding = headers["Content-Encoding"], !encoding.trimmingASCIISpaces.equalsIgnoringASCIICase("identity")
+        {
             return .unsupportedMediaType("Content-Encoding '\(encoding)' is not supported; send the body uncompressed")
         }
         guard let contentType = headers["Content-Type"] else {
             return .unsupportedMediaType("Content-Type is missing; expected \(expected)")
         }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first
+        let mediaType =
+            contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first
             .map { String($0).trimmingASCIISpaces } ?? ""
         guard mediaType.equalsIgnoringASCIICase(expected) else {
             return .unsupportedMediaType("Content-Type '\(mediaType)' is not accepted here; expected \(expected)")

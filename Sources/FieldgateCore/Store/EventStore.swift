@@ -57,8 +57,14 @@ package struct EventQuery: Sendable, Equatable {
     package var limit: Int
 
     package init(
-        vendor: String? = nil, tenant: String? = nil, type: String? = nil, jobKey: String? = nil,
-        status: String? = nil, since: UTCTimestamp? = nil, until: UTCTimestamp? = nil, before: Int64? = nil,
+        vendor: String? = nil,
+        tenant: String? = nil,
+        type: String? = nil,
+        jobKey: String? = nil,
+        status: String? = nil,
+        since: UTCTimestamp? = nil,
+        until: UTCTimestamp? = nil,
+        before: Int64? = nil,
         limit: Int = 50
     ) {
         self.vendor = vendor

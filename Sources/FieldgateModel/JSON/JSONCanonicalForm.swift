@@ -20,7 +20,9 @@ public enum JSONCanonicalForm {
                 let bound = walk.span(index)
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { room in
                     let end = walk.write(index, to: room.baseAddress!)
-                    output.append(contentsOf: UnsafeBufferPointer(start: room.baseAddress!, count: end - room.baseAddress!))
+                    output.append(
+                        contentsOf: UnsafeBufferPointer(start: room.baseAddress!, count: end - room.baseAddress!)
+                    )
                 }
             }
         }
@@ -90,7 +92,11 @@ public enum JSONCanonicalForm {
             return out
         }
 
-        func writeObject(_ index: Int, _ object: JSONToken, to out: UnsafeMutablePointer<UInt8>)
+        func writeObject(
+            _ index: Int,
+            _ object: JSONToken,
+            to out: UnsafeMutablePointer<UInt8>
+        )
             -> UnsafeMutablePointer<UInt8>
         {
             let count = Int(object.count)
@@ -143,14 +149,23 @@ public enum JSONCanonicalForm {
         }
 
         @inline(__always)
-        func copy(_ source: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        func copy(
+            _ source: UnsafeBufferPointer<UInt8>,
+            to out: UnsafeMutablePointer<UInt8>
+        ) -> UnsafeMutablePointer<UInt8> {
             guard let base = source.baseAddress, source.count > 0 else { return out }
             out.update(from: base, count: source.count)
             return out + source.count
         }
 
         @inline(__always)
-        func put(_ out: UnsafeMutablePointer<UInt8>, _ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8)
+        func put(
+            _ out: UnsafeMutablePointer<UInt8>,
+            _ a: UInt8,
+            _ b: UInt8,
+            _ c: UInt8,
+            _ d: UInt8
+        )
             -> UnsafeMutablePointer<UInt8>
         {
             out[0] = a

@@ -195,7 +195,8 @@ struct JSONTapeParser {
         }
         if position < bytes.count && (bytes[position] | 0x20) == UInt8(ascii: "e") {
             position += 1
-            if position < bytes.count && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-")) {
+            if position < bytes.count && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-"))
+            {
                 position += 1
             }
             guard position < bytes.count, isDigit(bytes[position]) else {
@@ -480,7 +481,8 @@ enum JSONKeyOrder {
                 var j = i
                 while j > 0 {
                     let other = prefixes[j - 1]
-                    let precedes = keyPrefix != other ? keyPrefix < other : rawPrecedes(bytes, tape[key], tape[keys[j - 1]])
+                    let precedes =
+                        keyPrefix != other ? keyPrefix < other : rawPrecedes(bytes, tape[key], tape[keys[j - 1]])
                     guard precedes else { break }
                     keys[j] = keys[j - 1]
                     prefixes[j] = other
@@ -579,7 +581,11 @@ enum JSONStringDecoding {
     /// Writes the decoded string to `output`, which has room for the token's length (a decoded string is never
     /// longer than its escaped form: `\uXXXX` is 6 bytes for at most 3), and returns the decoded length.
     /// Runs between escapes are copied whole; validation already happened in the parser.
-    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ token: JSONToken, into output: UnsafeMutablePointer<UInt8>)
+    static func decode(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        _ token: JSONToken,
+        into output: UnsafeMutablePointer<UInt8>
+    )
         -> Int
     {
         var i = Int(token.start)
@@ -597,11 +603,21 @@ enum JSONStringDecoding {
             let escape = source[i + 1]
             i += 2
             switch escape {
-            case UInt8(ascii: "b"): output[written] = 0x08; written += 1
-            case UInt8(ascii: "f"): output[written] = 0x0C; written += 1
-            case UInt8(ascii: "n"): output[written] = 0x0A; written += 1
-            case UInt8(ascii: "r"): output[written] = 0x0D; written += 1
-            case UInt8(ascii: "t"): output[written] = 0x09; written += 1
+            case UInt8(ascii: "b"):
+                output[written] = 0x08
+                written += 1
+            case UInt8(ascii: "f"):
+                output[written] = 0x0C
+                written += 1
+            case UInt8(ascii: "n"):
+                output[written] = 0x0A
+                written += 1
+            case UInt8(ascii: "r"):
+                output[written] = 0x0D
+                written += 1
+            case UInt8(ascii: "t"):
+                output[written] = 0x09
+                written += 1
             case UInt8(ascii: "u"):
                 var scalar = hex4(bytes, i)
                 i += 4

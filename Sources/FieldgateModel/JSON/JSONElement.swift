@@ -45,7 +45,11 @@ public struct JSONElement: Sendable {
                             if document.keyEquals(keyToken, keyBytes) { return cursor + 1 }
                         } else if keyToken.end - keyToken.start == length,
                             length == 0
-                                || memcmpEqual(bytes.baseAddress! + Int(keyToken.start), keyBytes.baseAddress!, Int(length))
+                                || memcmpEqual(
+                                    bytes.baseAddress! + Int(keyToken.start),
+                                    keyBytes.baseAddress!,
+                                    Int(length)
+                                )
                         {
                             return cursor + 1
                         }
@@ -198,7 +202,10 @@ extension JSONDocument {
         let token = tape[tapeIndex]
         return bytes.withUnsafeBufferPointer { bytes in
             if token.escaped { return JSONStringDecoding.string(bytes, token) }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)]), as: UTF8.self)
+            return String(
+                decoding: UnsafeBufferPointer(rebasing: bytes[Int(token.start)..<Int(token.end)]),
+                as: UTF8.self
+            )
         }
     }
 
@@ -309,7 +316,11 @@ public struct JSONMemberIndex: JSONMemberLookup, Sendable {
                             let token = tape[entry - 1]
                             if Int(token.end - token.start) == keyBytes.count,
                                 keyBytes.isEmpty
-                                    || memcmpEqual(bytes.baseAddress! + Int(token.start), keyBytes.baseAddress!, keyBytes.count)
+                                    || memcmpEqual(
+                                        bytes.baseAddress! + Int(token.start),
+                                        keyBytes.baseAddress!,
+                                        keyBytes.count
+                                    )
                             {
                                 return entry
                             }
