@@ -186,7 +186,9 @@ package final class DeliveryEngine: Service, Sendable {
         let result: DeliveryAttempt.Result
         let policy = RetryPolicy(maximumRetryAfter: configuration.maximumRetryAfter)
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(subscriber.timeout.milliseconds))
+            // A row stored before the bounds existed may hold any duration; NIO's nanoseconds would trap on it.
+            let timeout = Bounds.subscriberTimeout.clamp(subscriber.timeout)
+            let response = try await client.execute(request, timeout: .milliseconds(timeout.milliseconds))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let code = Int(response.status.code)
             statusCode = code

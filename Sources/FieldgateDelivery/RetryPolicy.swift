@@ -17,7 +17,9 @@ struct RetryPolicy: Sendable {
         retryAfter: Duration?
     ) -> DeliveryAttempt.Result {
         guard attempt <= schedule.count else { return .dead }
-        let scheduled = Double(schedule[attempt - 1].milliseconds) * (1 + 0.2 * max(-1, min(1, jitter)))
+        // Clamped: a schedule stored before the bounds existed must not overflow the arithmetic below.
+        let entry = Bounds.retryDelay.clamp(schedule[attempt - 1])
+        let scheduled = Double(entry.milliseconds) * (1 + 0.2 * max(-1, min(1, jitter)))
         var delay = Int64(scheduled.rounded())
         if let retryAfter {
             delay = max(delay, min(retryAfter, maximumRetryAfter).milliseconds)

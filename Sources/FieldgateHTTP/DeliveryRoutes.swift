@@ -6,6 +6,8 @@ import Hummingbird
 struct DeliveryRoutes<Context: RequestContext>: Sendable {
     let store: any DeliveryStore
     let clock: any WallClock
+    /// The gateway's delivery limit: a subscriber's `maxConcurrency` is at most this.
+    let deliveryLimit: Int
     /// Tells the delivery engine that something became due.
     let wake: @Sendable () -> Void
 
@@ -68,8 +70,12 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
                 detail: "a subscriber with ID '\(id)' exists; PATCH /v1/subscribers/\(id) changes it"
             )
         }
-        var subscriber = Subscriber(id: id, url: "")
-        try Self.apply(body, to: &subscriber)
+        var subscriber = Subscriber(
+            id: id,
+            url: "",
+            maxConcurrency: min(Subscriber.defaultMaxConcurrency, deliveryLimit)
+        )
+        try Self.apply(body, to: &subscriber, deliveryLimit: deliveryLimit)
         try await storeCall { try await store.saveSubscriber(subscriber) }
         return show(subscriber, status: .created)
     }
@@ -80,7 +86,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         if let newID = body["id"]?.stringValue, newID != id {
             throw Problem.invalidSubscriber("the id of a subscriber cannot change")
         }
-        try Self.apply(body, to: &subscriber)
+        try Self.apply(body, to: &subscriber, deliveryLimit: deliveryLimit)
         try await storeCall { try await store.saveSubscriber(subscriber) }
         wake()
         return show(subscriber)
@@ -115,8 +121,9 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         )
     }
 
-    /// Applies the writable fields present in `body`; `secret` is write-only (`null` removes it).
-    static func apply(_ body: JSONObject, to subscriber: inout Subscriber) throws {
+    /// Applies the writable fields present in `body`; `secret` is write-only (`null` removes it). Values outside
+    /// their bounds are refused (422), never stored.
+    static func apply(_ body: JSONObject, to subscriber: inout Subscriber, deliveryLimit: Int) throws {
         for (key, value) in body.members {
             switch key {
             case "id": continue
@@ -150,14 +157,22 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
                 subscriber.enabled = enabled
                 subscriber.disabledReason = enabled ? nil : "disabled through the admin API"
             case "retrySchedule":
-                subscriber.retrySchedule = try strings(value, key).map { try duration($0, key) }
-            case "timeout":
-                subscriber.timeout = try duration(value.stringValue ?? "", key)
-            case "maxConcurrency":
-                guard case .number(let text) = value, let count = Int(text), (1...1000).contains(count) else {
-                    throw Problem.invalidSubscriber("maxConcurrency must be a whole number from 1 to 1000")
+                let entries = try strings(value, key)
+                subscriber.retrySchedule = try bounded { () throws(Bounds.Violation) in
+                    try Subscriber.retrySchedule(entries)
                 }
-                subscriber.maxConcurrency = count
+            case "timeout":
+                guard let text = value.stringValue else {
+                    throw Problem.invalidSubscriber("timeout must be a duration such as \"30s\"")
+                }
+                subscriber.timeout = try bounded { () throws(Bounds.Violation) in try Subscriber.timeout(text) }
+            case "maxConcurrency":
+                guard case .number(let text) = value else {
+                    throw Problem.invalidSubscriber("maxConcurrency must be a whole number from 1 to \(deliveryLimit)")
+                }
+                subscriber.maxConcurrency = try bounded { () throws(Bounds.Violation) in
+                    try Subscriber.maxConcurrency(text, deliveryLimit: deliveryLimit)
+                }
             default:
                 throw Problem.invalidSubscriber("unknown field '\(key)'")
             }
@@ -174,11 +189,14 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    static func duration(_ text: String, _ key: String) throws -> Duration {
-        guard let duration = DurationText.parse(text), duration > .zero else {
-            throw Problem.invalidSubscriber("\(key) '\(text)' must be a positive duration such as 5s, 30m or 10h")
+    /// Runs one of ``Bounds``' checks: a malformed value is 400 `invalid-subscriber`, one out of range 422
+    /// `out-of-range`.
+    static func bounded<Value>(_ read: () throws(Bounds.Violation) -> Value) throws -> Value {
+        do {
+            return try read()
+        } catch {
+            throw Problem(bounds: error, malformed: Problem.invalidSubscriber(error.reason))
         }
-        return duration
     }
 
     static func json(_ subscriber: Subscriber) -> JSONObject {
@@ -299,5 +317,14 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
 extension Problem {
     static func invalidSubscriber(_ detail: String) -> Problem {
         Problem(code: "invalid-subscriber", status: 400, title: "Invalid subscriber", detail: detail)
+    }
+
+    /// 422 for a value outside its bounds, `malformed` for one that is not a value of its kind at all.
+    init(bounds violation: Bounds.Violation, malformed: Problem) {
+        switch violation.kind {
+        case .malformed: self = malformed
+        case .outOfRange:
+            self.init(code: "out-of-range", status: 422, title: "Value out of range", detail: violation.reason)
+        }
     }
 }

@@ -21,6 +21,8 @@ package struct GatewayDependencies: Sendable {
     package var wakeDeliveries: @Sendable () -> Void
     /// Wakes the live streams; the composition root calls `notify()` from the pipeline's `onAccepted`.
     package var broadcast: EventBroadcast
+    /// `delivery:` of the configuration: the bounds and the network policy subscribers are checked against.
+    package var delivery: GatewayConfiguration.Delivery
 
     package init(
         pipeline: IngestPipeline,
@@ -30,7 +32,8 @@ package struct GatewayDependencies: Sendable {
         purgeInterval: Duration = .seconds(300),
         deliveries: (any DeliveryStore)? = nil,
         wakeDeliveries: @escaping @Sendable () -> Void = {},
-        broadcast: EventBroadcast = EventBroadcast()
+        broadcast: EventBroadcast = EventBroadcast(),
+        delivery: GatewayConfiguration.Delivery = GatewayConfiguration.Delivery()
     ) {
         self.pipeline = pipeline
         self.adminToken = adminToken
@@ -40,6 +43,7 @@ package struct GatewayDependencies: Sendable {
         self.deliveries = deliveries
         self.wakeDeliveries = wakeDeliveries
         self.broadcast = broadcast
+        self.delivery = delivery
     }
 }
 
@@ -81,8 +85,13 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
     let stream = EventStream(store: dependencies.pipeline.store, broadcast: dependencies.broadcast)
     admin.get("stream") { request, _ in try await stream.response(request) }
     if let deliveries = dependencies.deliveries {
-        DeliveryRoutes(store: deliveries, clock: dependencies.pipeline.clock, wake: dependencies.wakeDeliveries)
-            .register(on: admin)
+        DeliveryRoutes(
+            store: deliveries,
+            clock: dependencies.pipeline.clock,
+            deliveryLimit: dependencies.delivery.maxConcurrency,
+            wake: dependencies.wakeDeliveries
+        )
+        .register(on: admin)
     }
     return router
 }

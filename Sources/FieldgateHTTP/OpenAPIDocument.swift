@@ -363,6 +363,7 @@ package enum OpenAPIDocument {
                   description: The subscriber as created.
                   content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
                 '400': {$ref: '#/components/responses/InvalidSubscriber'}
+                '422': {$ref: '#/components/responses/OutOfRange'}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '409':
                   description: '`subscriber-exists`: a subscriber with this ID exists; `PATCH /v1/subscribers/{id}` changes it.'
@@ -401,6 +402,7 @@ package enum OpenAPIDocument {
                   description: The subscriber as changed.
                   content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
                 '400': {$ref: '#/components/responses/InvalidSubscriber'}
+                '422': {$ref: '#/components/responses/OutOfRange'}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
                 '503': {$ref: '#/components/responses/ServiceUnavailable'}
@@ -874,7 +876,12 @@ package enum OpenAPIDocument {
             InvalidSubscriber:
               description: |
                 `invalid-subscriber`: the body is not a JSON object (at most 64 KiB), a field is unknown or has the wrong type or
-                value, or the ID would change.
+                a malformed value, or the ID would change.
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            OutOfRange:
+              description: |
+                `out-of-range`: a duration or count is outside its bounds (a `timeout` of 1 s to 5 min, `retrySchedule` entries
+                of 1 s to 7 d and at most 20 of them, `maxConcurrency` up to the gateway's delivery limit); nothing is stored.
               content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
 
           schemas:
@@ -1160,7 +1167,7 @@ package enum OpenAPIDocument {
                 maxConcurrency:
                   type: integer
                   minimum: 1
-                  maximum: 1000
+                  maximum: 1024
                   description: Deliveries in flight to this subscriber at once; default 8.
                 origin:
                   type: string
@@ -1173,7 +1180,8 @@ package enum OpenAPIDocument {
               description: |
                 The writable fields of a subscriber. On `POST` `id` and `url` are required and absent fields take their
                 defaults; on `PATCH` every field is optional and absent fields stay as they are. An unknown field, a wrong type
-                or a bad value is 400 `invalid-subscriber`.
+                or a malformed value is 400 `invalid-subscriber`; a well-formed value outside its bounds (CONTRACT §7) is 422
+                `out-of-range`. Nothing refused is stored.
               additionalProperties: false
               properties:
                 id:
@@ -1216,16 +1224,21 @@ package enum OpenAPIDocument {
                     clears `disabledReason`. Default `true`.
                 retrySchedule:
                   type: array
-                  description: Delay before each retry. Default `[5s, 5m, 30m, 2h, 5h, 10h, 10h]`.
+                  description: |
+                    Delay before each retry, each 1 s to 7 d, at most 20 entries (none: the first failure is a dead letter).
+                    Default `[5s, 5m, 30m, 2h, 5h, 10h, 10h]`.
+                  maxItems: 20
                   items: {$ref: '#/components/schemas/Duration'}
                 timeout:
                   $ref: '#/components/schemas/Duration'
-                  description: Time allowed for one attempt. Default `30s`.
+                  description: Time allowed for one whole attempt (connect, head and body), 1 s to 5 min. Default `30s`.
                 maxConcurrency:
                   type: integer
                   minimum: 1
-                  maximum: 1000
-                  description: Deliveries in flight to this subscriber at once. Default 8.
+                  maximum: 1024
+                  description: |
+                    Deliveries in flight to this subscriber at once, 1 to the gateway's `delivery.maxConcurrency` (default 64).
+                    Default 8.
             RecoverResult:
               type: object
               required: [subscriber, since, queued]

@@ -98,11 +98,14 @@ struct Serve: AsyncParsableCommand {
         }
         let clock = SystemWallClock()
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: DeliveryEngine.clientConfiguration)
+        var engineConfiguration = DeliveryEngine.Configuration()
+        engineConfiguration.maximumConcurrency = configuration.delivery.maxConcurrency
         let engine = DeliveryEngine(
             store: store,
             client: client,
             clock: clock,
             logger: logger,
+            configuration: engineConfiguration,
             metrics: metrics.factory
         )
         let broadcast = EventBroadcast()
@@ -123,7 +126,8 @@ struct Serve: AsyncParsableCommand {
             logger: logger,
             deliveries: store,
             wakeDeliveries: { engine.wake() },
-            broadcast: broadcast
+            broadcast: broadcast,
+            delivery: configuration.delivery
         )
         let host = host ?? configuration.server.host
         let port = port ?? configuration.server.port

@@ -87,6 +87,25 @@ struct ConfigurationTests {
         ("admin: {token: \"${NOT_SET_ANYWHERE}\"}\n", 1, "NOT_SET_ANYWHERE is not set"),
         ("tenants: [\n", 2, "not valid YAML"),
         ("subscribers:\n  - {id: b, url: ftp://x, secret: whsec_abc}\n", 2, "must be http(s)"),
+        (
+            "subscribers:\n  - {id: b, url: 'http://x', timeout: 99999999999999999w}\n", 2,
+            "timeout '99999999999999999w' is out of range"
+        ),
+        ("subscribers:\n  - id: b\n    url: 'http://x'\n    timeout: 16000w\n", 4, "from 1s to 5m"),
+        ("subscribers:\n  - id: b\n    url: 'http://x'\n    retrySchedule: [5s, 8d]\n", 4, "from 1s to 7d"),
+        (
+            "subscribers:\n  - id: b\n    url: 'http://x'\n    retrySchedule:\n      - 5s\n      - never\n", 6,
+            "not a duration"
+        ),
+        ("subscribers:\n  - id: b\n    url: 'http://x'\n    maxConcurrency: 65\n", 4, "from 1 to 64"),
+        (
+            "delivery: {maxConcurrency: 4}\nsubscribers:\n  - {id: b, url: 'http://x', maxConcurrency: 5}\n", 3,
+            "from 1 to 4"
+        ),
+        ("delivery: {maxConcurrency: 0}\n", 1, "delivery.maxConcurrency 0 is out of range"),
+        ("delivery: {retries: 3}\n", 1, "unknown key 'delivery.retries'"),
+        ("tenants:\n  - {vendor: techlink, tenant: a, dedupeWindow: 99999999999999999w}\n", 2, "dedupeWindow"),
+        ("tenants:\n  - {vendor: techlink, tenant: a, dedupeWindow: 0s}\n", 2, "from 1s to 365d"),
     ])
     func refusesWithFileLineAndReason(yaml: String, line: Int, reason: String) throws {
         let error = try #require(configurationError(yaml))
@@ -110,9 +129,27 @@ struct ConfigurationTests {
         #expect(DurationText.parse(text) == duration)
     }
 
-    @Test(arguments: ["", "7", "d", "7x", "-5m"])
+    @Test(arguments: ["", "7", "d", "7x", "-5m", "1e5s", "5s3", "m5", "99999999999999999999999999x"])
     func refusesBadDurations(text: String) {
         #expect(DurationText.parse(text) == nil)
+        #expect(DurationText.read(text) == .malformed)
+    }
+
+    /// Whatever the digits, reading a duration never traps: too long is an answer, not an overflow.
+    @Test(arguments: [
+        "99999999999999999w", "16000w", "9223372036854775807ms", "9223372036854775808ms",
+        "99999999999999999999999999999999999s", "36501d", "1w99999999999999999d", "5000000000000000000ms1ms",
+    ])
+    func durationsLongerThanACenturyAreTooLong(text: String) {
+        #expect(DurationText.read(text) == .tooLong)
+        #expect(DurationText.parse(text) == nil)
+    }
+
+    @Test func theLongestDurationIsACenturyAndFormatsBack() {
+        #expect(DurationText.read("36500d") == .duration(DurationText.maximum))
+        #expect(DurationText.format(DurationText.maximum) == "36500d")
+        #expect(Duration.seconds(Int64.max).milliseconds == .max)
+        #expect(Duration.seconds(Int64.min).milliseconds == .min)
     }
 
     @Test func sharedCorpusConfigurationLoads() throws {

@@ -76,6 +76,53 @@ struct DeliveryAdminTests {
         }
     }
 
+    @Test func absurdDurationsAndCountsAreRefusedAndNeverStored() async throws {
+        try await withGateway { harness, client in
+            let base = #""id":"bounded","url":"http://example.invalid/hooks""#
+            let refusals: [(String, HTTPResponse.Status, String)] = [
+                (#"{\#(base),"timeout":"99999999999999999w"}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"timeout":"16000w"}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"timeout":"999999999999999999999999999999s"}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"timeout":"500ms"}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"timeout":"6m"}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"timeout":"0s"}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"timeout":"soon"}"#, .badRequest, "invalid-subscriber"),
+                (#"{\#(base),"timeout":30}"#, .badRequest, "invalid-subscriber"),
+                (#"{\#(base),"retrySchedule":["5s","8d"]}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"retrySchedule":["5s","99999999999999999w"]}"#, .unprocessableContent, "out-of-range"),
+                (
+                    #"{\#(base),"retrySchedule":[\#(Array(repeating: #""1s""#, count: 21).joined(separator: ","))]}"#,
+                    .unprocessableContent, "out-of-range"
+                ),
+                (#"{\#(base),"maxConcurrency":65}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"maxConcurrency":0}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"maxConcurrency":99999999999999999999999}"#, .unprocessableContent, "out-of-range"),
+                (#"{\#(base),"maxConcurrency":2.5}"#, .badRequest, "invalid-subscriber"),
+            ]
+            for (body, status, code) in refusals {
+                let response = try await client.admin("/v1/subscribers", method: .post, json: body)
+                #expect(response.status == status, "\(body)")
+                #expect(try response.json["code"]?.stringValue == code, "\(body)")
+            }
+            #expect(try await harness.store.subscribers().isEmpty)
+
+            // The bounds themselves are accepted, and a PATCH is held to them too.
+            let edge = try await client.admin(
+                "/v1/subscribers",
+                method: .post,
+                json: #"{\#(base),"timeout":"5m","retrySchedule":["1s","7d"],"maxConcurrency":64}"#
+            )
+            #expect(edge.status == .created)
+            let patched = try await client.admin(
+                "/v1/subscribers/bounded",
+                method: .patch,
+                json: #"{"timeout":"99999999999999999w"}"#
+            )
+            #expect(patched.status == .unprocessableContent)
+            #expect(try await harness.store.subscriber(id: "bounded")?.timeout == .seconds(300))
+        }
+    }
+
     @Test func deliveriesAreListedAndDeadLettersRedelivered() async throws {
         try await withGateway { harness, client in
             _ = try await client.admin(

@@ -48,7 +48,8 @@ struct GatewayHarness: Sendable {
             metrics: metrics,
             logger: logger,
             deliveries: store,
-            broadcast: broadcast
+            broadcast: broadcast,
+            delivery: configuration.delivery
         )
     }
 

@@ -144,7 +144,7 @@ struct ServeProcess: Sendable {
         if let subscriberURL {
             yaml += """
                 subscribers:
-                  - {id: board, url: "\(subscriberURL)", timeout: 1s, retrySchedule: [100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms, 100ms]}
+                  - {id: board, url: "\(subscriberURL)", timeout: 1s, retrySchedule: [\(Array(repeating: "1s", count: 20).joined(separator: ", "))]}
 
                 """
         }

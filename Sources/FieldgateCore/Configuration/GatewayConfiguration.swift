@@ -15,6 +15,13 @@ package struct GatewayConfiguration: Sendable {
         package init() {}
     }
 
+    /// `delivery:`: how the gateway sends to subscribers.
+    package struct Delivery: Sendable, Equatable {
+        /// Deliveries in flight at once over all subscribers; a subscriber's `maxConcurrency` is at most this.
+        package var maxConcurrency = 64
+        package init() {}
+    }
+
     package enum Storage: Sendable, Equatable {
         case sqlite(path: String)
         case postgres(url: String)
@@ -50,6 +57,7 @@ package struct GatewayConfiguration: Sendable {
 
     package var server = Server()
     package var storage = Storage.sqlite(path: "fieldgate.db")
+    package var delivery = Delivery()
     package var adminToken: String?
     package var tenants: [TenantDefinition] = []
     /// The line of each tenant entry, for errors raised while adapters read them.
@@ -91,7 +99,7 @@ package struct GatewayConfiguration: Sendable {
         }
     }
 
-    static let topLevelKeys: Set<String> = ["server", "storage", "admin", "tenants", "subscribers"]
+    static let topLevelKeys: Set<String> = ["server", "storage", "admin", "delivery", "tenants", "subscribers"]
 
     init(root: ConfigNode) throws(ConfigurationError) {
         if case .null = root { return }
@@ -104,6 +112,7 @@ package struct GatewayConfiguration: Sendable {
         }
         if let server = root["server"] { self.server = try Self.server(server) }
         if let storage = root["storage"] { self.storage = try Self.storage(storage) }
+        if let delivery = root["delivery"] { self.delivery = try Self.delivery(delivery) }
         if let admin = root["admin"] {
             _ = try admin.mapping(named: "admin")
             adminToken = try admin.optionalString("token").flatMap { $0.isEmpty ? nil : $0 }
@@ -123,7 +132,7 @@ package struct GatewayConfiguration: Sendable {
             tenantLines.append(node.line)
         }
         for node in try root["subscribers"]?.sequence(named: "subscribers") ?? [] {
-            subscribers.append(try Self.subscriber(node))
+            subscribers.append(try Self.subscriber(node, deliveryLimit: delivery.maxConcurrency))
         }
     }
 
@@ -154,6 +163,34 @@ package struct GatewayConfiguration: Sendable {
             }
         }
         return server
+    }
+
+    static func delivery(_ node: ConfigNode) throws(ConfigurationError) -> Delivery {
+        var delivery = Delivery()
+        for (key, value) in try node.mapping(named: "delivery") {
+            switch key {
+            case "maxConcurrency":
+                delivery.maxConcurrency = try Self.bounded(value) { text throws(Bounds.Violation) in
+                    try Bounds.count(text, of: "delivery.maxConcurrency", in: Bounds.deliveryConcurrency)
+                }
+            default:
+                throw ConfigurationError(line: value.line, "unknown key 'delivery.\(key)' (expected maxConcurrency)")
+            }
+        }
+        return delivery
+    }
+
+    /// Reads a scalar through one of ``Bounds``' checks, turning a violation into an error on the value's line.
+    static func bounded<Value>(
+        _ node: ConfigNode,
+        _ read: (String) throws(Bounds.Violation) -> Value
+    ) throws(ConfigurationError) -> Value {
+        guard let text = node.scalar else { throw ConfigurationError(line: node.line, "expected a single value") }
+        do {
+            return try read(text)
+        } catch {
+            throw ConfigurationError(line: node.line, error.reason)
+        }
     }
 
     static func storage(_ node: ConfigNode) throws(ConfigurationError) -> Storage {
@@ -188,19 +225,15 @@ package struct GatewayConfiguration: Sendable {
             )
         }
         var window: Duration?
-        if let text = try node.optionalString("dedupeWindow") {
-            guard let parsed = DurationText.parse(text), parsed > .zero else {
-                throw ConfigurationError(
-                    line: node["dedupeWindow"]?.line ?? node.line,
-                    "dedupeWindow '\(text)' must be a positive duration such as 30m, 12h or 7d"
-                )
+        if let value = node["dedupeWindow"] {
+            window = try bounded(value) { text throws(Bounds.Violation) in
+                try Bounds.duration(text, of: "dedupeWindow", in: Bounds.dedupeWindow)
             }
-            window = parsed
         }
         return TenantDefinition(vendor: vendor, tenant: tenant, dedupeWindow: window, options: node)
     }
 
-    static func subscriber(_ node: ConfigNode) throws(ConfigurationError) -> Subscriber {
+    static func subscriber(_ node: ConfigNode, deliveryLimit: Int) throws(ConfigurationError) -> Subscriber {
         _ = try node.mapping(named: "subscriber")
         func list(_ key: String) throws(ConfigurationError) -> [String] {
             var values: [String] = []
@@ -223,32 +256,34 @@ package struct GatewayConfiguration: Sendable {
                 "subscriber secret must be whsec_ followed by a base64 key"
             )
         }
-        func duration(_ key: String, _ text: String, line: Int) throws(ConfigurationError) -> Duration {
-            guard let parsed = DurationText.parse(text), parsed > .zero else {
-                throw ConfigurationError(line: line, "\(key) '\(text)' must be a positive duration such as 5s or 30m")
-            }
-            return parsed
-        }
         var schedule = FieldgateCore.Subscriber.defaultRetrySchedule
-        if let node = node["retrySchedule"] {
-            schedule = []
-            for element in try node.sequence(named: "retrySchedule") {
-                schedule.append(try duration("retrySchedule", element.scalar ?? "", line: element.line))
+        if let scheduleNode = node["retrySchedule"] {
+            let elements = try scheduleNode.sequence(named: "retrySchedule")
+            var texts: [String] = []
+            for element in elements {
+                guard let text = element.scalar else {
+                    throw ConfigurationError(line: element.line, "retrySchedule must be a list of durations")
+                }
+                texts.append(text)
+            }
+            do {
+                schedule = try FieldgateCore.Subscriber.retrySchedule(texts)
+            } catch {
+                // The entry at fault when there is one, else the list.
+                let line = elements.first { (try? FieldgateCore.Subscriber.retrySchedule([$0.scalar ?? ""])) == nil }?
+                    .line
+                throw ConfigurationError(line: line ?? scheduleNode.line, error.reason)
             }
         }
         var timeout = FieldgateCore.Subscriber.defaultTimeout
-        if let text = try node.optionalString("timeout") {
-            timeout = try duration("timeout", text, line: node["timeout"]?.line ?? node.line)
+        if let value = node["timeout"] {
+            timeout = try bounded(value) { text throws(Bounds.Violation) in try FieldgateCore.Subscriber.timeout(text) }
         }
-        var maxConcurrency = FieldgateCore.Subscriber.defaultMaxConcurrency
-        if let text = try node.optionalString("maxConcurrency") {
-            guard let value = Int(text), (1...1000).contains(value) else {
-                throw ConfigurationError(
-                    line: node["maxConcurrency"]?.line ?? node.line,
-                    "maxConcurrency must be a whole number from 1 to 1000"
-                )
+        var maxConcurrency = min(FieldgateCore.Subscriber.defaultMaxConcurrency, deliveryLimit)
+        if let value = node["maxConcurrency"] {
+            maxConcurrency = try bounded(value) { text throws(Bounds.Violation) in
+                try FieldgateCore.Subscriber.maxConcurrency(text, deliveryLimit: deliveryLimit)
             }
-            maxConcurrency = value
         }
         return Subscriber(
             id: try node.string("id"),
@@ -263,51 +298,5 @@ package struct GatewayConfiguration: Sendable {
             maxConcurrency: maxConcurrency,
             line: node.line
         )
-    }
-}
-
-/// Durations as operators write them: `30m`, `7d`, `1h30m`, `45s`, `500ms`.
-package enum DurationText {
-    package static func parse(_ text: String) -> Duration? {
-        var total = Duration.zero
-        var digits = ""
-        var rest = Substring(text.filter { !$0.isWhitespace })
-        guard !rest.isEmpty else { return nil }
-        while let character = rest.first {
-            if character.isASCII, character.isNumber {
-                digits.append(character)
-                rest = rest.dropFirst()
-                continue
-            }
-            guard let amount = Int64(digits) else { return nil }
-            digits = ""
-            if rest.hasPrefix("ms") {
-                total += .milliseconds(amount)
-                rest = rest.dropFirst(2)
-                continue
-            }
-            switch character {
-            case "s": total += .seconds(amount)
-            case "m": total += .seconds(amount * 60)
-            case "h": total += .seconds(amount * 3_600)
-            case "d": total += .seconds(amount * 86_400)
-            case "w": total += .seconds(amount * 604_800)
-            default: return nil
-            }
-            rest = rest.dropFirst()
-        }
-        return digits.isEmpty ? total : nil
-    }
-}
-
-extension DurationText {
-    /// The shortest exact form: `10h`, `5m`, `45s`, `1500ms`.
-    package static func format(_ duration: Duration) -> String {
-        let milliseconds = duration.milliseconds
-        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
-        where milliseconds != 0 && milliseconds % size == 0 {
-            return "\(milliseconds / size)\(unit)"
-        }
-        return "\(milliseconds)ms"
     }
 }

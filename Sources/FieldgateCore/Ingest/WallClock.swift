@@ -37,9 +37,14 @@ package final class ManualWallClock: WallClock {
 }
 
 extension Duration {
-    /// Whole milliseconds (truncated).
+    /// Whole milliseconds (truncated), saturating at `Int64`'s limits rather than trapping: a duration that
+    /// came from outside is bounded where it is read, and this keeps any that slipped through from crashing.
     package var milliseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (sum, sumOverflow) = whole.addingReportingOverflow(attoseconds / 1_000_000_000_000_000)
+        if sumOverflow { return seconds < 0 ? .min : .max }
+        return sum
     }
 }
