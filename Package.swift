@@ -43,6 +43,12 @@ var package = Package(
         .target(name: "HellotracksAdapter", dependencies: ["FieldgateModel"], path: "Adapters/Hellotracks"),
         .target(name: "TechLinkAdapter", dependencies: ["FieldgateModel"], path: "Adapters/TechLink"),
 
+        // MARK: The one list of vendors this build supports (the executable, tests and benchmarks all use it).
+        .target(
+            name: "FieldgateVendors",
+            dependencies: ["FieldgateModel", "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter"]
+        ),
+
         // MARK: Ingest pipeline, configuration, dedupe and the store protocol.
         .target(
             name: "FieldgateCore",
@@ -109,15 +115,13 @@ var package = Package(
             ]
         ),
 
-        // MARK: The executable: the only place that knows every adapter.
+        // MARK: The executable: the only composition root (its vendors come from FieldgateVendors).
         .executableTarget(
             name: "fieldgate",
             dependencies: [
                 "FieldgateModel",
                 "FieldgateCore",
-                "TrackTikAdapter",
-                "HellotracksAdapter",
-                "TechLinkAdapter",
+                "FieldgateVendors",
                 "FieldgateSQLite",
                 "FieldgateHTTP",
                 "FieldgateDelivery",
@@ -146,7 +150,7 @@ var package = Package(
             name: "FieldgateCoreTests",
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateTestSupport",
-                "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+                "FieldgateVendors",
             ]
         ),
         .testTarget(
@@ -160,7 +164,7 @@ var package = Package(
             name: "FieldgateHTTPTests",
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateHTTP", "FieldgateTestSupport",
-                "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+                "FieldgateVendors",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -174,7 +178,7 @@ var package = Package(
             name: "FieldgateDeliveryTests",
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateDelivery", "FieldgateTestSupport",
-                "TechLinkAdapter",
+                "FieldgateVendors",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -188,7 +192,7 @@ var package = Package(
             name: "FieldgateLoadTests",
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateLoad", "FieldgateTestSupport",
-                "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+                "FieldgateVendors",
             ]
         ),
         .testTarget(
@@ -205,7 +209,7 @@ var package = Package(
             name: "AdapterTests",
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateTestSupport",
-                "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter",
+                "FieldgateVendors",
             ]
         ),
     ]
@@ -226,9 +230,7 @@ if benchmarksEnabled {
             dependencies: [
                 "FieldgateModel",
                 "FieldgateCore",
-                "TrackTikAdapter",
-                "HellotracksAdapter",
-                "TechLinkAdapter",
+                "FieldgateVendors",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/Normalize",

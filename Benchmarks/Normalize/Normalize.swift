@@ -1,10 +1,8 @@
 import Benchmark
 import FieldgateCore
 import FieldgateModel
+import FieldgateVendors
 import Foundation
-import HellotracksAdapter
-import TechLinkAdapter
-import TrackTikAdapter
 
 // The parsing hot path: one vendor request → canonical event + event ID, as the pipeline does it after the
 // credential check. `mallocCountTotal` is deterministic here and thresholded; wall clock is informational.
@@ -69,7 +67,7 @@ let benchmarks: @Sendable () -> Void = {
     let configuration = try! GatewayConfiguration.parse(yaml: configurationYAML)
     let directory = try! TenantDirectory(
         configuration: configuration,
-        adapters: [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+        adapters: BuiltInVendors.adapters
     )
 
     for name in ["tracktik", "hellotracks", "techlink"] {

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `fieldgate` command: the only place that knows every adapter and wires the gateway together.
+/// The `fieldgate` command: the composition root that wires the gateway together (its vendors: FieldgateVendors).
 @main
 struct Fieldgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FieldgateCore
 import FieldgateModel
+import FieldgateVendors
 
 import struct Foundation.Date
 import class Foundation.ProcessInfo
@@ -54,7 +55,7 @@ struct Normalize: AsyncParsableCommand {
                 path: config,
                 environment: ProcessInfo.processInfo.environment
             )
-            directory = try TenantDirectory(configuration: configuration, adapters: vendorAdapters)
+            directory = try TenantDirectory(configuration: configuration, adapters: BuiltInVendors.adapters)
         } catch {
             printError("fieldgate: \(error)")
             throw ExitCode(2)

@@ -5,6 +5,7 @@ import FieldgateDelivery
 import FieldgateHTTP
 import FieldgateModel
 import FieldgateSQLite
+import FieldgateVendors
 import Hummingbird
 import Logging
 
@@ -63,7 +64,7 @@ struct Serve: AsyncParsableCommand {
         let (configuration, source) = try loadConfiguration()
         let directory: TenantDirectory
         do {
-            directory = try TenantDirectory(configuration: configuration, adapters: vendorAdapters)
+            directory = try TenantDirectory(configuration: configuration, adapters: BuiltInVendors.adapters)
         } catch {
             printError("fieldgate: \(error)")
             throw ExitCode(2)

@@ -1,10 +1,8 @@
 import FieldgateCore
 import FieldgateModel
 import FieldgateTestSupport
-import HellotracksAdapter
-import TechLinkAdapter
+import FieldgateVendors
 import Testing
-import TrackTikAdapter
 
 import class Foundation.FileManager
 import struct Foundation.URL
@@ -32,7 +30,7 @@ struct ContractFixture: CustomTestStringConvertible, Sendable {
 
 @Suite("Contract fixtures")
 struct ContractFixtureTests {
-    static let adapters: [any VendorAdapter] = [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+    static let adapters: [any VendorAdapter] = BuiltInVendors.adapters
 
     @Test func everyVendorHasFixtures() {
         let names = ContractFixture.all.map(\.name)

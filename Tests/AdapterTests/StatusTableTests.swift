@@ -1,10 +1,8 @@
 import FieldgateCore
 import FieldgateModel
 import FieldgateTestSupport
-import HellotracksAdapter
-import TechLinkAdapter
+import FieldgateVendors
 import Testing
-import TrackTikAdapter
 
 /// Every row of the CONTRACT §4 status tables, through the real adapters.
 @Suite("Status tables")
@@ -19,7 +17,7 @@ struct StatusTableTests {
     func harness() throws -> PipelineHarness {
         try PipelineHarness(
             configurationYAML: Self.config,
-            adapters: [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+            adapters: BuiltInVendors.adapters
         )
     }
 

@@ -1,16 +1,14 @@
 import FieldgateCore
 import FieldgateModel
 import FieldgateTestSupport
-import HellotracksAdapter
-import TechLinkAdapter
+import FieldgateVendors
 import Testing
-import TrackTikAdapter
 
 import struct Foundation.URL
 
 @Suite("Configuration")
 struct ConfigurationTests {
-    static let adapters: [any VendorAdapter] = [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+    static let adapters: [any VendorAdapter] = BuiltInVendors.adapters
 
     func configurationError(_ yaml: String, environment: [String: String] = [:]) -> ConfigurationError? {
         do {

@@ -1,17 +1,15 @@
 import FieldgateCore
 import FieldgateModel
 import FieldgateTestSupport
-import HellotracksAdapter
-import TechLinkAdapter
+import FieldgateVendors
 import Testing
-import TrackTikAdapter
 
 import struct Foundation.URL
 
 /// The shared dev corpus: every line's `[expect …]` note, through the real pipeline and the shared config.
 @Suite("Dev corpus", .serialized)
 struct CorpusTests {
-    static let adapters: [any VendorAdapter] = [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+    static let adapters: [any VendorAdapter] = BuiltInVendors.adapters
 
     @Test func everyLineMeetsItsExpectation() async throws {
         let corpus = RepositoryPaths.sharedCorpus

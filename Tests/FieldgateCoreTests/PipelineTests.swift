@@ -1,10 +1,8 @@
 import FieldgateCore
 import FieldgateModel
 import FieldgateTestSupport
-import HellotracksAdapter
-import TechLinkAdapter
+import FieldgateVendors
 import Testing
-import TrackTikAdapter
 
 /// The outcome order of CONTRACT §1, dedupe (§2) and quarantine, with small hand-written requests.
 @Suite("Ingest pipeline")
@@ -21,7 +19,7 @@ struct PipelineTests {
     func harness() throws -> PipelineHarness {
         try PipelineHarness(
             configurationYAML: Self.config,
-            adapters: [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+            adapters: BuiltInVendors.adapters
         )
     }
 

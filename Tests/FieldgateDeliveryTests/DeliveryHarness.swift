@@ -4,13 +4,13 @@ import FieldgateDelivery
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import FieldgateVendors
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import MetricsTestKit
 import Synchronization
-import TechLinkAdapter
 import Testing
 
 import struct NIOCore.ByteBuffer
@@ -62,7 +62,7 @@ struct DeliveryHarness: Sendable {
         )
         self.engine = engine
         pipeline = IngestPipeline(
-            directory: try TenantDirectory(configuration: configuration, adapters: [TechLinkAdapter()]),
+            directory: try TenantDirectory(configuration: configuration, adapters: BuiltInVendors.adapters),
             store: store,
             clock: ingestClock,
             maxBodyBytes: 1 << 20,

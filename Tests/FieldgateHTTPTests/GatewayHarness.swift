@@ -3,19 +3,17 @@ import FieldgateHTTP
 import FieldgateModel
 import FieldgateSQLite
 import FieldgateTestSupport
+import FieldgateVendors
 import HTTPTypes
-import HellotracksAdapter
 import Hummingbird
 import HummingbirdTesting
 import Logging
-import TechLinkAdapter
-import TrackTikAdapter
 
 import struct NIOCore.ByteBuffer
 
 /// A gateway on a real SQLite file with a manual clock, as `fieldgate serve` builds it.
 struct GatewayHarness: Sendable {
-    static let adapters: [any VendorAdapter] = [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+    static let adapters: [any VendorAdapter] = BuiltInVendors.adapters
     static let adminToken = "test-admin-token"
 
     let store: SQLiteEventStore

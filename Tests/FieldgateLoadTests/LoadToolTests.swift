@@ -2,6 +2,7 @@ import FieldgateCore
 import FieldgateLoad
 import FieldgateModel
 import FieldgateTestSupport
+import FieldgateVendors
 import Synchronization
 import Testing
 
@@ -165,7 +166,10 @@ struct CorpusGeneratorTests {
     /// Every generated line's note is what the real pipeline answers: new events, retries, bad inputs.
     @Test func everyGeneratedNoteIsTrue() async throws {
         let corpus = try DevCorpus()
-        let harness = try PipelineHarness(configurationYAML: corpus.configurationYAML, adapters: CorpusAdapters.all)
+        let harness = try PipelineHarness(
+            configurationYAML: corpus.configurationYAML,
+            adapters: BuiltInVendors.adapters
+        )
         var normalizer = CorpusNormalizer(pipeline: harness.pipeline)
         let lines = try Self.generate(events: 1500, seed: 9)
         var duplicates = 0
