@@ -8,10 +8,11 @@ struct HellotracksMapping {
 
     // MARK: Jobs
 
-    /// Job callbacks carry the job object(s) in `data`; the first one describes the job named by `id`.
+    /// Job callbacks carry the job object(s) in `data`; the event's job is the one whose `id` is the form's
+    /// `id`, else the first (CONTRACT §4).
     func job() -> AdaptedEvent {
         // One hash table for the ~45 members this reads ~35 of.
-        let job = JSONMemberIndex(data.firstElement!)
+        let job = JSONMemberIndex(Self.element(of: data, id: id))
         var detail = JSONObjectWriter()
         detail.string("orderId", Self.nonZero(job.text("orderId")))
         detail.text("externalId", job["uidSecondary"])
@@ -90,6 +91,17 @@ struct HellotracksMapping {
         )
     }
 
+    /// The element of a job callback's `data` whose `id` equals the form's `id`, else `data[0]`: a callback
+    /// about several jobs (a route, a batch) names the one it is about in the form. One linear pass.
+    static func element(of data: JSONElement, id: String) -> JSONElement {
+        // The usual callback carries one job: nothing to choose, nothing to allocate.
+        guard data.count > 1 else { return data.firstElement! }
+        for element in data.elements where element["id"]?.scalarText == id {
+            return element
+        }
+        return data.firstElement!
+    }
+
     /// The job object has no status field, so status follows its milestones (CONTRACT §4): outcome first, then
     /// presence on site, then the latest of accepted/rejected/assigned, then whether anyone is assigned.
     static func status(of job: JSONMemberIndex) -> JobStatus {
@@ -141,6 +153,9 @@ struct HellotracksMapping {
                 summary.string("id", id)
             }
             summary.text("configId", alert["config"])
+            summary.text("companyUid", alert["companyUid"])
+            summary.text("type", alert["type"])
+            if let interval = alert["interval"], interval.hasText { summary.value("interval", interval) }
             summary.text("title", alert["title"])
             summary.text("description", alert["description"])
             summary.text("message", alert["message"])

@@ -7,8 +7,9 @@ package struct TechLinkAdapter: VendorAdapter {
     package var vendor: String { "techlink" }
     package var mediaType: String { "application/json" }
     /// TechLink retries three times a minute or two apart and sends no event ID: a longer window would swallow a
-    /// genuine repeat of the same transition.
-    package var defaultDedupeWindow: Duration { .seconds(30 * 60) }
+    /// genuine repeat of the same transition (its statuses cycle, A→B→A→B within half an hour), so 10 minutes
+    /// covers the retries and little more (CONTRACT §2).
+    package var defaultDedupeWindow: Duration { .seconds(10 * 60) }
 
     package func routeSuffix(for segments: [Substring]) -> String? {
         segments.isEmpty ? "" : nil
@@ -50,13 +51,29 @@ struct TechLinkTenant: VendorTenant {
             throw AdapterError(.unknownEvent, "event '\(eventName)' is not a TechLink event the gateway maps")
         }
         var workOrderID: String?
-        if event.concernsWorkOrder {
-            workOrderID = body.text("workorder_id") ?? body.object("data")?.text("workorder_id")
-            guard workOrderID != nil else { throw AdapterError.missing("workorder_id") }
-        }
+        if event.concernsWorkOrder { workOrderID = try Self.workOrderID(of: body) }
         var adapted = TechLinkMapping(body: body, event: event, eventName: eventName, workOrderID: workOrderID).adapt()
         adapted.canonicalContent = body.canonicalBytes
         return adapted
+    }
+}
+
+extension TechLinkTenant {
+    /// The top-level `workorder_id`; only when the top level has no such key, `data.workorder_id`. A top-level
+    /// key that is present but empty, blank or null is refused even when `data` has one: the two disagree, and
+    /// guessing which names the work order could file the event under the wrong job.
+    static func workOrderID(of body: JSONElement) throws(AdapterError) -> String {
+        if let topLevel = body["workorder_id"] {
+            guard let id = topLevel.nonEmptyText else {
+                throw AdapterError(
+                    .missingField,
+                    "top-level 'workorder_id' is present but empty (data.workorder_id is not used in its place)"
+                )
+            }
+            return id
+        }
+        guard let id = body.object("data")?.text("workorder_id") else { throw AdapterError.missing("workorder_id") }
+        return id
     }
 }
 

@@ -54,6 +54,7 @@ enum TrackTikRoute: String, CaseIterable {
     case dispatchTasksCreated = "dispatch-tasks/created"
     case dispatchTasksUpdated = "dispatch-tasks/updated"
     case reportsCreated = "reports/created"
+    case reportsUpdated = "reports/updated"
     case employeesCreated = "employees/created"
     case employeesUpdated = "employees/updated"
 }
@@ -107,7 +108,7 @@ extension TrackTikRoute {
         switch self {
         case .workflowInstanceLogs, .workflowInstanceLogsCreated, .workflowInstanceLogsUpdated: "workflow instance log"
         case .dispatchTasksCreated, .dispatchTasksUpdated: "dispatch task"
-        case .reportsCreated: "report"
+        case .reportsCreated, .reportsUpdated: "report"
         case .employeesCreated, .employeesUpdated: "employee"
         }
     }

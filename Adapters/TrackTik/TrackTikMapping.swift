@@ -13,7 +13,8 @@ struct TrackTikMapping {
             workflowInstanceLog(route)
         case .dispatchTasksCreated: dispatchTask(route, type: .jobCreated)
         case .dispatchTasksUpdated: dispatchTask(route, type: .jobUpdated)
-        case .reportsCreated: report(route)
+        case .reportsCreated: report(route, type: .jobAttachmentAdded)
+        case .reportsUpdated: report(route, type: .jobAttachmentUpdated)
         case .employeesCreated: employee(route, type: .accountCreated)
         case .employeesUpdated: employee(route, type: .accountUpdated)
         }
@@ -22,6 +23,10 @@ struct TrackTikMapping {
     // MARK: Workflow instance logs
 
     /// A log entry records one status transition of a workflow instance, whose dispatch task is the job.
+    ///
+    /// The job is known only when the subscription includes `workflowInstance` (then the instance's
+    /// `dispatchTask` is an id, or an object too when `workflowInstance.dispatchTask` is included); a bare
+    /// instance id does not say which task it belongs to.
     func workflowInstanceLog(_ route: TrackTikRoute) -> AdaptedEvent {
         let instance = entity.object("workflowInstance")
         let (status, vendorStatus) = logStatus()
@@ -30,9 +35,9 @@ struct TrackTikMapping {
         if let instance {
             detail.object("workflowInstance") { summary in
                 summary.text("id", instance["id"])
-                summary.text("workflowId", instance["workflow"])
-                summary.text("dispatchTaskId", instance["dispatchTask"])
-                summary.text("currentStatusId", instance["currentStatus"])
+                summary.text("workflowId", Self.relation(instance["workflow"]))
+                summary.text("dispatchTaskId", Self.relation(instance["dispatchTask"]))
+                summary.text("currentStatusId", Self.relation(instance["currentStatus"]))
                 summary.timestamp("startedAt", Self.time(instance["startedOn"]))
             }
         } else if let bareID = entity["workflowInstance"], bareID.hasText {
@@ -47,7 +52,11 @@ struct TrackTikMapping {
         return AdaptedEvent(
             type: .jobStatusChanged,
             vendorEvent: route.rawValue,
-            job: AdaptedJob(id: instance?.text("dispatchTask"), status: status, vendorStatus: vendorStatus),
+            job: AdaptedJob(
+                id: Self.relation(instance?["dispatchTask"])?.nonEmptyText,
+                status: status,
+                vendorStatus: vendorStatus
+            ),
             occurredAt: Self.time(entity["createdOn"]),
             detail: detail.finish(),
             canonicalContent: []
@@ -106,24 +115,27 @@ struct TrackTikMapping {
             task.string("id", entityID)
             task.text("customId", entity["customId"])
             task.text("priority", entity["priority"])
-            task.text("taskType", entity["taskType"])
+            task.text("taskType", Self.relation(entity["taskType"]))
             task.text("instructions", entity["taskInstructions"])
             task.text("scheduled", entity["scheduled"])
             task.timestamp("startAt", Self.time(entity.text("startDateTime") ?? entity.text("startedOn")))
             task.timestamp("endAt", Self.time(entity.text("endDateTime") ?? entity.text("endedOn")))
             task.timestamp("closedAt", Self.time(entity["closedOn"]))
-            task.text("assignedUserId", entity["assignedUser"])
-            task.text("clientId", entity["client"])
-            task.text("accountId", entity["account"])
-            task.text("locationId", entity["location"])
-            task.text("reportId", entity["report"])
+            task.text("assignedUserId", Self.relation(entity["assignedUser"]))
+            task.text("clientId", Self.relation(entity["client"]))
+            task.text("accountId", Self.relation(entity["account"]))
+            task.text("locationId", Self.relation(entity["location"]))
+            // The link from a job to its report: a report event itself does not name its dispatch task.
+            task.text("reportId", Self.relation(entity["report"]))
         }
         if let instance = entity.object("workflowInstance") {
             detail.object("workflowInstance") { summary in
                 summary.text("id", instance["id"])
-                summary.text("workflowId", instance["workflow"])
-                summary.text("currentStatusId", instance["currentStatus"])
+                summary.text("workflowId", Self.relation(instance["workflow"]))
+                summary.text("currentStatusId", Self.relation(instance["currentStatus"]))
             }
+        } else if let bareID = entity["workflowInstance"], bareID.hasText {
+            detail.object("workflowInstance") { $0.text("id", bareID) }
         }
         if let schedule = Self.time(entity["startDateTime"]) {
             detail.object("schedule") { $0.timestamp("start", schedule) }
@@ -140,8 +152,10 @@ struct TrackTikMapping {
 
     // MARK: Reports
 
-    /// A submitted report is attached to the site's record; TrackTik does not link it to a dispatch task.
-    func report(_ route: TrackTikRoute) -> AdaptedEvent {
+    /// A report is attached to the site's record and names no dispatch task, so its job is unknown here; the
+    /// dispatch task names its report instead (`detail.dispatchTask.reportId` of the task's events). An update
+    /// (a mobile draft completed, a supervisor's approval) carries the whole report again.
+    func report(_ route: TrackTikRoute, type: EventType) -> AdaptedEvent {
         var detail = JSONObjectWriter()
         detail.object("attachment") { attachment in
             attachment.string("kind", "report")
@@ -149,16 +163,24 @@ struct TrackTikMapping {
         }
         detail.object("report") { report in
             report.string("id", entityID)
-            report.text("templateId", entity["reportTemplate"])
-            report.text("accountId", entity["account"])
-            report.text("createdBy", entity["createdBy"])
+            report.text("templateId", Self.relation(entity["reportTemplate"]))
+            report.text("accountId", Self.relation(entity["account"]))
+            report.text("createdBy", Self.relation(entity["createdBy"]))
             report.text("status", entity["status"])
             if let fields = entity["reportFields"], fields.isArray {
                 report.array("fields") { list in
                     for field in fields.elements {
                         list.element { entry in
-                            entry.textOrNull("field", field["field"])
-                            entry.value("value", field["value"])
+                            if field.isObject {
+                                entry.text("id", field["id"])
+                                entry.textOrNull("field", Self.relation(field["field"]))
+                                entry.value("value", field["value"])
+                            } else {
+                                // Not included: the report field's own id, with nothing known about it.
+                                entry.text("id", field)
+                                entry.textOrNull("field", nil)
+                                entry.value("value", nil)
+                            }
                         }
                     }
                 }
@@ -166,7 +188,7 @@ struct TrackTikMapping {
         }
         Self.location(entity.object("geoLocation"), into: &detail)
         return AdaptedEvent(
-            type: .jobAttachmentAdded,
+            type: type,
             vendorEvent: route.rawValue,
             job: AdaptedJob(id: nil),
             occurredAt: Self.time(entity["createdOn"]),
@@ -196,6 +218,13 @@ struct TrackTikMapping {
     }
 
     // MARK: Shared pieces
+
+    /// A TrackTik relation as its id: the related entity's id as sent (a number or a string), or the `id` of the
+    /// related object when the subscription includes the relation (`include: [workflowInstance, …]`).
+    static func relation(_ element: JSONElement?) -> JSONElement? {
+        guard let element else { return nil }
+        return element.isObject ? element["id"] : element
+    }
 
     static func person(_ user: some JSONMemberLookup, into person: inout JSONObjectWriter) {
         person.text("id", user["id"])

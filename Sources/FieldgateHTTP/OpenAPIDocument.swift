@@ -47,9 +47,12 @@ package enum OpenAPIDocument {
               description: |
                 TrackTik call-outs name neither the entity nor the trigger, so each Events Subscription points at its own route.
                 Supported: `workflow-instance-logs/created`, `workflow-instance-logs/updated`, `dispatch-tasks/created`,
-                `dispatch-tasks/updated`, `reports/created`, `employees/created`, `employees/updated`; any other combination is
-                422 `unsupported-route` (and quarantined). The entity is the body, or `body.data` when the top level has no `id`
-                and `data` is an object.
+                `dispatch-tasks/updated`, `reports/created`, `reports/updated`, `employees/created`, `employees/updated`; any
+                other combination is 422 `unsupported-route` (and quarantined). The entity is the body, or `body.data` when the
+                top level has no `id` and `data` is an object. Every relation (`workflowInstance`, `dispatchTask`, `status`,
+                `user`, `account`, …) may be the related id (number or string) or, when the subscription includes it, the
+                related object with its own `id`; both forms are read. `fieldgate vendor-setup tracktik` prints the
+                subscriptions to create.
 
                 Credentials: the tenant's configured secret header (`secretHeader` in fieldgate.yaml; name case-insensitive,
                 value exact) must be present, otherwise 401 `bad-credentials`.
@@ -137,7 +140,7 @@ package enum OpenAPIDocument {
               summary: Receive a TechLink event.
               description: |
                 A JSON event named by its `event` field. TechLink sends no event ID, so duplicates are recognised by content within
-                the tenant's dedupe window (30 minutes by default).
+                the tenant's dedupe window (10 minutes by default).
 
                 Credentials: if the tenant has `tokens`, `X-Token` must be one of them (401 `bad-credentials`); a tenant without
                 tokens ignores `X-Token`.
@@ -980,7 +983,8 @@ package enum OpenAPIDocument {
                   contentMediaType: application/json
                   description: |
                     JSON text: for job actions a non-empty array of job objects, for place actions an object, for alerts an object
-                    with an `alert` object. Not JSON is 400 `data-not-json`.
+                    with an `alert` object. Not JSON is 400 `data-not-json`. The event's job is the element whose `id` equals
+                    the form `id`, else the first.
 
             TechLinkEvent:
               type: object
@@ -994,7 +998,10 @@ package enum OpenAPIDocument {
                     an unknown event is 422 `unknown-event`.
                 workorder_id:
                   type: [string, integer]
-                  description: Work order (job) ID; required and non-empty on every work-order event.
+                  description: |
+                    Work order (job) ID; required and non-empty on every work-order event. Read from the top level, or from
+                    `data.workorder_id` only when the top level has no `workorder_id` key: a top-level value that is empty or
+                    blank is 422 `missing-field` even when `data` has one.
 
             RawRequest:
               type: object

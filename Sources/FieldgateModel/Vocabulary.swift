@@ -13,6 +13,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case jobDeleted = "job.deleted"
     case jobNoteAdded = "job.note_added"
     case jobAttachmentAdded = "job.attachment_added"
+    case jobAttachmentUpdated = "job.attachment_updated"
     case jobTaskChanged = "job.task_changed"
     case jobQuestionAnswered = "job.question_answered"
     case siteCreated = "site.created"

@@ -7,7 +7,8 @@ import Testing
 import class Foundation.FileManager
 import struct Foundation.URL
 
-/// One file of `Contracts/vendors/<vendor>/`: a request and the outcome the contract demands for it.
+/// One file of `Contracts/vendors/<vendor>/`: a request and the outcome the contract demands for it, optionally
+/// after `before` requests received earlier (`{"request", "receivedAt"}` each), for dedupe windows and repeats.
 struct ContractFixture: CustomTestStringConvertible, Sendable {
     var name: String
     var file: URL
@@ -49,6 +50,21 @@ struct ContractFixtureTests {
             UTCTimestamp(rfc3339: root["receivedAt"]?.stringValue ?? "2026-10-26T21:14:06.512Z")
         )
         let harness = try PipelineHarness(configurationYAML: config, adapters: Self.adapters, now: receivedAt)
+        // `before`: requests the gateway received earlier (a first copy, an earlier transition), each at its own
+        // receipt time, so that dedupe windows and repeats are fixtures too.
+        var earlierIDs: [String] = []
+        for (position, earlier) in (root["before"]?.arrayValue ?? []).enumerated() {
+            let time = try #require(
+                UTCTimestamp(rfc3339: earlier["receivedAt"]?.stringValue ?? ""),
+                "\(fixture.name): before[\(position)] needs a receivedAt"
+            )
+            harness.clock.set(time)
+            let earlierRequest = try CorpusRequest(line: try #require(earlier["request"]).jsonText)
+            let earlierOutcome = try await harness.send(earlierRequest.inboundRequest)
+            #expect(earlierOutcome.httpStatus == 202, "\(fixture.name): before[\(position)] \(earlierOutcome)")
+            earlierIDs.append(earlierOutcome.event?.id ?? "")
+        }
+        harness.clock.set(receivedAt)
         let request = try CorpusRequest(line: requestJSON.jsonText)
         let outcome = try await harness.send(request.inboundRequest)
 
@@ -61,6 +77,16 @@ struct ContractFixtureTests {
             let expected = try #require(expect["event"])
             let differences = JSONDifference.between(expected, event.jsonValue)
             #expect(differences.isEmpty, "\(fixture.name):\n\(differences.joined(separator: "\n"))")
+        case "duplicate":
+            // The first accepted copy's event, and which `before` entry that copy was.
+            let event = try #require(outcome.event, "\(fixture.name): \(outcome)")
+            #expect(outcome.isDuplicate, "\(fixture.name): \(outcome)")
+            let expected = try #require(expect["event"])
+            let differences = JSONDifference.between(expected, event.jsonValue)
+            #expect(differences.isEmpty, "\(fixture.name):\n\(differences.joined(separator: "\n"))")
+            if case .number(let position)? = expect["duplicateOf"], let index = Int(position) {
+                #expect(earlierIDs.indices.contains(index) && earlierIDs[index] == event.id, "\(fixture.name)")
+            }
         case "rejected":
             let problem = try #require(outcome.problem, "\(fixture.name) was not rejected")
             #expect(problem.code == expect["problem"]?["code"]?.stringValue, "\(fixture.name): \(problem)")
@@ -71,7 +97,7 @@ struct ContractFixtureTests {
                 #expect(harness.store.quarantined.count == (quarantined ? 1 : 0))
             }
         default:
-            Issue.record("\(fixture.name): expect.outcome must be accepted or rejected")
+            Issue.record("\(fixture.name): expect.outcome must be accepted, duplicate or rejected")
         }
     }
 }

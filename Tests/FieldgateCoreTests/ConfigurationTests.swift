@@ -48,7 +48,7 @@ struct ConfigurationTests {
         #expect(configuration.tenants[0].dedupeWindow == .seconds(7 * 86_400))
         #expect(configuration.subscribers.first?.types == ["job.*"])
         let directory = try TenantDirectory(configuration: configuration, adapters: Self.adapters)
-        #expect(directory.entry(vendor: "techlink", tenant: "cobalt-pos")?.dedupeWindow == .seconds(1800))
+        #expect(directory.entry(vendor: "techlink", tenant: "cobalt-pos")?.dedupeWindow == .seconds(600))
         #expect(directory.entry(vendor: "hellotracks", tenant: "rapidfix-hvac")?.dedupeWindow == .seconds(7 * 86_400))
     }
 
