@@ -15,17 +15,31 @@ package struct HellotracksAdapter: VendorAdapter {
 
     package func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
         let options = definition.options
-        var headers: [(name: String, value: String)] = []
+        try options.refuseUnknownKeys(Self.tenantKeys, in: "tenant '\(definition.tenant)'")
+        var headers: [HellotracksTenant.Header] = []
         if let node = options["headers"] {
             for (name, value) in try node.mapping(named: "headers") {
-                guard let text = value.scalar else {
-                    throw ConfigurationError(line: value.line, "headers['\(name)'] must be a string")
+                guard ConfigNode.isHeaderName(name) else {
+                    throw ConfigurationError(line: value.line, "headers: '\(name)' is not a valid HTTP header name")
                 }
-                headers.append((name, text))
+                if headers.contains(where: { $0.name.equalsIgnoringASCIICase(name) }) {
+                    throw ConfigurationError(line: value.line, "headers: '\(name)' is given twice (names ignore case)")
+                }
+                headers.append(.init(name: name, values: try value.credentialValues(named: "headers['\(name)']")))
             }
         }
-        return HellotracksTenant(account: try options.optionalString("account"), headers: headers)
+        let account = try options.optionalString("account")
+        if let account, account.isEmpty {
+            throw ConfigurationError(
+                line: options["account"]?.line ?? options.line,
+                "'account' is empty (omit it to accept callbacks for any Hellotracks account)"
+            )
+        }
+        return HellotracksTenant(account: account, headers: headers)
     }
+
+    /// The keys a Hellotracks tenant entry may have.
+    static let tenantKeys = TenantDefinition.sharedKeys + ["account", "headers"]
 }
 
 /// Hellotracks actions and what they become.
@@ -58,12 +72,21 @@ enum HellotracksAction: String, CaseIterable {
 }
 
 struct HellotracksTenant: VendorTenant {
+    /// A header Hellotracks must send, and every value it may carry (several while a secret is rotated; the first
+    /// is the one `vendor-setup` registers).
+    struct Header: Sendable {
+        var name: String
+        var values: [String]
+    }
+
     /// The tenant's Hellotracks account name; nil accepts any `account` parameter.
     let account: String?
-    let headers: [(name: String, value: String)]
+    let headers: [Header]
 
     var secretHeaderNames: [String] { headers.map(\.name) }
 
+    /// Every configured header must be present with one of its values. Each header is compared against all of its
+    /// values and every header is checked, so the time taken says nothing about which one failed or how.
     func authenticate(_ presented: RequestHeaders) -> CredentialFailure? {
         var failure: CredentialFailure?
         for header in headers {
@@ -71,7 +94,7 @@ struct HellotracksTenant: VendorTenant {
                 failure = failure ?? CredentialFailure("header '\(header.name)' is missing")
                 continue
             }
-            if !SecretComparison.matches(value, header.value) {
+            if !SecretComparison.matchesAny(value, header.values) {
                 failure = failure ?? CredentialFailure("header '\(header.name)' does not match")
             }
         }

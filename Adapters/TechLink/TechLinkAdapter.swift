@@ -16,17 +16,18 @@ package struct TechLinkAdapter: VendorAdapter {
     }
 
     package func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
+        try definition.options.refuseUnknownKeys(Self.tenantKeys, in: "tenant '\(definition.tenant)'")
         var tokens: [String] = []
         if let node = definition.options["tokens"] {
-            for element in try node.sequence(named: "tokens") {
-                guard let token = element.scalar, !token.isEmpty else {
-                    throw ConfigurationError(line: element.line, "tokens must be non-empty strings")
-                }
-                tokens.append(token)
-            }
+            // `tokens: []` (or `tokens:` with nothing) is refused like any empty credential: omit the key to
+            // accept any X-Token, so that switching the check off is never an accident of templating.
+            tokens = try node.credentialValues(named: "tokens")
         }
         return TechLinkTenant(tokens: tokens)
     }
+
+    /// The keys a TechLink tenant entry may have.
+    static let tenantKeys = TenantDefinition.sharedKeys + ["tokens"]
 }
 
 struct TechLinkTenant: VendorTenant {

@@ -18,14 +18,23 @@ package struct TrackTikAdapter: VendorAdapter {
 
     package func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
         let options = definition.options
+        try options.refuseUnknownKeys(Self.tenantKeys, in: "tenant '\(definition.tenant)'")
         guard let secretNode = options["secretHeader"] else {
             throw ConfigurationError(
                 line: options.line,
-                "tracktik tenant '\(definition.tenant)' needs secretHeader {name, value}"
+                "tracktik tenant '\(definition.tenant)' needs secretHeader {name, value} (or {name, values: [...]})"
             )
         }
-        let headerName = try secretNode.string("name")
-        let secret = try secretNode.string("value")
+        try secretNode.refuseUnknownKeys(["name", "value", "values"], in: "secretHeader")
+        let headerName = try secretNode.headerName("name")
+        let secrets: [String]
+        switch (secretNode["value"], secretNode["values"]) {
+        case (let value?, nil): secrets = try value.credentialValues(named: "secretHeader.value")
+        case (nil, let values?): secrets = try values.credentialValues(named: "secretHeader.values")
+        case (nil, nil): throw ConfigurationError(line: secretNode.line, "missing required key 'value' (or 'values')")
+        case (_?, let values?):
+            throw ConfigurationError(line: values.line, "secretHeader has both 'value' and 'values': use one")
+        }
         var names: [String: JobStatus] = [:]
         if let statusNames = options["statusNames"] {
             for (name, node) in try statusNames.mapping(named: "statusNames") {
@@ -40,10 +49,13 @@ package struct TrackTikAdapter: VendorAdapter {
         }
         return TrackTikTenant(
             secretHeaderName: headerName,
-            secret: secret,
+            secrets: secrets,
             tenantStatusNames: StatusNameTable(names: names)
         )
     }
+
+    /// The keys a TrackTik tenant entry may have.
+    static let tenantKeys = TenantDefinition.sharedKeys + ["secretHeader", "statusNames"]
 }
 
 /// The entity/trigger combinations TrackTik can call out that the gateway maps.
@@ -61,7 +73,9 @@ enum TrackTikRoute: String, CaseIterable {
 
 struct TrackTikTenant: VendorTenant {
     let secretHeaderName: String
-    let secret: String
+    /// Every secret the header may carry: one, or several while a rotation is under way (the first is the one
+    /// `vendor-setup` registers).
+    let secrets: [String]
     let tenantStatusNames: StatusNameTable
 
     var secretHeaderNames: [String] { [secretHeaderName] }
@@ -70,7 +84,7 @@ struct TrackTikTenant: VendorTenant {
         guard let presented = headers[secretHeaderName] else {
             return CredentialFailure("secret header '\(secretHeaderName)' is missing")
         }
-        guard SecretComparison.matches(presented, secret) else {
+        guard SecretComparison.matchesAny(presented, secrets) else {
             return CredentialFailure("secret header '\(secretHeaderName)' does not match")
         }
         return nil

@@ -41,6 +41,76 @@ public indirect enum ConfigNode: Sendable {
         return text
     }
 
+    /// A credential given as one string or as a list of strings (rotation: a request may present any entry).
+    /// Every entry must be a non-empty string without surrounding whitespace or control characters (HTTP strips
+    /// the whitespace around a field value, so such a secret could never match), and a list must not be empty.
+    public func credentialValues(named name: String) throws(ConfigurationError) -> [String] {
+        func check(_ node: ConfigNode, _ label: String) throws(ConfigurationError) -> String {
+            guard let text = node.scalar else {
+                throw ConfigurationError(line: node.line, "\(label) must be a string")
+            }
+            guard !text.isEmpty else {
+                throw ConfigurationError(line: node.line, "\(label) is empty: an empty credential is refused")
+            }
+            guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+                !first.properties.isWhitespace, !last.properties.isWhitespace
+            else {
+                throw ConfigurationError(
+                    line: node.line,
+                    "\(label) starts or ends with whitespace, which HTTP strips from header values: it could never match"
+                )
+            }
+            guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw ConfigurationError(line: node.line, "\(label) contains a control character")
+            }
+            return text
+        }
+        switch self {
+        case .sequence(let elements, _):
+            guard !elements.isEmpty else {
+                throw ConfigurationError(line: line, "\(name) is an empty list: give at least one value")
+            }
+            var values: [String] = []
+            for (position, element) in elements.enumerated() {
+                values.append(try check(element, "\(name)[\(position)]"))
+            }
+            return values
+        case .null:
+            throw ConfigurationError(line: line, "\(name) is empty: an empty credential is refused")
+        default:
+            return [try check(self, name)]
+        }
+    }
+
+    /// A required HTTP header name (an RFC 9110 token: letters, digits and ``!#$%&'*+-.^_`|~``).
+    public func headerName(_ key: String) throws(ConfigurationError) -> String {
+        let name = try string(key)
+        guard Self.isHeaderName(name) else {
+            throw ConfigurationError(line: self[key]?.line ?? line, "'\(name)' is not a valid HTTP header name")
+        }
+        return name
+    }
+
+    /// Whether `name` is an RFC 9110 field name (a token).
+    public static func isHeaderName(_ name: String) -> Bool {
+        !name.isEmpty
+            && name.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+    }
+
+    /// Refuses keys of a mapping other than `allowed`, naming the first unknown one and its line: a misspelt
+    /// option (`token:` for `tokens:`) must not silently switch a check off.
+    public func refuseUnknownKeys(_ allowed: [String], in name: String) throws(ConfigurationError) {
+        for (key, value) in try mapping(named: name) where !allowed.contains(key) {
+            throw ConfigurationError(
+                line: value.line,
+                "unknown key '\(key)' in \(name) (expected one of: \(allowed.joined(separator: ", ")))"
+            )
+        }
+    }
+
     /// The members of a mapping; throws when this is not one.
     public func mapping(named name: String) throws(ConfigurationError) -> [(key: String, value: ConfigNode)] {
         switch self {

@@ -64,6 +64,10 @@ public struct TenantDefinition: Sendable {
     /// The whole tenant mapping, for vendor-specific keys.
     public var options: ConfigNode
 
+    /// The keys every tenant entry may have, whatever its vendor; an adapter adds its own and refuses the rest
+    /// (``ConfigNode/refuseUnknownKeys(_:in:)``).
+    public static let sharedKeys = ["vendor", "tenant", "dedupeWindow"]
+
     public init(vendor: String, tenant: String, dedupeWindow: Duration? = nil, options: ConfigNode) {
         self.vendor = vendor
         self.tenant = tenant

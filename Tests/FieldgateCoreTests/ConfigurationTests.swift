@@ -104,6 +104,35 @@ struct ConfigurationTests {
         ("delivery: {retries: 3}\n", 1, "unknown key 'delivery.retries'"),
         ("tenants:\n  - {vendor: techlink, tenant: a, dedupeWindow: 99999999999999999w}\n", 2, "dedupeWindow"),
         ("tenants:\n  - {vendor: techlink, tenant: a, dedupeWindow: 0s}\n", 2, "from 1s to 365d"),
+        // Empty credentials (CONTRACT §5), and what would switch a check off without saying so.
+        (
+            "tenants:\n  - {vendor: tracktik, tenant: t, secretHeader: {name: X, value: \"\"}}\n", 2,
+            "secretHeader.value is empty"
+        ),
+        ("tenants:\n  - {vendor: tracktik, tenant: t, secretHeader: {name: X, values: []}}\n", 2, "an empty list"),
+        (
+            "tenants:\n  - {vendor: tracktik, tenant: t, secretHeader: {name: X, values: [a, \"\"]}}\n", 2,
+            "values[1] is empty"
+        ),
+        ("tenants:\n  - {vendor: tracktik, tenant: t, secretHeader: {name: X, value: a, values: [b]}}\n", 2, "both"),
+        ("tenants:\n  - {vendor: tracktik, tenant: t, secretHeader: {name: X, valeu: a}}\n", 2, "unknown key 'valeu'"),
+        (
+            "tenants:\n  - {vendor: tracktik, tenant: t, secretHeader: {name: X Secret, value: a}}\n", 2,
+            "not a valid HTTP header name"
+        ),
+        ("tenants:\n  - {vendor: tracktik, tenant: t, secretHeader: {name: X, value: \" a\"}}\n", 2, "whitespace"),
+        (
+            "tenants:\n  - {vendor: hellotracks, tenant: h, headers: {Authorization: \"\"}}\n", 2,
+            "headers['Authorization'] is empty"
+        ),
+        ("tenants:\n  - {vendor: hellotracks, tenant: h, headers: {Authorization: []}}\n", 2, "an empty list"),
+        ("tenants:\n  - {vendor: hellotracks, tenant: h, headers: {X-A: [a, \"b\\n\"]}}\n", 2, "headers['X-A'][1]"),
+        ("tenants:\n  - {vendor: hellotracks, tenant: h, headers: {X-A: a, x-a: b}}\n", 2, "given twice"),
+        ("tenants:\n  - {vendor: hellotracks, tenant: h, account: \"\"}\n", 2, "'account' is empty"),
+        ("tenants:\n  - {vendor: techlink, tenant: a, tokens: []}\n", 2, "tokens is an empty list"),
+        ("tenants:\n  - {vendor: techlink, tenant: a, tokens: [\"\"]}\n", 2, "tokens[0] is empty"),
+        ("tenants:\n  - {vendor: techlink, tenant: a, token: [x]}\n", 2, "unknown key 'token'"),
+        ("admin: {token: \"\"}\n", 1, "admin.token is empty"),
     ])
     func refusesWithFileLineAndReason(yaml: String, line: Int, reason: String) throws {
         let error = try #require(configurationError(yaml))
@@ -111,6 +140,21 @@ struct ConfigurationTests {
         #expect(error.line == line, "\(error)")
         #expect(error.reason.contains(reason), "\(error)")
         #expect(error.description.hasPrefix("gw.yaml:\(line): "))
+    }
+
+    @Test func aVariableThatIsSetButEmptyIsRefusedWithItsLine() throws {
+        let yaml = "tenants:\n  - vendor: techlink\n    tenant: a\n    tokens: [\"${TL_TOKEN}\"]\n"
+        let error = try #require(configurationError(yaml, environment: ["TL_TOKEN": ""]))
+        #expect(error.description == "gw.yaml:4: environment variable TL_TOKEN is set but empty")
+    }
+
+    @Test func rotationListsAreRead() throws {
+        let yaml = """
+            tenants:
+              - {vendor: tracktik, tenant: t, secretHeader: {name: X-S, values: ["${NEW}", old]}}
+              - {vendor: hellotracks, tenant: h, headers: {Authorization: ["Bearer n", "Bearer o"], X-B: b}}
+            """
+        #expect(configurationError(yaml, environment: ["NEW": "new"]) == nil)
     }
 
     @Test func environmentVariablesExpandInsideValues() throws {

@@ -115,7 +115,13 @@ package struct GatewayConfiguration: Sendable {
         if let delivery = root["delivery"] { self.delivery = try Self.delivery(delivery) }
         if let admin = root["admin"] {
             _ = try admin.mapping(named: "admin")
-            adminToken = try admin.optionalString("token").flatMap { $0.isEmpty ? nil : $0 }
+            adminToken = try admin.optionalString("token")
+            if adminToken?.isEmpty == true {
+                throw ConfigurationError(
+                    line: admin["token"]?.line ?? admin.line,
+                    "admin.token is empty: an empty credential is refused (omit it to keep the admin API closed)"
+                )
+            }
         }
         var seen: [String: Int] = [:]
         for node in try root["tenants"]?.sequence(named: "tenants") ?? [] {
@@ -217,8 +223,7 @@ package struct GatewayConfiguration: Sendable {
         _ = try node.mapping(named: "tenant")
         let vendor = try node.string("vendor")
         let tenant = try node.string("tenant")
-        guard tenant.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 < 0x7F })
-        else {
+        guard isTenantSlug(tenant) else {
             throw ConfigurationError(
                 line: node["tenant"]?.line ?? node.line,
                 "tenant '\(tenant)' must be a URL path segment (printable ASCII without '/', '?' or spaces)"
@@ -231,6 +236,12 @@ package struct GatewayConfiguration: Sendable {
             }
         }
         return TenantDefinition(vendor: vendor, tenant: tenant, dedupeWindow: window, options: node)
+    }
+
+    /// A tenant slug is one printable ASCII path segment: no `/`, `?`, spaces or controls.
+    package static func isTenantSlug(_ tenant: String) -> Bool {
+        !tenant.isEmpty
+            && tenant.utf8.allSatisfy { $0 > 0x20 && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 < 0x7F }
     }
 
     static func subscriber(_ node: ConfigNode, deliveryLimit: Int) throws(ConfigurationError) -> Subscriber {

@@ -54,7 +54,9 @@ enum YAMLConfigReader {
         }
     }
 
-    /// Replaces `${NAME}` with the environment variable's value; an unset variable is an error, not "".
+    /// Replaces `${NAME}` with the environment variable's value. An unset variable is an error, not "", and so is
+    /// one that is set but empty: `${VAR}` holds secrets and addresses, and an empty one is a deployment that
+    /// forgot to fill it in, never a value to run with (an empty credential would switch a check off).
     static func expand(_ text: String, line: Int, environment: [String: String]) throws(ConfigurationError) -> String {
         guard text.contains("${") else { return text }
         var result = ""
@@ -70,6 +72,9 @@ enum YAMLConfigReader {
             }
             guard let value = environment[name] else {
                 throw ConfigurationError(line: line, "environment variable \(name) is not set")
+            }
+            guard !value.isEmpty else {
+                throw ConfigurationError(line: line, "environment variable \(name) is set but empty")
             }
             result += value
             rest = rest[rest.index(after: end)...]
