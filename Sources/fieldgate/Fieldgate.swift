@@ -10,6 +10,9 @@ struct Fieldgate: AsyncParsableCommand {
             Receives TrackTik, Hellotracks and TechLink webhooks, verifies them, turns each into one canonical
             CloudEvents job/status event, dedupes and stores it.
             """,
-        subcommands: [Serve.self, Normalize.self, ReplayCommand.self, CorpusCommand.self]
+        subcommands: [
+            Serve.self, Normalize.self, ReplayCommand.self, CorpusCommand.self, CheckConfig.self,
+            VendorSetupCommand.self,
+        ]
     )
 }
