@@ -78,22 +78,30 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
         return .json(AdminRepresentation.quarantinedRequest(request))
     }
 
-    /// Re-runs the stored request through today's pipeline; success turns it into an event (or finds the event
-    /// it duplicates) and records that on the quarantined request.
+    /// Re-runs the stored request through today's pipeline (one Core operation, atomic in the store); success
+    /// turns it into an event (or finds the event it duplicates). A request replayed before answers 409
+    /// `already-replayed` with that event's ID in `eventId`.
     func replay(id: String) async throws -> Response {
-        guard let request = try await storeCall({ try await store.quarantinedRequest(id: id) }) else {
-            throw Problem.resourceNotFound("no quarantined request with ID '\(id)'")
-        }
-        let outcome = try await storeCall { try await pipeline.replay(request) }
         let status: String
         let event: CanonicalEvent
-        switch outcome {
+        switch try await storeCall({ try await pipeline.replay(quarantineID: id) }) {
         case .accepted(let accepted): (status, event) = ("accepted", accepted)
         case .duplicate(let original): (status, event) = ("duplicate", original)
-        case .rejected(let problem, _): throw problem
-        }
-        try await storeCall {
-            try await store.markReplayed(quarantineID: id, eventID: event.id, at: pipeline.clock.now())
+        case .rejected(let problem): throw problem
+        case .notFound: throw Problem.resourceNotFound("no quarantined request with ID '\(id)'")
+        case .alreadyReplayed(let eventID, let at):
+            let when = at.map { " at \($0.rfc3339(alwaysMilliseconds: true))" } ?? ""
+            let problem = Problem(
+                code: "already-replayed",
+                status: 409,
+                title: "Already replayed",
+                detail: "quarantined request \(id) was replayed\(when) into event \(eventID); it is not replayed twice"
+            )
+            guard case .object(var members) = problem.json else { throw problem }
+            members.set("eventId", .string(eventID))
+            var response = Response.json(.object(members), status: .conflict)
+            response.headers[.contentType] = Problem.mediaType
+            return response
         }
         return .json(Acknowledgement.bytes(status: status, id: event.id, event: event))
     }

@@ -304,8 +304,10 @@ package enum OpenAPIDocument {
               summary: Replay a quarantined request through the current pipeline.
               description: |
                 Runs the stored raw request through the current configuration and adapters. On success the event is accepted (or
-                recognised as a duplicate) and the request is marked with `replayedAs`/`replayedAt`. When the pipeline still
-                rejects it, the answer is the problem it now fails with and the request stays quarantined.
+                recognised as a duplicate) and the request is marked with `replayedAs`/`replayedAt`, in the same transaction
+                as the event. When the pipeline still rejects it, the answer is the problem it now fails with and the request
+                stays quarantined. A request is replayed at most once: a second replay (or two racing) answers 409
+                `already-replayed` with the event's ID.
               security: [{adminToken: []}]
               parameters:
                 - $ref: '#/components/parameters/QuarantineId'
@@ -320,6 +322,17 @@ package enum OpenAPIDocument {
                     `bad-credentials`, `account-mismatch`).
                   content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
                 '404': {$ref: '#/components/responses/NotFound'}
+                '409':
+                  description: '`already-replayed`: the request was replayed before; `eventId` is the event it became.'
+                  content:
+                    application/problem+json:
+                      schema:
+                        allOf:
+                          - $ref: '#/components/schemas/Problem'
+                          - type: object
+                            required: [eventId]
+                            properties:
+                              eventId: {$ref: '#/components/schemas/EventId'}
                 '415': {$ref: '#/components/responses/UnsupportedMediaType'}
                 '422': {$ref: '#/components/responses/UnprocessableContent'}
 
@@ -931,10 +944,11 @@ package enum OpenAPIDocument {
                     * 401 — `unknown-tenant`, `bad-credentials`, `account-mismatch`, `unauthorized` (admin API)
                     * 404 — `not-found`
                     * 405 — `method-not-allowed`
-                    * 409 — `subscriber-exists`, `delivery-pending` (admin API)
+                    * 409 — `subscriber-exists`, `delivery-pending`, `already-replayed` (admin API)
                     * 413 — `body-too-large`
                     * 415 — `unsupported-media-type`
-                    * 422 — `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`, `unknown-event`
+                    * 422 — `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`, `unknown-event`,
+                      `out-of-range` (admin API)
                     * 431 — `headers-too-large`
                     * 500 — `internal-error` (logged with its cause; never expected)
                     * 503 — `store-unavailable`

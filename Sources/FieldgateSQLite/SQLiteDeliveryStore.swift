@@ -58,8 +58,9 @@ extension SQLiteEventStore: DeliveryStore {
             try database.execute(
                 sql: """
                     INSERT OR REPLACE INTO subscriber (id, url, secret, types, vendors, tenants, statuses, enabled,
-                        disabledReason, retrySchedule, timeoutMilliseconds, maxConcurrency, origin)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        disabledReason, retrySchedule, timeoutMilliseconds, maxConcurrency, origin, previousSecret,
+                        previousSecretExpiresAt, failingSince)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     subscriber.id, subscriber.url, subscriber.secret, SQLiteSchema.encode(subscriber.filter.types),
@@ -67,6 +68,8 @@ extension SQLiteEventStore: DeliveryStore {
                     SQLiteSchema.encode(subscriber.filter.statuses), subscriber.enabled, subscriber.disabledReason,
                     SQLiteSchema.encode(subscriber.retrySchedule.map { String($0.milliseconds) }),
                     subscriber.timeout.milliseconds, subscriber.maxConcurrency, subscriber.origin.rawValue,
+                    subscriber.previousSecret, subscriber.previousSecretExpiresAt?.millisecondsSinceEpoch,
+                    subscriber.failingSince?.millisecondsSinceEpoch,
                 ]
             )
             self.enabledSubscribers.withLock { $0 = nil }
@@ -95,6 +98,9 @@ extension SQLiteEventStore: DeliveryStore {
             id: row["id"],
             url: row["url"],
             secret: row["secret"],
+            previousSecret: row["previousSecret"],
+            previousSecretExpiresAt: (row["previousSecretExpiresAt"] as Int64?)
+                .map(UTCTimestamp.init(millisecondsSinceEpoch:)),
             filter: SubscriberFilter(
                 types: try SQLiteSchema.decodeStrings(row["types"]),
                 vendors: try SQLiteSchema.decodeStrings(row["vendors"]),
@@ -103,6 +109,7 @@ extension SQLiteEventStore: DeliveryStore {
             ),
             enabled: row["enabled"],
             disabledReason: row["disabledReason"],
+            failingSince: (row["failingSince"] as Int64?).map(UTCTimestamp.init(millisecondsSinceEpoch:)),
             retrySchedule: try SQLiteSchema.decodeStrings(row["retrySchedule"]).map {
                 .milliseconds(Int64($0) ?? 0)
             },
@@ -121,75 +128,93 @@ extension SQLiteEventStore: DeliveryStore {
         inFlight: [String: Int],
         paused: Set<String>
     ) async throws -> [DueDelivery] {
-        let busyList = paused.sorted()
+        let at = now.millisecondsSinceEpoch
         return try await commits.write { database in
-            var arguments: StatementArguments = [now.millisecondsSinceEpoch, now.millisecondsSinceEpoch]
-            var busyClause = ""
-            if !busyList.isEmpty {
-                busyClause = "AND d.subscriberID NOT IN (\(busyList.map { _ in "?" }.joined(separator: ", ")))"
-                arguments += StatementArguments(busyList)
+            // Subscriber by subscriber, so that one's backlog costs another nothing: which have room, and since
+            // when their oldest due delivery has waited (each an index seek).
+            let leased = try database.cachedStatement(
+                sql: "SELECT COUNT(*) FROM delivery WHERE subscriberID = ? AND state = 'pending' AND leaseUntil > ?"
+            )
+            let oldestDue = try database.cachedStatement(
+                sql: """
+                    SELECT MIN(nextAttemptAt) FROM delivery
+                    WHERE subscriberID = ? AND state = 'pending' AND nextAttemptAt <= ?
+                    """
+            )
+            var waiting: [(subscriber: Subscriber, room: Int, since: Int64)] = []
+            for subscriber in try Self.fetchSubscribers(in: database)
+            where subscriber.enabled && !paused.contains(subscriber.id) {
+                let busy = max(
+                    try Int.fetchOne(leased, arguments: [subscriber.id, at]) ?? 0,
+                    inFlight[subscriber.id] ?? 0
+                )
+                let room = subscriber.maxConcurrency - busy
+                guard room > 0, let since = try Int64.fetchOne(oldestDue, arguments: [subscriber.id, at]) else {
+                    continue
+                }
+                waiting.append((subscriber, room, since))
             }
-            // Over-fetch: rows of a subscriber at its concurrency limit are passed over below.
-            arguments += [limit * 4]
+            waiting.sort { $0.since < $1.since }
+
             // A delivery waits while an earlier delivery of the same job to the same subscriber is pending.
-            let rows = try Row.fetchAll(
-                database,
+            let due = try database.cachedStatement(
                 sql: """
                     SELECT d.*, e.json AS eventJSON FROM delivery d
-                    JOIN subscriber s ON s.id = d.subscriberID AND s.enabled = 1
                     JOIN event e ON e.id = d.eventID
-                    WHERE d.state = 'pending' AND d.nextAttemptAt <= ?
+                    WHERE d.subscriberID = ? AND d.state = 'pending' AND d.nextAttemptAt <= ?
                       AND (d.leaseUntil IS NULL OR d.leaseUntil <= ?)
-                      \(busyClause)
                       AND (d.jobKey IS NULL OR NOT EXISTS (
                           SELECT 1 FROM delivery p
                           WHERE p.subscriberID = d.subscriberID AND p.jobKey = d.jobKey AND p.state = 'pending'
                             AND p.id < d.id))
-                    ORDER BY d.id
+                    ORDER BY d.nextAttemptAt, d.id
                     LIMIT ?
-                    """,
-                arguments: arguments
+                    """
             )
-            var subscribers: [String: Subscriber] = [:]
+            let lease = try database.cachedStatement(sql: "UPDATE delivery SET leaseUntil = ? WHERE id = ?")
             var claimed: [DueDelivery] = []
-            var sending = inFlight
-            for row in rows where claimed.count < limit {
-                let delivery = try Self.delivery(row)
-                let subscriber: Subscriber
-                if let known = subscribers[delivery.subscriberID] {
-                    subscriber = known
-                } else {
-                    guard
-                        let fetched = try Row.fetchOne(
-                            database,
-                            sql: "SELECT * FROM subscriber WHERE id = ?",
-                            arguments: [delivery.subscriberID]
-                        ).map(Self.subscriber)
-                    else { continue }
-                    subscribers[delivery.subscriberID] = fetched
-                    subscriber = fetched
+            for (subscriber, room, _) in waiting where claimed.count < limit {
+                let leaseUntil =
+                    at + Bounds.subscriberTimeout.clamp(subscriber.timeout).milliseconds + leaseMargin.milliseconds
+                let rows = try Row.fetchAll(due, arguments: [subscriber.id, at, at, min(room, limit - claimed.count)])
+                for row in rows {
+                    let delivery = try Self.delivery(row)
+                    try lease.execute(arguments: [leaseUntil, delivery.id])
+                    claimed.append(
+                        DueDelivery(delivery: delivery, subscriber: subscriber, body: Array(row["eventJSON"] as Data))
+                    )
                 }
-                guard sending[subscriber.id, default: 0] < subscriber.maxConcurrency else { continue }
-                sending[subscriber.id, default: 0] += 1
-                try database.execute(
-                    sql: "UPDATE delivery SET leaseUntil = ? WHERE id = ?",
-                    arguments: [
-                        now.millisecondsSinceEpoch + subscriber.timeout.milliseconds + leaseMargin.milliseconds,
-                        delivery.id,
-                    ]
-                )
-                claimed.append(
-                    DueDelivery(delivery: delivery, subscriber: subscriber, body: Array(row["eventJSON"] as Data))
-                )
             }
             return claimed
         }
     }
 
-    package func record(_ attempt: DeliveryAttempt) async throws {
+    package func releaseLeases(deliveryIDs: [Int64]) async throws {
+        guard !deliveryIDs.isEmpty else { return }
+        try await commits.write { database in
+            try database.execute(
+                sql: """
+                    UPDATE delivery SET leaseUntil = NULL
+                    WHERE state = 'pending' AND id IN \(SQLiteSchema.placeholders(deliveryIDs.count))
+                    """,
+                arguments: StatementArguments(deliveryIDs)
+            )
+        }
+    }
+
+    package func record(_ attempt: DeliveryAttempt, disableAfter: Duration?) async throws -> RecordedAttempt {
         try await commits.write { database in
             let at = attempt.at.millisecondsSinceEpoch
+            // A delivery that retention deleted while its attempt was under way: nothing left to record.
+            guard
+                let subscriberID = try String.fetchOne(
+                    database,
+                    sql: "SELECT subscriberID FROM delivery WHERE id = ?",
+                    arguments: [attempt.deliveryID]
+                )
+            else { return RecordedAttempt() }
             var retryAt: Int64?
+            var disabledReason: String?
             switch attempt.result {
             case .delivered:
                 try database.execute(
@@ -224,15 +249,37 @@ extension SQLiteEventStore: DeliveryStore {
                         """,
                     arguments: [at, attempt.statusCode, attempt.error, attempt.deliveryID]
                 )
+                disabledReason =
+                    "the receiver answered 410 Gone at \(attempt.at.rfc3339()); enable it again once it is back"
+            }
+            // Health: a success clears the failing streak, a failure starts it unless it runs already.
+            if attempt.result == .delivered {
                 try database.execute(
-                    sql: """
-                        UPDATE subscriber SET enabled = 0, disabledReason = ?
-                        WHERE id = (SELECT subscriberID FROM delivery WHERE id = ?)
-                        """,
-                    arguments: [
-                        "the receiver answered 410 Gone at \(attempt.at.rfc3339()); enable it again once it is back",
-                        attempt.deliveryID,
-                    ]
+                    sql: "UPDATE subscriber SET failingSince = NULL WHERE id = ? AND failingSince IS NOT NULL",
+                    arguments: [subscriberID]
+                )
+            } else {
+                try database.execute(
+                    sql: "UPDATE subscriber SET failingSince = COALESCE(failingSince, ?) WHERE id = ?",
+                    arguments: [at, subscriberID]
+                )
+                if disabledReason == nil, let disableAfter,
+                    let since = try Int64.fetchOne(
+                        database,
+                        sql: "SELECT failingSince FROM subscriber WHERE id = ? AND enabled = 1",
+                        arguments: [subscriberID]
+                    ), at - since >= disableAfter.milliseconds
+                {
+                    disabledReason = Subscriber.failingReason(
+                        since: UTCTimestamp(millisecondsSinceEpoch: since),
+                        disableAfter: disableAfter
+                    )
+                }
+            }
+            if let reason = disabledReason {
+                try database.execute(
+                    sql: "UPDATE subscriber SET enabled = 0, disabledReason = ? WHERE id = ?",
+                    arguments: [reason, subscriberID]
                 )
                 self.enabledSubscribers.withLock { $0 = nil }
             }
@@ -247,22 +294,89 @@ extension SQLiteEventStore: DeliveryStore {
                     attempt.result.name, retryAt,
                 ]
             )
+            return RecordedAttempt(disabledReason: disabledReason)
         }
     }
 
     package func nextDueTime(after now: UTCTimestamp) async throws -> UTCTimestamp? {
         try await pool.read { database in
-            try Int64.fetchOne(
+            // Per enabled subscriber, each an index seek: the next due time and the next lease to run out.
+            let due = try database.cachedStatement(
+                sql: """
+                    SELECT MIN(nextAttemptAt) FROM delivery WHERE subscriberID = ? AND state = 'pending'
+                      AND nextAttemptAt > ?
+                    """
+            )
+            let lease = try database.cachedStatement(
+                sql:
+                    "SELECT MIN(leaseUntil) FROM delivery WHERE subscriberID = ? AND state = 'pending' AND leaseUntil > ?"
+            )
+            var earliest: Int64?
+            for subscriber in try Self.fetchSubscribers(in: database) where subscriber.enabled {
+                for statement in [due, lease] {
+                    if let time = try Int64.fetchOne(statement, arguments: [subscriber.id, now.millisecondsSinceEpoch])
+                    {
+                        earliest = min(earliest ?? time, time)
+                    }
+                }
+            }
+            return earliest.map(UTCTimestamp.init(millisecondsSinceEpoch:))
+        }
+    }
+
+    // MARK: Retention and gauges
+
+    package func deleteDeliveredDeliveries(deliveredBefore instant: UTCTimestamp, limit: Int) async throws -> Int {
+        try await commits.write { database in
+            let ids = try Int64.fetchAll(
                 database,
                 sql: """
-                    SELECT MIN(due) FROM (
-                        SELECT MAX(d.nextAttemptAt, COALESCE(d.leaseUntil, 0)) AS due FROM delivery d
-                        JOIN subscriber s ON s.id = d.subscriberID AND s.enabled = 1
-                        WHERE d.state = 'pending')
-                    WHERE due > ?
+                    SELECT id FROM delivery WHERE state = 'delivered' AND deliveredAt < ?
+                    ORDER BY deliveredAt LIMIT ?
                     """,
-                arguments: [now.millisecondsSinceEpoch]
-            ).map(UTCTimestamp.init(millisecondsSinceEpoch:))
+                arguments: [instant.millisecondsSinceEpoch, limit]
+            )
+            guard !ids.isEmpty else { return 0 }
+            let list = SQLiteSchema.placeholders(ids.count)
+            try database.execute(
+                sql: "DELETE FROM delivery_attempt WHERE deliveryID IN \(list)",
+                arguments: StatementArguments(ids)
+            )
+            try database.execute(sql: "DELETE FROM delivery WHERE id IN \(list)", arguments: StatementArguments(ids))
+            return ids.count
+        }
+    }
+
+    package func deliveryBacklog() async throws -> [DeliveryBacklog] {
+        try await pool.read { database in
+            var backlog: [String: DeliveryBacklog] = [:]
+            for id in try String.fetchAll(database, sql: "SELECT id FROM subscriber") {
+                backlog[id] = DeliveryBacklog(subscriberID: id, pending: 0, dead: 0, oldestPendingSince: nil)
+            }
+            let rows = try Row.fetchAll(
+                database,
+                sql: """
+                    SELECT subscriberID, state, COUNT(*) AS count, MIN(id) AS oldest FROM delivery
+                    WHERE state IN ('pending', 'dead') GROUP BY subscriberID, state
+                    """
+            )
+            for row in rows {
+                let id: String = row["subscriberID"]
+                var entry =
+                    backlog[id] ?? DeliveryBacklog(subscriberID: id, pending: 0, dead: 0, oldestPendingSince: nil)
+                if row["state"] as String == "pending" {
+                    entry.pending = row["count"]
+                    entry.oldestPendingSince = try Int64.fetchOne(
+                        database,
+                        sql: "SELECT createdAt FROM delivery WHERE id = ?",
+                        arguments: [row["oldest"] as Int64]
+                    ).map(UTCTimestamp.init(millisecondsSinceEpoch:))
+                } else {
+                    entry.dead = row["count"]
+                }
+                backlog[id] = entry
+            }
+            return backlog.values.sorted { $0.subscriberID < $1.subscriberID }
         }
     }
 

@@ -79,21 +79,21 @@ package final class SQLiteEventStore: EventStore {
         let probe = try database.cachedStatement(sql: "SELECT keyExpiresAt, json FROM event WHERE id = ?")
         var occurrence = 1
         var eventID = candidate.key.eventID
-        var superseded: String?
+        var earlier: [String] = []
         while let record = try Row.fetchOne(probe, arguments: [eventID]) {
-            if let expiresAt = record[0] as Int64? {
-                if now < expiresAt {
-                    // Only the event is answered: its raw request is not read, let alone decoded.
-                    return .duplicate(of: try CanonicalEvent(decoding: Array(record[1] as Data)))
-                }
-                superseded = eventID
+            if let expiresAt = record[0] as Int64?, now < expiresAt {
+                // Only the event is answered: its raw request is not read, let alone decoded.
+                return .duplicate(of: try CanonicalEvent(decoding: Array(record[1] as Data)))
             }
+            earlier.append(eventID)
             occurrence += 1
             eventID = candidate.key.eventID(occurrence: occurrence)
         }
-        if let superseded {
-            try database.cachedStatement(sql: "UPDATE event SET keyExpiresAt = NULL WHERE id = ?")
-                .execute(arguments: [superseded])
+        // A repeat after the window (rare): the earlier acceptances no longer answer duplicates, but the chain of
+        // IDs the probe walks must stay whole while this one counts, so retention keeps them until then.
+        for id in earlier {
+            try database.cachedStatement(sql: "UPDATE event SET keyExpiresAt = NULL, chainExpiresAt = ? WHERE id = ?")
+                .execute(arguments: [candidate.keyExpiresAt.millisecondsSinceEpoch, id])
         }
         var event = candidate.event
         event.id = eventID
@@ -133,12 +133,80 @@ package final class SQLiteEventStore: EventStore {
         }
     }
 
-    package func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws {
-        try await commits.write { database in
+    package func insertReplay(
+        _ candidate: EventCandidate,
+        quarantineID: String,
+        at instant: UTCTimestamp
+    ) async throws -> ReplayInsertOutcome {
+        let row = PreparedEvent(
+            json: Data(candidate.event.jsonBytes),
+            headers: SQLiteSchema.encode(candidate.raw.headers),
+            body: Data(candidate.raw.body)
+        )
+        return try await commits.write { database in
+            guard
+                let request = try Row.fetchOne(
+                    database,
+                    sql: "SELECT replayedAs, replayedAt FROM quarantine WHERE id = ?",
+                    arguments: [quarantineID]
+                )
+            else { return .notFound }
+            if let eventID = request["replayedAs"] as String? {
+                let at = (request["replayedAt"] as Int64?).map(UTCTimestamp.init(millisecondsSinceEpoch:))
+                return .alreadyReplayed(eventID: eventID, at: at)
+            }
+            let outcome = try Self.insertIfNew(candidate, row: row, in: database)
+            if case .inserted(let event) = outcome {
+                try self.queueDeliveries(of: event, in: database)
+            }
             try database.execute(
                 sql: "UPDATE quarantine SET replayedAs = ?, replayedAt = ? WHERE id = ?",
-                arguments: [eventID, instant.millisecondsSinceEpoch, quarantineID]
+                arguments: [outcome.event.id, instant.millisecondsSinceEpoch, quarantineID]
             )
+            return .replayed(outcome)
+        }
+    }
+
+    // MARK: Retention
+
+    package func deleteEvents(receivedBefore instant: UTCTimestamp, now: UTCTimestamp, limit: Int) async throws -> Int {
+        try await commits.write { database in
+            let ids = try String.fetchAll(
+                database,
+                sql: """
+                    SELECT id FROM event
+                    WHERE receivedAt < ? AND (keyExpiresAt IS NULL OR keyExpiresAt <= ?)
+                      AND (chainExpiresAt IS NULL OR chainExpiresAt <= ?)
+                    ORDER BY receivedAt LIMIT ?
+                    """,
+                arguments: [
+                    instant.millisecondsSinceEpoch, now.millisecondsSinceEpoch, now.millisecondsSinceEpoch, limit,
+                ]
+            )
+            guard !ids.isEmpty else { return 0 }
+            let list = SQLiteSchema.placeholders(ids.count)
+            let arguments = StatementArguments(ids)
+            try database.execute(
+                sql:
+                    "DELETE FROM delivery_attempt WHERE deliveryID IN (SELECT id FROM delivery WHERE eventID IN \(list))",
+                arguments: arguments
+            )
+            try database.execute(sql: "DELETE FROM delivery WHERE eventID IN \(list)", arguments: arguments)
+            try database.execute(sql: "DELETE FROM event WHERE id IN \(list)", arguments: arguments)
+            return ids.count
+        }
+    }
+
+    package func deleteQuarantinedRequests(receivedBefore instant: UTCTimestamp, limit: Int) async throws -> Int {
+        try await commits.write { database in
+            try database.execute(
+                sql: """
+                    DELETE FROM quarantine WHERE sequence IN (
+                        SELECT sequence FROM quarantine WHERE receivedAt < ? ORDER BY receivedAt LIMIT ?)
+                    """,
+                arguments: [instant.millisecondsSinceEpoch, limit]
+            )
+            return database.changesCount
         }
     }
 

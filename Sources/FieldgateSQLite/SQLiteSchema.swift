@@ -124,7 +124,34 @@ enum SQLiteSchema {
                     """
             )
         }
+        migrator.registerMigration("v4: fair claims, retention, secret rotation, subscriber health") { database in
+            try database.execute(
+                sql: """
+                    -- Earlier acceptances of a key stay while a later one counts (SQLiteEventStore.deleteEvents).
+                    -- Rows from before this column are kept as long as the longest key alive now.
+                    ALTER TABLE event ADD COLUMN chainExpiresAt INTEGER;
+                    UPDATE event SET chainExpiresAt = (SELECT MAX(keyExpiresAt) FROM event) WHERE keyExpiresAt IS NULL;
+
+                    ALTER TABLE subscriber ADD COLUMN previousSecret TEXT;
+                    ALTER TABLE subscriber ADD COLUMN previousSecretExpiresAt INTEGER;
+                    ALTER TABLE subscriber ADD COLUMN failingSince INTEGER;
+
+                    -- Claims go subscriber by subscriber: its due deliveries by due time, its live leases.
+                    DROP INDEX delivery_pending;
+                    CREATE INDEX delivery_due ON delivery (subscriberID, nextAttemptAt) WHERE state = 'pending';
+                    CREATE INDEX delivery_lease ON delivery (subscriberID, leaseUntil) WHERE state = 'pending';
+                    -- Retention deletes the oldest first.
+                    CREATE INDEX delivery_delivered ON delivery (deliveredAt) WHERE state = 'delivered';
+                    CREATE INDEX quarantine_received ON quarantine (receivedAt);
+                    """
+            )
+        }
         return migrator
+    }
+
+    /// `(?, ?, …)` for an `IN` list of `count` values.
+    static func placeholders(_ count: Int) -> String {
+        "(" + Array(repeating: "?", count: count).joined(separator: ", ") + ")"
     }
 
     /// A list of strings as a JSON array.

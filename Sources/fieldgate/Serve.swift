@@ -92,7 +92,13 @@ struct Serve: AsyncParsableCommand {
         }
 
         do {
-            try await applySubscribers(configuration.subscribers, to: store, logger: logger)
+            let removed = try await store.applyConfiguredSubscribers(
+                configuration.subscribers.map(\.subscriber),
+                at: SystemWallClock().now()
+            )
+            for id in removed {
+                logger.notice("subscriber removed from the configuration: disabled", metadata: ["subscriber": "\(id)"])
+            }
         } catch {
             printError("fieldgate: cannot store the configured subscribers: \(error)")
             throw ExitCode(2)
@@ -169,35 +175,6 @@ struct Serve: AsyncParsableCommand {
         }
         try await client.shutdown()
         logger.info("fieldgate stopped")
-    }
-
-    /// Makes the store's configured subscribers match `fieldgate.yaml`. A subscriber that a receiver disabled
-    /// (410) stays disabled; one removed from the file is disabled, not deleted, so its history stays readable.
-    func applySubscribers(
-        _ configured: [GatewayConfiguration.Subscriber],
-        to store: some DeliveryStore,
-        logger: Logger
-    ) async throws {
-        let existing = Dictionary(try await store.subscribers().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for entry in configured {
-            var subscriber = entry.subscriber
-            if let previous = existing[subscriber.id], !previous.enabled {
-                subscriber.enabled = false
-                subscriber.disabledReason = previous.disabledReason
-            }
-            try await store.saveSubscriber(subscriber)
-        }
-        let named = Set(configured.map(\.id))
-        for subscriber in existing.values where subscriber.origin == .config && !named.contains(subscriber.id) {
-            var removed = subscriber
-            removed.enabled = false
-            removed.disabledReason = "removed from the configuration file"
-            try await store.saveSubscriber(removed)
-            logger.notice(
-                "subscriber removed from the configuration: disabled",
-                metadata: ["subscriber": "\(subscriber.id)"]
-            )
-        }
     }
 
     /// The configuration and the file it came from (nil for the demo).

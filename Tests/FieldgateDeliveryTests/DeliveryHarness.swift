@@ -160,10 +160,17 @@ final class LateClaimStore: DeliveryStore {
         return due
     }
 
-    func record(_ attempt: DeliveryAttempt) async throws {
-        try await base.record(attempt)
+    func record(_ attempt: DeliveryAttempt, disableAfter: Duration?) async throws -> RecordedAttempt {
+        let recorded = try await base.record(attempt, disableAfter: disableAfter)
         state.withLock { _ = $0.recorded.insert(attempt.deliveryID) }
+        return recorded
     }
+
+    func releaseLeases(deliveryIDs: [Int64]) async throws { try await base.releaseLeases(deliveryIDs: deliveryIDs) }
+    func deleteDeliveredDeliveries(deliveredBefore instant: UTCTimestamp, limit: Int) async throws -> Int {
+        try await base.deleteDeliveredDeliveries(deliveredBefore: instant, limit: limit)
+    }
+    func deliveryBacklog() async throws -> [DeliveryBacklog] { try await base.deliveryBacklog() }
 
     func subscribers() async throws -> [Subscriber] { try await base.subscribers() }
     func subscriber(id: String) async throws -> Subscriber? { try await base.subscriber(id: id) }

@@ -101,10 +101,14 @@ struct QuarantineReplayTests {
             let entry = try await client.admin("/v1/quarantine/\(quarantineID)").json
             #expect(entry["replayedAs"]?.stringValue == eventID)
             #expect(entry["replayedAt"]?.stringValue != nil)
-            // Replaying twice, or the vendor retrying, finds the same event.
-            let twice = try await client.admin("/v1/quarantine/\(quarantineID)/replay", method: .post).json
-            #expect(twice["status"]?.stringValue == "duplicate")
-            #expect(twice["id"]?.stringValue == eventID)
+            // Replaying twice is refused with the event it became; the vendor retrying finds the same event.
+            let twice = try await client.admin("/v1/quarantine/\(quarantineID)/replay", method: .post)
+            #expect(twice.status == .conflict)
+            #expect(twice.headers[.contentType] == "application/problem+json")
+            #expect(try twice.json["code"]?.stringValue == "already-replayed")
+            #expect(try twice.json["eventId"]?.stringValue == eventID)
+            #expect(try twice.json["detail"]?.stringValue?.contains(eventID) == true)
+            #expect(try await client.admin("/v1/events").json["events"]?.arrayValue?.count == 1)
             let retry = try await client.send(widgetMoved).json
             #expect(retry["status"]?.stringValue == "duplicate")
             #expect(retry["id"]?.stringValue == eventID)
@@ -296,6 +300,16 @@ struct UnavailableStore: EventStore {
     func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent] { throw Down() }
     func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest> { throw Down() }
     func quarantinedRequest(id: String) async throws -> QuarantinedRequest? { throw Down() }
-    func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws { throw Down() }
+    func insertReplay(
+        _ candidate: EventCandidate,
+        quarantineID: String,
+        at instant: UTCTimestamp
+    ) async throws -> ReplayInsertOutcome { throw Down() }
+    func deleteEvents(receivedBefore instant: UTCTimestamp, now: UTCTimestamp, limit: Int) async throws -> Int {
+        throw Down()
+    }
+    func deleteQuarantinedRequests(receivedBefore instant: UTCTimestamp, limit: Int) async throws -> Int {
+        throw Down()
+    }
     func checkWritable() async throws { throw Down() }
 }

@@ -237,11 +237,162 @@ struct StoreConformanceTests {
         #expect(try await store.quarantinedRequests(QuarantineQuery(tenant: "other")).items.map(\.id) == ["q_4"])
 
         let replayedAt = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 5000)
-        try await store.markReplayed(quarantineID: "q_1", eventID: "e1", at: replayedAt)
+        let candidate = Samples.candidate(content: "replayed", receivedAt: replayedAt)
+        #expect(
+            try await store.insertReplay(candidate, quarantineID: "q_1", at: replayedAt)
+                == .replayed(.inserted(candidate.event))
+        )
         let replayed = try #require(try await store.quarantinedRequest(id: "q_1"))
-        #expect(replayed.replayedAs == "e1")
+        #expect(replayed.replayedAs == candidate.key.eventID)
         #expect(replayed.replayedAt == replayedAt)
+        #expect(try await store.event(id: candidate.key.eventID)?.raw == candidate.raw)
         #expect(try await store.quarantinedRequest(id: "q_missing") == nil)
+    }
+
+    /// Replay is one transaction: a request replayed before stores nothing and names the event it became.
+    @Test(arguments: StoreKind.allCases)
+    func aRequestIsReplayedOnceAndTheSecondReplayNamesItsEvent(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        try await store.quarantine(Samples.quarantined(id: "q_once"))
+        let first = Samples.candidate(content: "first replay")
+        #expect(
+            try await store.insertReplay(first, quarantineID: "q_once", at: Samples.start)
+                == .replayed(.inserted(first.event))
+        )
+        let second = Samples.candidate(content: "second replay")
+        #expect(
+            try await store.insertReplay(second, quarantineID: "q_once", at: Samples.start)
+                == .alreadyReplayed(eventID: first.key.eventID, at: Samples.start)
+        )
+        #expect(try await store.event(id: second.key.eventID) == nil)
+        #expect(try await store.events(EventQuery()).items.map(\.event.id) == [first.key.eventID])
+        #expect(try await store.insertReplay(second, quarantineID: "q_none", at: Samples.start) == .notFound)
+        #expect(try await store.event(id: second.key.eventID) == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func concurrentReplaysOfOneRequestMakeOneEvent(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        try await store.quarantine(Samples.quarantined(id: "q_race"))
+        let outcomes = try await withThrowingTaskGroup(of: ReplayInsertOutcome.self) { group in
+            for index in 0..<16 {
+                group.addTask {
+                    try await store.insertReplay(
+                        Samples.candidate(content: "racing replay \(index)"),
+                        quarantineID: "q_race",
+                        at: Samples.start
+                    )
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let replayed = outcomes.compactMap { outcome -> String? in
+            if case .replayed(let inserted) = outcome { return inserted.event.id }
+            return nil
+        }
+        #expect(replayed.count == 1)
+        for outcome in outcomes {
+            if case .alreadyReplayed(let eventID, _) = outcome { #expect(eventID == replayed.first) }
+        }
+        #expect(try await store.events(EventQuery()).items.count == 1)
+        #expect(try await store.quarantinedRequest(id: "q_race")?.replayedAs == replayed.first)
+    }
+
+    /// A replay whose event duplicates one already accepted records the original.
+    @Test(arguments: StoreKind.allCases)
+    func aReplayThatDuplicatesAnEventRecordsTheOriginal(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        let original = Samples.candidate(content: "seen before")
+        _ = try await store.insertIfNew(original)
+        try await store.quarantine(Samples.quarantined(id: "q_dup"))
+        let later = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 1000)
+        let copy = Samples.candidate(content: "seen before", receivedAt: later)
+        #expect(
+            try await store.insertReplay(copy, quarantineID: "q_dup", at: later)
+                == .replayed(.duplicate(of: original.event))
+        )
+        #expect(try await store.quarantinedRequest(id: "q_dup")?.replayedAs == original.key.eventID)
+        #expect(try await store.events(EventQuery()).items.count == 1)
+    }
+
+    // MARK: Retention
+
+    static func minutes(_ count: Int64) -> UTCTimestamp {
+        UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + count * 60_000)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func retentionDeletesExactlyTheEventsReceivedBeforeItsCutoffInBatches(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        var ids: [String] = []
+        for minute in 0..<10 {
+            let candidate = Samples.candidate(
+                content: "old \(minute)",
+                receivedAt: Self.minutes(Int64(minute)),
+                window: .seconds(1)
+            )
+            _ = try await store.insertIfNew(candidate)
+            ids.append(candidate.key.eventID)
+        }
+        let now = Self.minutes(60)
+        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(5), now: now, limit: 2) == 2)
+        #expect(try await store.event(id: ids[0]) == nil)
+        #expect(try await store.event(id: ids[1]) == nil)
+        #expect(try await store.event(id: ids[2]) != nil)
+        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(5), now: now, limit: 100) == 3)
+        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(5), now: now, limit: 100) == 0)
+        // Received at exactly the cutoff is not older than it.
+        let left = try await store.events(EventQuery()).items.map(\.event.id)
+        #expect(left == Array(ids[5...].reversed()))
+        #expect(try await store.events(jobKey: "techlink:summit-telecom:207118").count == 5)
+    }
+
+    /// However old, an event whose dedupe key still counts stays, and its copies stay duplicates.
+    @Test(arguments: StoreKind.allCases)
+    func retentionKeepsWhatDedupeStillNeeds(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        let long = Samples.candidate(content: "long window", window: .seconds(3600))
+        _ = try await store.insertIfNew(long)
+        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(30), now: Self.minutes(30), limit: 100) == 0)
+        let copy = Samples.candidate(content: "long window", receivedAt: Self.minutes(31))
+        #expect(try await store.insertIfNew(copy) == .duplicate(of: long.event))
+        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(90), now: Self.minutes(90), limit: 100) == 1)
+
+        // A key accepted again after its window: the later acceptance counts, the earlier one is old. Whatever
+        // the store deletes now, a copy within the later window is a duplicate of the later acceptance.
+        let first = Samples.candidate(content: "recurring", receivedAt: Self.minutes(100), window: .seconds(60))
+        _ = try await store.insertIfNew(first)
+        let again = Samples.candidate(content: "recurring", receivedAt: Self.minutes(110), window: .seconds(600))
+        guard case .inserted(let second) = try await store.insertIfNew(again) else {
+            Issue.record("a repeat after the window is a new event")
+            return
+        }
+        _ = try await store.deleteEvents(receivedBefore: Self.minutes(105), now: Self.minutes(112), limit: 100)
+        let copyOfSecond = Samples.candidate(content: "recurring", receivedAt: Self.minutes(113), window: .seconds(600))
+        #expect(try await store.insertIfNew(copyOfSecond) == .duplicate(of: second))
+        #expect(try await store.event(id: second.id) != nil)
+        // Once every acceptance has expired, both go.
+        _ = try await store.deleteEvents(receivedBefore: Self.minutes(200), now: Self.minutes(200), limit: 100)
+        #expect(try await store.events(EventQuery()).items.isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func retentionDeletesQuarantinedRequestsReceivedBeforeItsCutoff(_ kind: StoreKind) async throws {
+        let (store, dispose) = try kind.make()
+        defer { dispose() }
+        for minute in 0..<5 {
+            try await store.quarantine(Samples.quarantined(id: "q_\(minute)", receivedAt: Self.minutes(Int64(minute))))
+        }
+        #expect(try await store.deleteQuarantinedRequests(receivedBefore: Self.minutes(2), limit: 1) == 1)
+        #expect(try await store.deleteQuarantinedRequests(receivedBefore: Self.minutes(2), limit: 10) == 1)
+        #expect(try await store.deleteQuarantinedRequests(receivedBefore: Self.minutes(2), limit: 10) == 0)
+        let left = try await store.quarantinedRequests(QuarantineQuery()).items.map(\.id)
+        #expect(left == ["q_4", "q_3", "q_2"])
     }
 
     @Test(arguments: StoreKind.allCases)

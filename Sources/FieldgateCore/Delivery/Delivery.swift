@@ -135,11 +135,17 @@ package protocol DeliveryStore: Sendable {
     /// Removes the subscriber and every delivery still owed to it; false when there was none.
     func deleteSubscriber(id: String) async throws -> Bool
 
-    /// Pending deliveries whose time has come, oldest first, at most `limit`: none whose job has an earlier pending
-    /// delivery to the same subscriber, none of a disabled or `paused` subscriber, and no more per subscriber than its
-    /// `maxConcurrency` less what is already `inFlight`. Each is leased for its subscriber's timeout plus `leaseMargin`,
-    /// so that another instance (or this one) does not send it meanwhile; after a crash the lease runs out that soon
-    /// and the delivery is sent again.
+    /// Pending deliveries whose time has come, at most `limit`, leased for sending.
+    ///
+    /// None whose job has an earlier pending delivery to the same subscriber, none of a disabled or `paused`
+    /// subscriber, and per subscriber no more than its `maxConcurrency` less what is in flight — the larger of the
+    /// store's live leases for it (in flight on any instance) and `inFlight` (this instance's count). Fairness is
+    /// the store's job: a subscriber at its limit is left out before any of its rows is read, the others are served
+    /// oldest due first, and finding one subscriber's due deliveries costs nothing for another's backlog (an index
+    /// on the subscriber and due time), so a dead, slow or paused subscriber never holds back another.
+    ///
+    /// Each claimed delivery is leased for its subscriber's timeout plus `leaseMargin`, so that another instance (or
+    /// this one) does not send it meanwhile; after a crash the lease runs out that soon and it is sent again.
     func claimDueDeliveries(
         now: UTCTimestamp,
         leaseMargin: Duration,
@@ -147,11 +153,23 @@ package protocol DeliveryStore: Sendable {
         inFlight: [String: Int],
         paused: Set<String>
     ) async throws -> [DueDelivery]
+    /// Gives up the leases of claimed deliveries that were not attempted (a shutdown cut them short): they are
+    /// pending and due again at once, for any instance, with no attempt counted.
+    func releaseLeases(deliveryIDs: [Int64]) async throws
     /// Records an attempt and applies its result (delivered, retry, dead, subscriber disabled).
-    func record(_ attempt: DeliveryAttempt) async throws
+    ///
+    /// The subscriber's health follows: a delivered attempt clears `failingSince`; any other sets it to the
+    /// attempt's time unless it is set already. When `disableAfter` is given and the subscriber has failed without
+    /// a single success for that long, it is disabled with a reason, which is returned.
+    func record(_ attempt: DeliveryAttempt, disableAfter: Duration?) async throws -> RecordedAttempt
     /// The earliest time after `now` at which a pending delivery of an enabled subscriber becomes due (or its lease
     /// runs out); nil when there is none.
     func nextDueTime(after now: UTCTimestamp) async throws -> UTCTimestamp?
+    /// Deletes at most `limit` delivered deliveries (with their attempts) delivered before `instant`, oldest first;
+    /// returns how many. Dead letters stay until their event goes, so that they can still be redelivered.
+    func deleteDeliveredDeliveries(deliveredBefore instant: UTCTimestamp, limit: Int) async throws -> Int
+    /// Pending and dead deliveries per subscriber, for the backlog gauges.
+    func deliveryBacklog() async throws -> [DeliveryBacklog]
 
     func deliveries(_ query: DeliveryQuery) async throws -> Page<Delivery>
     func delivery(id: Int64) async throws -> Delivery?
@@ -160,6 +178,39 @@ package protocol DeliveryStore: Sendable {
     func redeliver(id: Int64, now: UTCTimestamp) async throws -> Delivery?
     /// Queues again every event accepted since `since` that matches the subscriber; returns how many.
     func recover(subscriberID: String, since: UTCTimestamp, now: UTCTimestamp) async throws -> Int
+}
+
+extension DeliveryStore {
+    /// Records an attempt without the disable-after rule.
+    package func record(_ attempt: DeliveryAttempt) async throws {
+        _ = try await record(attempt, disableAfter: nil)
+    }
+}
+
+/// What recording an attempt changed beyond the delivery.
+package struct RecordedAttempt: Sendable, Equatable {
+    /// Set when this attempt disabled the subscriber (410 Gone, or failing for `disableAfter`): the reason stored.
+    package var disabledReason: String?
+
+    package init(disabledReason: String? = nil) {
+        self.disabledReason = disabledReason
+    }
+}
+
+/// One subscriber's outbox, as the gauges show it.
+package struct DeliveryBacklog: Sendable, Equatable {
+    package var subscriberID: String
+    package var pending: Int
+    package var dead: Int
+    /// When the oldest pending delivery was queued; nil when nothing is pending.
+    package var oldestPendingSince: UTCTimestamp?
+
+    package init(subscriberID: String, pending: Int, dead: Int, oldestPendingSince: UTCTimestamp?) {
+        self.subscriberID = subscriberID
+        self.pending = pending
+        self.dead = dead
+        self.oldestPendingSince = oldestPendingSince
+    }
 }
 
 extension DeliveryAttempt.Result {

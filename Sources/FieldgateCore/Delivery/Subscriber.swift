@@ -6,10 +6,17 @@ package struct Subscriber: Sendable, Equatable {
     package var url: String
     /// `whsec_<base64 key>`; write-only through the admin API. Nil sends unsigned deliveries.
     package var secret: String?
+    /// The secret before the last rotation, still signing beside ``secret`` until ``previousSecretExpiresAt``
+    /// (CONTRACT §7 "Secrets rotate"): a receiver verifying with either secret keeps accepting deliveries.
+    package var previousSecret: String?
+    package var previousSecretExpiresAt: UTCTimestamp?
     package var filter: SubscriberFilter
     /// A disabled subscriber gets no new deliveries and its pending ones wait; `disabledReason` says why.
     package var enabled: Bool
     package var disabledReason: String?
+    /// Since when every attempt has failed (cleared by a success, set by the first failure after one): what
+    /// `delivery.disableAfter` measures.
+    package var failingSince: UTCTimestamp?
     package var retrySchedule: [Duration]
     package var timeout: Duration
     /// At most this many deliveries to this subscriber at once.
@@ -34,9 +41,12 @@ package struct Subscriber: Sendable, Equatable {
         id: String,
         url: String,
         secret: String? = nil,
+        previousSecret: String? = nil,
+        previousSecretExpiresAt: UTCTimestamp? = nil,
         filter: SubscriberFilter = SubscriberFilter(),
         enabled: Bool = true,
         disabledReason: String? = nil,
+        failingSince: UTCTimestamp? = nil,
         retrySchedule: [Duration] = Subscriber.defaultRetrySchedule,
         timeout: Duration = Subscriber.defaultTimeout,
         maxConcurrency: Int = Subscriber.defaultMaxConcurrency,
@@ -45,13 +55,52 @@ package struct Subscriber: Sendable, Equatable {
         self.id = id
         self.url = url
         self.secret = secret
+        self.previousSecret = previousSecret
+        self.previousSecretExpiresAt = previousSecretExpiresAt
         self.filter = filter
         self.enabled = enabled
         self.disabledReason = disabledReason
+        self.failingSince = failingSince
         self.retrySchedule = retrySchedule
         self.timeout = timeout
         self.maxConcurrency = maxConcurrency
         self.origin = origin
+    }
+}
+
+extension Subscriber {
+    /// The secrets a delivery at `now` is signed with: the current one, then the previous one during its grace
+    /// period.
+    package func signingSecrets(at now: UTCTimestamp) -> [String] {
+        var secrets: [String] = []
+        if let secret { secrets.append(secret) }
+        if let previousSecret, let until = previousSecretExpiresAt, now < until, previousSecret != secret {
+            secrets.append(previousSecret)
+        }
+        return secrets
+    }
+
+    /// The `disabledReason` of a subscriber that failed for `disableAfter` without a success.
+    package static func failingReason(since: UTCTimestamp, disableAfter: Duration) -> String {
+        "every attempt failed since \(since.rfc3339()), without a success for \(DurationText.format(disableAfter)) "
+            + "(delivery.disableAfter); enable it again once the receiver is fixed"
+    }
+
+    /// The subscriber after `POST /v1/subscribers/{id}/secret`: `secret` signs from now on and the current secret
+    /// keeps signing beside it for `gracePeriod` (none: it stops at once).
+    package func rotatingSecret(to secret: String, at now: UTCTimestamp, gracePeriod: Duration) -> Subscriber {
+        var rotated = self
+        rotated.secret = secret
+        if let current = self.secret, current != secret, gracePeriod > .zero {
+            rotated.previousSecret = current
+            rotated.previousSecretExpiresAt = UTCTimestamp(
+                millisecondsSinceEpoch: now.millisecondsSinceEpoch + gracePeriod.milliseconds
+            )
+        } else if self.secret != secret {
+            rotated.previousSecret = nil
+            rotated.previousSecretExpiresAt = nil
+        }
+        return rotated
     }
 }
 

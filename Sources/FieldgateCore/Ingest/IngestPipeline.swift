@@ -138,16 +138,19 @@ package struct IngestPipeline: Sendable {
         return try await adaptAndStore(verified, receivedAt: receivedAt, quarantineRejections: true)
     }
 
-    /// Re-runs a quarantined request through today's adapters and tenants.
+    /// Re-runs a quarantined request through today's adapters and tenants: `POST /v1/quarantine/{id}/replay`.
     ///
     /// The request was authenticated when it arrived and its secrets are redacted since, so credentials are not
-    /// checked again; everything after them is. A rejection is answered but not quarantined a second time.
-    package func replay(_ quarantined: QuarantinedRequest) async throws -> IngestOutcome {
+    /// checked again; everything after them is. A rejection is answered but not quarantined a second time. Storing
+    /// the event and marking the request replayed are one store transaction, and a request replayed before is not
+    /// replayed again: two replays make at most one event.
+    package func replay(quarantineID: String) async throws -> ReplayOutcome {
+        guard let quarantined = try await store.quarantinedRequest(id: quarantineID) else { return .notFound }
+        if let eventID = quarantined.replayedAs {
+            return .alreadyReplayed(eventID: eventID, at: quarantined.replayedAt)
+        }
         guard let entry = directory.entry(vendor: quarantined.vendor, tenant: quarantined.tenant) else {
-            return .rejected(
-                .unknownTenant(vendor: quarantined.vendor, tenant: quarantined.tenant),
-                quarantined: false
-            )
+            return .rejected(.unknownTenant(vendor: quarantined.vendor, tenant: quarantined.tenant))
         }
         let raw = quarantined.raw
         let verified = VerifiedRequest(
@@ -158,7 +161,20 @@ package struct IngestPipeline: Sendable {
             routeSuffix: quarantined.routeSuffix,
             entry: entry
         )
-        return try await adaptAndStore(verified, receivedAt: clock.now(), quarantineRejections: false)
+        let replayedAt = clock.now()
+        switch try await adapt(verified, receivedAt: replayedAt, quarantineRejections: false) {
+        case .rejected(let problem, _):
+            return .rejected(problem)
+        case .candidate(let candidate):
+            switch try await store.insertReplay(candidate, quarantineID: quarantineID, at: replayedAt) {
+            case .replayed(.inserted(let event)):
+                onAccepted(event)
+                return .accepted(event)
+            case .replayed(.duplicate(let original)): return .duplicate(of: original)
+            case .alreadyReplayed(let eventID, let at): return .alreadyReplayed(eventID: eventID, at: at)
+            case .notFound: return .notFound
+            }
+        }
     }
 
     /// A request that passed routing, size and credentials: from here on, rejections are quarantined.
@@ -204,9 +220,34 @@ package struct IngestPipeline: Sendable {
         receivedAt: UTCTimestamp,
         quarantineRejections: Bool
     ) async throws -> IngestOutcome {
+        switch try await adapt(verified, receivedAt: receivedAt, quarantineRejections: quarantineRejections) {
+        case .rejected(let problem, let quarantined):
+            return .rejected(problem, quarantined: quarantined)
+        case .candidate(let candidate):
+            switch try await store.insertIfNew(candidate) {
+            case .inserted(let stored):
+                onAccepted(stored)
+                return .accepted(stored)
+            case .duplicate(let original): return .duplicate(of: original)
+            }
+        }
+    }
+
+    /// What the checks after authentication made of a request: an event to store, or a rejection.
+    enum Adaptation {
+        case candidate(EventCandidate)
+        case rejected(Problem, quarantined: Bool)
+    }
+
+    /// Media type, syntax, account and semantics; a rejection is quarantined when `quarantineRejections` is set.
+    func adapt(
+        _ verified: VerifiedRequest,
+        receivedAt: UTCTimestamp,
+        quarantineRejections: Bool
+    ) async throws -> Adaptation {
         let request = verified.request
         let raw = verified.raw
-        func reject(_ problem: Problem) async throws -> IngestOutcome {
+        func reject(_ problem: Problem) async throws -> Adaptation {
             // 401 (account mismatch) is an authentication failure: counted, not kept.
             guard quarantineRejections, [400, 415, 422].contains(problem.status) else {
                 return .rejected(problem, quarantined: false)
@@ -257,20 +298,17 @@ package struct IngestPipeline: Sendable {
             job: adapted.job.map { JobState(vendor: verified.vendor, tenant: verified.tenant, adapted: $0) },
             detail: adapted.detail
         )
-        let candidate = EventCandidate(
-            event: event,
-            key: key,
-            keyExpiresAt: UTCTimestamp(
-                millisecondsSinceEpoch: receivedAt.millisecondsSinceEpoch + verified.entry.dedupeWindow.milliseconds
-            ),
-            raw: raw
+        return .candidate(
+            EventCandidate(
+                event: event,
+                key: key,
+                keyExpiresAt: UTCTimestamp(
+                    millisecondsSinceEpoch: receivedAt.millisecondsSinceEpoch
+                        + verified.entry.dedupeWindow.milliseconds
+                ),
+                raw: raw
+            )
         )
-        switch try await store.insertIfNew(candidate) {
-        case .inserted(let stored):
-            onAccepted(stored)
-            return .accepted(stored)
-        case .duplicate(let original): return .duplicate(of: original)
-        }
     }
 
     /// The media type before any `;` parameters, compared case-insensitively; bodies are never inflated, so any
@@ -291,6 +329,19 @@ package struct IngestPipeline: Sendable {
         }
         return nil
     }
+}
+
+/// What `POST /v1/quarantine/{id}/replay` did.
+package enum ReplayOutcome: Sendable, Equatable {
+    /// The replay made a new event.
+    case accepted(CanonicalEvent)
+    /// The replay's event duplicates one accepted within its window; carries that original.
+    case duplicate(of: CanonicalEvent)
+    /// Today's pipeline still refuses the request; it stays quarantined and is not quarantined again.
+    case rejected(Problem)
+    /// Replayed before, into this event: nothing was replayed now.
+    case alreadyReplayed(eventID: String, at: UTCTimestamp?)
+    case notFound
 }
 
 /// A request whose head passed routing, method and declared size: what the server knows before reading the body.

@@ -18,6 +18,19 @@ package protocol EventStore: Sendable {
     /// Deletes dedupe keys whose window ended before `instant`; returns how many.
     func purgeExpiredKeys(before instant: UTCTimestamp) async throws -> Int
 
+    // MARK: Retention (small batches, off the ingest path)
+
+    /// Deletes at most `limit` events received before `instant`, oldest first, with their raw requests and, in a
+    /// store that is also a ``DeliveryStore``, their deliveries and attempts; returns how many events went.
+    ///
+    /// An event that dedupe still needs stays, however old: while any acceptance of its dedupe key still counts at
+    /// `now`, a copy must keep being answered as a duplicate (and a later acceptance of the key must keep its own
+    /// ID), so the store deletes an event only once every key it took part in has expired.
+    func deleteEvents(receivedBefore instant: UTCTimestamp, now: UTCTimestamp, limit: Int) async throws -> Int
+
+    /// Deletes at most `limit` quarantined requests received before `instant`, oldest first; returns how many.
+    func deleteQuarantinedRequests(receivedBefore instant: UTCTimestamp, limit: Int) async throws -> Int
+
     // MARK: Queries (the admin API)
 
     /// Accepted events matching `query`, newest accepted first, at most `query.limit` of them.
@@ -35,8 +48,17 @@ package protocol EventStore: Sendable {
     /// One quarantined request.
     func quarantinedRequest(id: String) async throws -> QuarantinedRequest?
 
-    /// Records that a quarantined request was replayed into an event; the request stays listed for the record.
-    func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws
+    /// Stores the event a quarantined request's replay produced and records the replay on the request, in one
+    /// transaction: either both happen or neither does.
+    ///
+    /// A request already replayed stores nothing and answers ``ReplayInsertOutcome/alreadyReplayed(eventID:at:)``
+    /// with the event it became, so that two replays — one after the other, or racing on two instances — make at
+    /// most one event. The event may turn out to be a duplicate; the request then records the original's ID.
+    func insertReplay(
+        _ candidate: EventCandidate,
+        quarantineID: String,
+        at instant: UTCTimestamp
+    ) async throws -> ReplayInsertOutcome
 
     /// Throws unless the store can take writes right now (`/readyz`).
     func checkWritable() async throws
@@ -160,6 +182,23 @@ package enum InsertOutcome: Sendable, Equatable {
     case inserted(CanonicalEvent)
     /// The key was accepted within its window: this is the first accepted copy.
     case duplicate(of: CanonicalEvent)
+
+    /// The event the outcome is about: the new one, or the original.
+    package var event: CanonicalEvent {
+        switch self {
+        case .inserted(let event), .duplicate(of: let event): event
+        }
+    }
+}
+
+/// What ``EventStore/insertReplay(_:quarantineID:at:)`` did.
+package enum ReplayInsertOutcome: Sendable, Equatable {
+    /// The replay's event was stored (or found to be a duplicate) and the request marked as replayed.
+    case replayed(InsertOutcome)
+    /// The request had been replayed before, into this event: nothing was stored.
+    case alreadyReplayed(eventID: String, at: UTCTimestamp?)
+    /// There is no quarantined request with this ID.
+    case notFound
 }
 
 /// A request as received, secrets redacted: kept beside its event or in quarantine.

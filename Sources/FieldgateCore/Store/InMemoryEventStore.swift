@@ -23,31 +23,76 @@ package final class InMemoryEventStore: EventStore {
     package init() {}
 
     package func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome {
-        state.withLock { state in
-            let now = candidate.event.receivedAt
-            var occurrence = 1
-            if let record = state.keys[candidate.key.digest] {
-                if now < record.expiresAt, let original = state.events[record.eventID] {
-                    return .duplicate(of: original.event)
-                }
-                occurrence = record.occurrences + 1
+        state.withLock { state in Self.insertIfNew(candidate, in: &state) }
+    }
+
+    static func insertIfNew(_ candidate: EventCandidate, in state: inout State) -> InsertOutcome {
+        let now = candidate.event.receivedAt
+        var occurrence = 1
+        if let record = state.keys[candidate.key.digest] {
+            if now < record.expiresAt, let original = state.events[record.eventID] {
+                return .duplicate(of: original.event)
             }
-            var event = candidate.event
+            occurrence = record.occurrences + 1
+        }
+        var event = candidate.event
+        event.id = candidate.key.eventID(occurrence: occurrence)
+        // A purged key forgets its count; the stored events still know which IDs are taken.
+        while state.events[event.id] != nil {
+            occurrence += 1
             event.id = candidate.key.eventID(occurrence: occurrence)
-            // A purged key forgets its count; the stored events still know which IDs are taken.
-            while state.events[event.id] != nil {
-                occurrence += 1
-                event.id = candidate.key.eventID(occurrence: occurrence)
+        }
+        state.keys[candidate.key.digest] = KeyRecord(
+            eventID: event.id,
+            expiresAt: candidate.keyExpiresAt,
+            occurrences: occurrence
+        )
+        state.events[event.id] = StoredEvent(event: event, raw: candidate.raw, sequence: state.nextSequence)
+        state.eventOrder.append(event.id)
+        state.nextSequence += 1
+        return .inserted(event)
+    }
+
+    package func insertReplay(
+        _ candidate: EventCandidate,
+        quarantineID: String,
+        at instant: UTCTimestamp
+    ) async throws -> ReplayInsertOutcome {
+        state.withLock { state in
+            guard let index = state.quarantined.firstIndex(where: { $0.id == quarantineID }) else { return .notFound }
+            if let eventID = state.quarantined[index].replayedAs {
+                return .alreadyReplayed(eventID: eventID, at: state.quarantined[index].replayedAt)
             }
-            state.keys[candidate.key.digest] = KeyRecord(
-                eventID: event.id,
-                expiresAt: candidate.keyExpiresAt,
-                occurrences: occurrence
-            )
-            state.events[event.id] = StoredEvent(event: event, raw: candidate.raw, sequence: state.nextSequence)
-            state.eventOrder.append(event.id)
-            state.nextSequence += 1
-            return .inserted(event)
+            let outcome = Self.insertIfNew(candidate, in: &state)
+            state.quarantined[index].replayedAs = outcome.event.id
+            state.quarantined[index].replayedAt = instant
+            return .replayed(outcome)
+        }
+    }
+
+    package func deleteEvents(receivedBefore instant: UTCTimestamp, now: UTCTimestamp, limit: Int) async throws -> Int {
+        state.withLock { state in
+            // The latest acceptance of a key that still counts is what answers its duplicates.
+            let needed = Set(state.keys.values.filter { now < $0.expiresAt }.map(\.eventID))
+            var deleted: Set<String> = []
+            for id in state.eventOrder where deleted.count < limit {
+                guard let stored = state.events[id], stored.event.receivedAt < instant, !needed.contains(id) else {
+                    continue
+                }
+                deleted.insert(id)
+            }
+            for id in deleted { state.events[id] = nil }
+            state.eventOrder.removeAll { deleted.contains($0) }
+            return deleted.count
+        }
+    }
+
+    package func deleteQuarantinedRequests(receivedBefore instant: UTCTimestamp, limit: Int) async throws -> Int {
+        state.withLock { state in
+            let old = state.quarantined.enumerated().filter { $0.element.receivedAt < instant }
+                .sorted { $0.element.receivedAt < $1.element.receivedAt }.prefix(limit).map(\.offset)
+            for index in old.sorted(by: >) { state.quarantined.remove(at: index) }
+            return old.count
         }
     }
 
@@ -109,14 +154,6 @@ package final class InMemoryEventStore: EventStore {
 
     package func quarantinedRequest(id: String) async throws -> QuarantinedRequest? {
         state.withLock { state in state.quarantined.first { $0.id == id } }
-    }
-
-    package func markReplayed(quarantineID: String, eventID: String, at instant: UTCTimestamp) async throws {
-        state.withLock { state in
-            guard let index = state.quarantined.firstIndex(where: { $0.id == quarantineID }) else { return }
-            state.quarantined[index].replayedAs = eventID
-            state.quarantined[index].replayedAt = instant
-        }
     }
 
     package func checkWritable() async throws {}
