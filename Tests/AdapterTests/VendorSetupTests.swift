@@ -302,6 +302,8 @@ struct VendorSetupTests {
           - {vendor: hellotracks, tenant: rf, account: rf.acct, headers: {Authorization: "Bearer ht-key-77", X-Relay: relay-x}}
           - {vendor: techlink, tenant: bl, tokens: [tl-tok-1, tl-tok-2]}
           - {vendor: techlink, tenant: open}
+        subscribers:
+          - {id: billing, url: "https://ops:sub-pass-3@billing.example/hooks?key=sub-key-8", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
         """
 
     @Test func checkConfigListsRoutesAndCredentialKindsButNoSecret() throws {
@@ -321,11 +323,15 @@ struct VendorSetupTests {
         #expect(check.tenants[2].dedupeWindow == .seconds(600))
         let outputs = [check.text, check.json.prettyText()]
         for output in outputs {
-            for secret in Self.secrets + ["admin-secret-9"] {
+            for secret in Self.secrets + [
+                "admin-secret-9", "sub-pass-3", "sub-key-8", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ] {
                 #expect(!output.contains(secret), "check-config printed a secret")
             }
         }
         #expect(try JSONValue(parsing: Array(check.json.jsonText.utf8))["tenants"]?.arrayValue?.count == 4)
+        #expect(check.subscribers.first?.url.hasPrefix("https://") == true)
+        #expect(check.subscribers.first?.url.contains("billing.example/hooks") == true)
     }
 
     @Test func checkConfigShowsRoutesAtThePublicURL() throws {

@@ -1,5 +1,7 @@
 package import FieldgateModel
 
+import struct Foundation.URLComponents
+
 /// `fieldgate check-config`: a configuration validated exactly as `serve` validates it, and what an operator checks
 /// before pointing vendors at it — per tenant its route URLs and how it authenticates. Never a secret.
 package struct ConfigurationCheck: Sendable {
@@ -61,7 +63,7 @@ package struct ConfigurationCheck: Sendable {
             )
         }
         subscribers = configuration.subscribers.map {
-            Subscriber(id: $0.id, url: $0.url, hasSecret: $0.secret != nil)
+            Subscriber(id: $0.id, url: Self.displayed($0.url), hasSecret: $0.secret != nil)
         }
         adminAPI = configuration.adminToken == nil ? "closed (no admin.token)" : "bearer token configured"
         storage =
@@ -69,6 +71,19 @@ package struct ConfigurationCheck: Sendable {
             case .sqlite(let path): "sqlite \(path)"
             case .postgres: "postgres (URL not shown)"
             }
+    }
+
+    /// A subscriber URL without what could be a secret: user information and the query become `[redacted]`.
+    static func displayed(_ url: String) -> String {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host
+        else { return "[not shown: not a URL]" }
+        var text = scheme + "://"
+        if components.user != nil || components.password != nil { text += "[redacted]@" }
+        text += host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        if let port = components.port { text += ":\(port)" }
+        text += components.percentEncodedPath
+        if components.query != nil { text += "?[redacted]" }
+        return text
     }
 
     /// What a terminal shows: a header line, then one block per tenant.

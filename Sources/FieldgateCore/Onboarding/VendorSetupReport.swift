@@ -76,25 +76,29 @@ package struct VendorSetupReport: Sendable {
         var lines: [String] = []
         lines.append("\(vendor) setup for tenant '\(tenant)' (routes under \(webhookURL))")
         lines.append("")
-        lines.append(setup.summary)
+        lines.append(Self.wrap(setup.summary))
         for warning in warnings {
             lines.append("")
-            lines.append("WARNING: \(warning)")
+            lines.append(Self.wrap("WARNING: \(warning)"))
         }
+        // Step numbers right-aligned, so that step 10's text lines up with step 9's.
+        let width = String(setup.steps.count).count + 2
+        let margin = String(repeating: " ", count: width)
         for (number, step) in setup.steps.enumerated() {
             lines.append("")
-            lines.append("\(number + 1). \(step.title)")
-            if !step.detail.isEmpty { lines.append(Self.indent(step.detail, by: "   ")) }
+            let label = "\(number + 1). "
+            lines.append(String(repeating: " ", count: max(0, width - label.count)) + label + step.title)
+            if !step.detail.isEmpty { lines.append(Self.wrap(step.detail, prefix: margin)) }
             for field in step.fields {
-                lines.append("   \(field.name): \(field.value)")
+                lines.append(margin + "\(field.name): \(field.value)")
             }
             if let call = step.call {
                 lines.append("")
-                lines.append("   \(call.method) \(call.url)")
-                for header in call.headers { lines.append("   \(header.name): \(header.value)") }
+                lines.append(margin + "\(call.method) \(call.url)")
+                for header in call.headers { lines.append(margin + "\(header.name): \(header.value)") }
                 if let body = call.body {
                     lines.append("")
-                    lines.append(Self.indent(body.prettyText(), by: "   "))
+                    lines.append(Self.indent(body.prettyText(), by: margin))
                 }
             }
         }
@@ -116,14 +120,16 @@ package struct VendorSetupReport: Sendable {
         if setup.generatedSecret {
             lines.append("")
             lines.append(
-                "The secret above was generated now (32 random bytes) and is shown only here: keep it in your"
-                    + " secret store, or put it in the environment and write \"${VAR}\" in fieldgate.yaml."
+                Self.wrap(
+                    "The secret above was generated now (32 random bytes) and is shown only here: keep it in your"
+                        + " secret store, or put it in the environment and write \"${VAR}\" in fieldgate.yaml."
+                )
             )
         }
         if !setup.notes.isEmpty {
             lines.append("")
             lines.append("Notes")
-            for note in setup.notes { lines.append(Self.indent("- " + note, by: "", hanging: "  ")) }
+            for note in setup.notes { lines.append(Self.wrap(note, prefix: "- ", hanging: "  ")) }
         }
         return lines.joined(separator: "\n")
     }
@@ -168,11 +174,29 @@ package struct VendorSetupReport: Sendable {
         return .object(root)
     }
 
-    static func indent(_ text: String, by prefix: String, hanging: String? = nil) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-            .map { position, line in
-                line.isEmpty ? "" : (position == 0 ? prefix : (hanging ?? prefix)) + line
-            }
+    static func indent(_ text: String, by prefix: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.isEmpty ? "" : prefix + $0 }
             .joined(separator: "\n")
+    }
+
+    /// Prose wrapped at word boundaries to `width` columns for a terminal; a word longer than a line (a URL)
+    /// stays whole. The first line starts with `prefix`, the others with `hanging` (default: as many spaces).
+    static func wrap(_ text: String, prefix: String = "", hanging: String? = nil, width: Int = 100) -> String {
+        let continuation = hanging ?? String(repeating: " ", count: prefix.count)
+        var lines: [String] = []
+        var line = prefix
+        var lineIsEmpty = true
+        for word in text.split(whereSeparator: \.isWhitespace) {
+            if !lineIsEmpty && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = continuation
+                lineIsEmpty = true
+            }
+            line += (lineIsEmpty ? "" : " ") + word
+            lineIsEmpty = false
+        }
+        lines.append(line)
+        return lines.joined(separator: "\n")
     }
 }
