@@ -18,9 +18,9 @@ package struct TechLinkAdapter: VendorAdapter {
     package func makeTenant(_ definition: TenantDefinition) throws(ConfigurationError) -> any VendorTenant {
         try definition.options.refuseUnknownKeys(Self.tenantKeys, in: "tenant '\(definition.tenant)'")
         var tokens: [String] = []
-        if let node = definition.options["tokens"] {
-            // `tokens: []` (or `tokens:` with nothing) is refused like any empty credential: omit the key to
-            // accept any X-Token, so that switching the check off is never an accident of templating.
+        // `tokens: []` is a tenant without tokens, like one without the key (CONTRACT §1: X-Token is then not
+        // checked, and check-config says so); an empty or blank entry is an empty credential and refused.
+        if let node = definition.options["tokens"], !node.isEmptySequence {
             tokens = try node.credentialValues(named: "tokens")
         }
         return TechLinkTenant(tokens: tokens)

@@ -55,7 +55,8 @@ package enum OpenAPIDocument {
                 subscriptions to create.
 
                 Credentials: the tenant's configured secret header (`secretHeader` in fieldgate.yaml; name case-insensitive,
-                value exact) must be present, otherwise 401 `bad-credentials`.
+                value exact — any entry of `secretHeader.values` while a secret is rotated) must be present, otherwise 401
+                `bad-credentials`.
               parameters:
                 - $ref: '#/components/parameters/Tenant'
                 - name: entity
@@ -115,7 +116,7 @@ package enum OpenAPIDocument {
                 A form-encoded callback whose `data` field is JSON. `action` decides the event type; `reason` is ignored.
 
                 Credentials: every header configured for the tenant (`headers` in fieldgate.yaml, e.g. `Authorization`) must be
-                present with its exact value (401 `bad-credentials`). After parsing, an `account` that is present and not the
+                present with its exact value, or any value of its list while it is rotated (401 `bad-credentials`). After parsing, an `account` that is present and not the
                 tenant's account is 401 `account-mismatch`; an absent `account` is accepted.
               parameters:
                 - $ref: '#/components/parameters/Tenant'
@@ -788,7 +789,8 @@ package enum OpenAPIDocument {
               required: false
               description: |
                 Example name of the tenant's secret header. The real name and value are the tenant's `secretHeader` in
-                fieldgate.yaml (name case-insensitive, value exact); the header is required, whatever its name.
+                fieldgate.yaml (name case-insensitive, value exact, any of `values` during a rotation); the header is
+                required, whatever its name.
               schema: {type: string}
             VendorQuery:
               name: vendor

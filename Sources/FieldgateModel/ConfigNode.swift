@@ -41,6 +41,12 @@ public indirect enum ConfigNode: Sendable {
         return text
     }
 
+    /// Whether this is a sequence with no elements (`[]`).
+    public var isEmptySequence: Bool {
+        if case .sequence(let elements, _) = self { return elements.isEmpty }
+        return false
+    }
+
     /// A credential given as one string or as a list of strings (rotation: a request may present any entry).
     /// Every entry must be a non-empty string without surrounding whitespace or control characters (HTTP strips
     /// the whitespace around a field value, so such a secret could never match), and a list must not be empty.

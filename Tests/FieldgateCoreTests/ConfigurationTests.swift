@@ -129,7 +129,6 @@ struct ConfigurationTests {
         ("tenants:\n  - {vendor: hellotracks, tenant: h, headers: {X-A: [a, \"b\\n\"]}}\n", 2, "headers['X-A'][1]"),
         ("tenants:\n  - {vendor: hellotracks, tenant: h, headers: {X-A: a, x-a: b}}\n", 2, "given twice"),
         ("tenants:\n  - {vendor: hellotracks, tenant: h, account: \"\"}\n", 2, "'account' is empty"),
-        ("tenants:\n  - {vendor: techlink, tenant: a, tokens: []}\n", 2, "tokens is an empty list"),
         ("tenants:\n  - {vendor: techlink, tenant: a, tokens: [\"\"]}\n", 2, "tokens[0] is empty"),
         ("tenants:\n  - {vendor: techlink, tenant: a, token: [x]}\n", 2, "unknown key 'token'"),
         ("admin: {token: \"\"}\n", 1, "admin.token is empty"),
@@ -146,6 +145,14 @@ struct ConfigurationTests {
         let yaml = "tenants:\n  - vendor: techlink\n    tenant: a\n    tokens: [\"${TL_TOKEN}\"]\n"
         let error = try #require(configurationError(yaml, environment: ["TL_TOKEN": ""]))
         #expect(error.description == "gw.yaml:4: environment variable TL_TOKEN is set but empty")
+    }
+
+    @Test func anEmptyTokenListIsATenantWithoutTokens() throws {
+        let yaml = "tenants:\n  - {vendor: techlink, tenant: a, tokens: []}\n"
+        let configuration = try GatewayConfiguration.parse(yaml: yaml)
+        let directory = try TenantDirectory(configuration: configuration, adapters: Self.adapters)
+        let tenant = try #require(directory.entry(vendor: "techlink", tenant: "a")?.tenant)
+        #expect(tenant.authenticate(RequestHeaders()) == nil)
     }
 
     @Test func rotationListsAreRead() throws {
