@@ -138,7 +138,7 @@ var package = Package(
         .target(
             name: "FieldgateTestSupport",
             dependencies: [
-                "FieldgateModel", "FieldgateCore",
+                "FieldgateModel", "FieldgateCore", "FieldgateDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -25,11 +25,19 @@ package final class DeliveryEngine: Service, Sendable {
         package var idlePoll: Duration = .seconds(1)
         /// The longest `Retry-After` honoured.
         package var maximumRetryAfter: Duration = .seconds(36_000)
+        /// How much of a response body is read: a receiver's answer says nothing the status does not, and one
+        /// that streams forever must not hold the attempt or the memory.
+        package var maximumResponseBytes = 16 * 1024
+        /// Where deliveries may go (`delivery.allowNetworks`).
+        package var networkPolicy = NetworkPolicy()
+        /// The HTTP client settings every pinned client is made with (``clientConfiguration`` by default).
+        package var http = DeliveryEngine.clientConfiguration
         package init() {}
     }
 
     let store: any DeliveryStore
-    let client: HTTPClient
+    let clients: PinnedHTTPClients
+    let resolver: any AddressResolver
     let clock: any DeliveryClock
     let jitter: any JitterSource
     let logger: Logger
@@ -51,7 +59,7 @@ package final class DeliveryEngine: Service, Sendable {
 
     package init(
         store: any DeliveryStore,
-        client: HTTPClient,
+        resolver: any AddressResolver = SystemAddressResolver(),
         clock: any DeliveryClock,
         jitter: any JitterSource = RandomJitter(),
         logger: Logger,
@@ -59,7 +67,8 @@ package final class DeliveryEngine: Service, Sendable {
         metrics: (any MetricsFactory)? = nil
     ) {
         self.store = store
-        self.client = client
+        self.resolver = resolver
+        self.clients = PinnedHTTPClients(configuration: configuration.http)
         self.clock = clock
         self.jitter = jitter
         self.logger = logger
@@ -67,11 +76,14 @@ package final class DeliveryEngine: Service, Sendable {
         self.metrics = metrics
     }
 
-    /// The HTTP client configuration the engine is meant to run with: a bounded connect timeout, so that a receiver
-    /// that is down costs an attempt a few seconds rather than the whole request timeout.
+    /// The HTTP client configuration the engine is meant to run with. Redirects are never followed (a 3xx is a
+    /// failed attempt: following one would send the event somewhere the network policy never saw). The attempt's
+    /// own deadline (the subscriber's timeout) bounds connect, head and body; the pool's connect timeout only
+    /// stops a connection attempt that outlived every request waiting for it.
     package static var clientConfiguration: HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout.connect = .seconds(5)
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout.connect = .seconds(10)
         // Per-subscriber concurrency is the engine's to bound; the pool should not queue below it.
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         configuration.decompression = .disabled
@@ -132,6 +144,8 @@ package final class DeliveryEngine: Service, Sendable {
                 }
             }
         }
+        // Every attempt has finished: the pinned clients can go.
+        await clients.shutdown()
     }
 
     /// Waits for a wake-up, the next due time, or the idle poll, whichever is first.
@@ -171,26 +185,34 @@ package final class DeliveryEngine: Service, Sendable {
         request.headers.add(name: "User-Agent", value: "fieldgate")
         request.headers.add(name: "webhook-id", value: delivery.eventID)
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
-        if let secret = subscriber.secret, let signer = WebhookSigner(secret: secret) {
-            request.headers.add(
-                name: "webhook-signature",
-                value: signer.signature(id: delivery.eventID, timestamp: timestamp, body: due.body)
-            )
+        // During a rotation's grace period both secrets sign, space-separated (Standard Webhooks).
+        let signatures = subscriber.signingSecrets(at: started).compactMap(WebhookSigner.init(secret:)).map {
+            $0.signature(id: delivery.eventID, timestamp: timestamp, body: due.body)
+        }
+        if !signatures.isEmpty {
+            request.headers.add(name: "webhook-signature", value: signatures.joined(separator: " "))
         }
         request.body = .bytes(ByteBuffer(bytes: due.body))
 
         let attemptNumber = delivery.attempts + 1
         var statusCode: Int?
         var failure: String?
-        var retryAfter: Duration?
         let result: DeliveryAttempt.Result
         let policy = RetryPolicy(maximumRetryAfter: configuration.maximumRetryAfter)
+        func retry(after retryAfter: Duration?) -> DeliveryAttempt.Result {
+            policy.result(
+                afterAttempt: attemptNumber,
+                schedule: subscriber.retrySchedule,
+                now: clock.now(),
+                jitter: jitter.next(),
+                retryAfter: retryAfter
+            )
+        }
+        // A row stored before the bounds existed may hold any duration; NIO's nanoseconds would trap on it.
+        let timeout = Bounds.subscriberTimeout.clamp(subscriber.timeout)
         do {
-            // A row stored before the bounds existed may hold any duration; NIO's nanoseconds would trap on it.
-            let timeout = Bounds.subscriberTimeout.clamp(subscriber.timeout)
-            let response = try await client.execute(request, timeout: .milliseconds(timeout.milliseconds))
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            let code = Int(response.status.code)
+            let answer = try await attempt(request, to: subscriber.url, within: timeout)
+            let code = answer.status
             statusCode = code
             switch code {
             case 200..<300:
@@ -198,30 +220,26 @@ package final class DeliveryEngine: Service, Sendable {
             case 410:
                 failure = "410 Gone"
                 result = .subscriberGone
+            case 300..<400:
+                failure = "HTTP \(code): redirects are not followed"
+                result = retry(after: nil)
             default:
                 failure = "HTTP \(code)"
-                retryAfter = RetryPolicy.retryAfter(response.headers.first(name: "Retry-After"), now: clock.now())
-                result = policy.result(
-                    afterAttempt: attemptNumber,
-                    schedule: subscriber.retrySchedule,
-                    now: clock.now(),
-                    jitter: jitter.next(),
-                    retryAfter: retryAfter
-                )
+                result = retry(after: RetryPolicy.retryAfter(answer.retryAfter, now: clock.now()))
                 if code == 429, case .retry(let at) = result {
                     // The receiver is overloaded: nothing more goes to it until it asked us to come back.
                     state.withLock { $0.pausedUntil[subscriber.id] = at }
                 }
             }
+        } catch let refused as DestinationRefused {
+            failure = "destination refused: \(refused.reason)"
+            result = retry(after: nil)
+        } catch is AttemptTimedOut {
+            failure = "timed out after \(DurationText.format(timeout)) (connect, response head and body)"
+            result = retry(after: nil)
         } catch {
-            failure = Self.describe(error, timeout: subscriber.timeout)
-            result = policy.result(
-                afterAttempt: attemptNumber,
-                schedule: subscriber.retrySchedule,
-                now: clock.now(),
-                jitter: jitter.next(),
-                retryAfter: nil
-            )
+            failure = Self.describe(error, timeout: timeout)
+            result = retry(after: nil)
         }
         let finished = clock.now()
         let attempt = DeliveryAttempt(
@@ -258,13 +276,75 @@ package final class DeliveryEngine: Service, Sendable {
         }
     }
 
+    /// What an attempt learned from the receiver.
+    struct Answer: Sendable {
+        var status: Int
+        var retryAfter: String?
+    }
+
+    /// One attempt under one deadline: the address is resolved and checked, the connection pinned to it, and the
+    /// response head and up to ``Configuration/maximumResponseBytes`` of its body read — all within `timeout`,
+    /// measured in real time (the network does not follow a virtual clock).
+    func attempt(_ request: HTTPClientRequest, to url: String, within timeout: Duration) async throws -> Answer {
+        let deadline = ContinuousClock.now + timeout
+        let policy = configuration.networkPolicy
+        let resolver = self.resolver
+        let clients = self.clients
+        let maximumResponseBytes = configuration.maximumResponseBytes
+        return try await Self.withDeadline(deadline) {
+            let destination = try await Destination.check(url: url, policy: policy, resolver: resolver)
+            return try await clients.withClient(for: destination) { client in
+                let remaining = deadline - ContinuousClock.now
+                let response = try await client.execute(request, timeout: TimeAmount(remaining))
+                var read = 0
+                for try await chunk in response.body {
+                    read += chunk.readableBytes
+                    // Enough: the rest is dropped with the connection.
+                    if read >= maximumResponseBytes { break }
+                }
+                return Answer(
+                    status: Int(response.status.code),
+                    retryAfter: response.headers.first(name: "Retry-After")
+                )
+            }
+        }
+    }
+
+    /// Runs `operation`, cancelling it and throwing ``AttemptTimedOut`` if `deadline` passes first.
+    static func withDeadline<T: Sendable>(
+        _ deadline: ContinuousClock.Instant,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw AttemptTimedOut() }
+            return value
+        }
+    }
+
     static func describe(_ error: any Error, timeout: Duration) -> String {
         if let error = error as? HTTPClientError {
             if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-                return "timed out after \(timeout)"
+                return "timed out after \(DurationText.format(timeout))"
             }
             return "\(error)"
         }
         return "\(error)"
+    }
+}
+
+/// The attempt's deadline passed before it finished.
+struct AttemptTimedOut: Error {}
+
+extension TimeAmount {
+    /// What is left of an attempt's deadline (at most its bounded timeout), at least a nanosecond.
+    fileprivate init(_ remaining: Duration) {
+        let (seconds, attoseconds) = remaining.components
+        self = .nanoseconds(max(seconds * 1_000_000_000 + attoseconds / 1_000_000_000, 1))
     }
 }

@@ -6,8 +6,9 @@ import Hummingbird
 struct DeliveryRoutes<Context: RequestContext>: Sendable {
     let store: any DeliveryStore
     let clock: any WallClock
-    /// The gateway's delivery limit: a subscriber's `maxConcurrency` is at most this.
-    let deliveryLimit: Int
+    /// `delivery:`: the limit a subscriber's `maxConcurrency` is held to and the network policy its URL is.
+    let delivery: GatewayConfiguration.Delivery
+    var deliveryLimit: Int { delivery.maxConcurrency }
     /// Tells the delivery engine that something became due.
     let wake: @Sendable () -> Void
 
@@ -75,7 +76,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
             url: "",
             maxConcurrency: min(Subscriber.defaultMaxConcurrency, deliveryLimit)
         )
-        try Self.apply(body, to: &subscriber, deliveryLimit: deliveryLimit)
+        try Self.apply(body, to: &subscriber, delivery: delivery)
         try await storeCall { try await store.saveSubscriber(subscriber) }
         return show(subscriber, status: .created)
     }
@@ -86,7 +87,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         if let newID = body["id"]?.stringValue, newID != id {
             throw Problem.invalidSubscriber("the id of a subscriber cannot change")
         }
-        try Self.apply(body, to: &subscriber, deliveryLimit: deliveryLimit)
+        try Self.apply(body, to: &subscriber, delivery: delivery)
         try await storeCall { try await store.saveSubscriber(subscriber) }
         wake()
         return show(subscriber)
@@ -123,13 +124,28 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
 
     /// Applies the writable fields present in `body`; `secret` is write-only (`null` removes it). Values outside
     /// their bounds are refused (422), never stored.
-    static func apply(_ body: JSONObject, to subscriber: inout Subscriber, deliveryLimit: Int) throws {
+    static func apply(
+        _ body: JSONObject,
+        to subscriber: inout Subscriber,
+        delivery: GatewayConfiguration.Delivery
+    )
+        throws
+    {
+        let deliveryLimit = delivery.maxConcurrency
         for (key, value) in body.members {
             switch key {
             case "id": continue
             case "url":
                 guard let url = value.stringValue, url.hasPrefix("http://") || url.hasPrefix("https://") else {
                     throw Problem.invalidSubscriber("url must be an http(s) URL")
+                }
+                if let refusal = delivery.networkPolicy.refusal(forURL: url) {
+                    throw Problem(
+                        code: "destination-refused",
+                        status: 422,
+                        title: "Destination refused",
+                        detail: "url '\(url)': \(refusal)"
+                    )
                 }
                 subscriber.url = url
             case "secret":

@@ -88,7 +88,7 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
         DeliveryRoutes(
             store: deliveries,
             clock: dependencies.pipeline.clock,
-            deliveryLimit: dependencies.delivery.maxConcurrency,
+            delivery: dependencies.delivery,
             wake: dependencies.wakeDeliveries
         )
         .register(on: admin)

@@ -899,7 +899,9 @@ package enum OpenAPIDocument {
             OutOfRange:
               description: |
                 `out-of-range`: a duration or count is outside its bounds (a `timeout` of 1 s to 5 min, `retrySchedule` entries
-                of 1 s to 7 d and at most 20 of them, `maxConcurrency` up to the gateway's delivery limit); nothing is stored.
+                of 1 s to 7 d and at most 20 of them, `maxConcurrency` up to the gateway's delivery limit).
+                `destination-refused`: the `url`'s host is a literal address in a refused range (loopback, private, CGNAT,
+                ULA, link-local, multicast, unspecified, reserved) outside `delivery.allowNetworks`. Nothing is stored.
               content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
 
           schemas:
@@ -950,7 +952,7 @@ package enum OpenAPIDocument {
                     * 413 — `body-too-large`
                     * 415 — `unsupported-media-type`
                     * 422 — `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`, `unknown-event`,
-                      `out-of-range` (admin API)
+                      `out-of-range`, `destination-refused` (admin API)
                     * 431 — `headers-too-large`
                     * 500 — `internal-error` (logged with its cause; never expected)
                     * 503 — `store-unavailable`
@@ -1214,7 +1216,10 @@ package enum OpenAPIDocument {
                   type: string
                   format: uri
                   pattern: '^https?://'
-                  description: Where deliveries are POSTed; `http://` or `https://`.
+                  description: |
+                    Where deliveries are POSTed; `http://` or `https://`. Redirects are never followed. A host that is a
+                    literal address in a refused range (loopback, private, link-local, …) is refused unless it is in
+                    `delivery.allowNetworks`; a host name is checked by the address it resolves to at every attempt.
                   examples: ['https://billing.example.com/hooks/fieldgate']
                 secret:
                   type: [string, 'null']

@@ -1,5 +1,4 @@
 import ArgumentParser
-import AsyncHTTPClient
 import FieldgateCore
 import FieldgateDelivery
 import FieldgateHTTP
@@ -104,12 +103,11 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let clock = SystemWallClock()
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: DeliveryEngine.clientConfiguration)
         var engineConfiguration = DeliveryEngine.Configuration()
         engineConfiguration.maximumConcurrency = configuration.delivery.maxConcurrency
+        engineConfiguration.networkPolicy = configuration.delivery.networkPolicy
         let engine = DeliveryEngine(
             store: store,
-            client: client,
             clock: clock,
             logger: logger,
             configuration: engineConfiguration,
@@ -167,13 +165,7 @@ struct Serve: AsyncParsableCommand {
             }
             printOutput(lines.joined(separator: "\n"))
         }
-        do {
-            try await app.runService()
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        try await client.shutdown()
+        try await app.runService()
         logger.info("fieldgate stopped")
     }
 
@@ -209,6 +201,8 @@ enum DemoConfiguration {
         server: {host: 127.0.0.1, port: 8080, maxBodyBytes: 1048576}
         storage: {sqlite: fieldgate.db}
         admin: {token: demo-admin-token}
+        # The demo's subscribers may be receivers on this machine; other private ranges stay refused.
+        delivery: {allowNetworks: [127.0.0.0/8, "::1/128"]}
         tenants:
           - vendor: tracktik
             tenant: demo-tracktik

@@ -25,6 +25,7 @@ struct ConfigurationTests {
             server:   {host: 0.0.0.0, port: 9090, maxBodyBytes: 2048}
             storage:  {postgres: "postgres://fg@127.0.0.1:5432/fieldgate"}
             admin:    {token: "${FIELDGATE_ADMIN_TOKEN}"}
+            delivery: {allowNetworks: ["127.0.0.0/8", "::1/128", "10.20.0.0/16"]}
             tenants:
               - {vendor: tracktik, tenant: northwind-security, secretHeader: {name: TrackTik-Callout-Secret, value: "abc"},
                  statusNames: {"Guard Dispatched": dispatched}, dedupeWindow: 7d}
@@ -47,6 +48,7 @@ struct ConfigurationTests {
         )
         #expect(configuration.tenants[0].dedupeWindow == .seconds(7 * 86_400))
         #expect(configuration.subscribers.first?.types == ["job.*"])
+        #expect(configuration.delivery.allowNetworks.map(\.description) == ["127.0.0.0/8", "::1/128", "10.20.0.0/16"])
         let directory = try TenantDirectory(configuration: configuration, adapters: Self.adapters)
         #expect(directory.entry(vendor: "techlink", tenant: "cobalt-pos")?.dedupeWindow == .seconds(600))
         #expect(directory.entry(vendor: "hellotracks", tenant: "rapidfix-hvac")?.dedupeWindow == .seconds(7 * 86_400))
@@ -102,6 +104,15 @@ struct ConfigurationTests {
         ),
         ("delivery: {maxConcurrency: 0}\n", 1, "delivery.maxConcurrency 0 is out of range"),
         ("delivery: {retries: 3}\n", 1, "unknown key 'delivery.retries'"),
+        ("delivery:\n  allowNetworks:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n", 4, "not a network"),
+        ("delivery: {allowNetworks: [localhost]}\n", 1, "'localhost' is not a network"),
+        ("delivery: {allowNetworks: 10.0.0.0/8}\n", 1, "must be a list"),
+        ("subscribers:\n  - id: b\n    url: 'http://127.0.0.1:9000/hooks'\n", 3, "127.0.0.1 is a loopback address"),
+        ("subscribers:\n  - {id: b, url: 'http://[::ffff:169.254.169.254]/'}\n", 2, "link-local"),
+        (
+            "delivery: {allowNetworks: [10.20.0.0/16]}\nsubscribers:\n  - {id: b, url: 'http://10.21.0.1/'}\n", 3,
+            "10.21.0.1 is a private address"
+        ),
         ("tenants:\n  - {vendor: techlink, tenant: a, dedupeWindow: 99999999999999999w}\n", 2, "dedupeWindow"),
         ("tenants:\n  - {vendor: techlink, tenant: a, dedupeWindow: 0s}\n", 2, "from 1s to 365d"),
         // Empty credentials (CONTRACT §5), and what would switch a check off without saying so.

@@ -171,7 +171,7 @@ struct DeliveryEngineTests {
             return (200, [])
         }
         try await receiver.serve { url in
-            try await withHarness([Subscriber(id: "slow", url: url, timeout: .milliseconds(200))]) { harness in
+            try await withHarness([Subscriber(id: "slow", url: url, timeout: .seconds(1))]) { harness in
                 try await harness.accept(workOrder: "S1", code: 22)
                 let delivery = try #require(
                     try await harness.running {

@@ -16,12 +16,15 @@ import Testing
 import struct NIOCore.ByteBuffer
 
 /// Fails a refused connection at once rather than retrying it until the request's deadline.
-let testHTTPClient: HTTPClient = {
+let testClientConfiguration: HTTPClient.Configuration = {
     var configuration = DeliveryEngine.clientConfiguration
     configuration.connectionPool.retryConnectionEstablishment = false
     configuration.timeout.connect = .seconds(1)
-    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    return configuration
 }()
+
+/// Loopback only: the receivers of these tests run on this machine, and nothing else may be reached.
+let loopbackOnly = NetworkPolicy(allowNetworks: [IPNetwork("127.0.0.0/8")!, IPNetwork("::1/128")!])
 
 /// A gateway's pipeline, store and delivery engine on a real SQLite file, with a virtual delivery clock.
 struct DeliveryHarness: Sendable {
@@ -39,6 +42,8 @@ struct DeliveryHarness: Sendable {
         databasePath: String,
         subscribers: [Subscriber],
         clock: VirtualDeliveryClock? = nil,
+        networkPolicy: NetworkPolicy = loopbackOnly,
+        resolver: any AddressResolver = StaticAddressResolver([:]),
         engineStore: (SQLiteEventStore) -> any DeliveryStore = { $0 }
     ) async throws {
         store = try SQLiteEventStore(path: databasePath)
@@ -51,9 +56,11 @@ struct DeliveryHarness: Sendable {
         // The virtual clock jumps to each wake-up time; a long idle poll lets it jump straight to the next retry.
         var engineConfiguration = DeliveryEngine.Configuration()
         engineConfiguration.idlePoll = Duration.seconds(86_400)
+        engineConfiguration.http = testClientConfiguration
+        engineConfiguration.networkPolicy = networkPolicy
         let engine = DeliveryEngine(
             store: engineStore(store),
-            client: testHTTPClient,
+            resolver: resolver,
             clock: engineClock,
             jitter: NoJitter(),
             logger: logger,

@@ -14,6 +14,7 @@ import struct NIOCore.ByteBuffer
 /// Tenants for hand-written requests: TechLink without tokens keeps the requests short.
 let adminTestConfiguration = """
     server: {maxBodyBytes: 4096}
+    delivery: {allowNetworks: [127.0.0.0/8]}
     tenants:
       - {vendor: techlink, tenant: cobalt-pos}
       - {vendor: techlink, tenant: harbor-signs, tokens: [hs-token]}

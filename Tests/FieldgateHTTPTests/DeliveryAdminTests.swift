@@ -123,6 +123,52 @@ struct DeliveryAdminTests {
         }
     }
 
+    /// A literal address in a refused range is refused when the subscriber is created or changed (422); names
+    /// are checked when a delivery connects.
+    @Test func aLiteralAddressInARefusedRangeIsRefusedAtCreation() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let harness = try GatewayHarness(
+            configurationYAML:
+                "delivery: {allowNetworks: [10.20.0.0/16]}\ntenants: [{vendor: techlink, tenant: cobalt-pos}]",
+            databasePath: directory.path("refused.db")
+        )
+        try await harness.application.test(.router) { client in
+            for url in [
+                "http://127.0.0.1:9/x", "http://[::1]:8080/", "http://10.1.2.3/", "http://169.254.169.254/latest",
+                "http://[::ffff:127.0.0.1]/", "http://2130706433/", "http://0x7f.1/", "http://0.0.0.0:80/",
+                "https://[fd00::1]/", "http://100.64.0.1/", "http://192.168.1.1/", "http://172.16.0.1/",
+                "http://224.0.0.1/", "http://[fe80::1]/", "http://user@127.0.0.1/", "http://[64:ff9b::7f00:1]/",
+            ] {
+                let response = try await client.admin(
+                    "/v1/subscribers",
+                    method: .post,
+                    json: #"{"id":"inside","url":"\#(url)"}"#
+                )
+                #expect(response.status == .unprocessableContent, "\(url)")
+                #expect(try response.json["code"]?.stringValue == "destination-refused", "\(url)")
+                #expect(try response.json["detail"]?.stringValue?.contains("delivery.allowNetworks") == true, "\(url)")
+            }
+            #expect(try await harness.store.subscribers().isEmpty)
+            // Inside allowNetworks, a public literal, or a name: accepted (names are checked at every connection).
+            for (index, url) in ["http://10.20.3.4/", "http://192.0.2.10/", "https://hooks.example.com/"].enumerated() {
+                let response = try await client.admin(
+                    "/v1/subscribers",
+                    method: .post,
+                    json: #"{"id":"ok\#(index)","url":"\#(url)"}"#
+                )
+                #expect(response.status == .created, "\(url)")
+            }
+            let patched = try await client.admin(
+                "/v1/subscribers/ok0",
+                method: .patch,
+                json: #"{"url":"http://10.21.0.1/"}"#
+            )
+            #expect(patched.status == .unprocessableContent)
+            #expect(try await harness.store.subscriber(id: "ok0")?.url == "http://10.20.3.4/")
+        }
+    }
+
     @Test func deliveriesAreListedAndDeadLettersRedelivered() async throws {
         try await withGateway { harness, client in
             _ = try await client.admin(

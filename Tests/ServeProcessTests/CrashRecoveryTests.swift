@@ -137,6 +137,7 @@ struct ServeProcess: Sendable {
             server: {host: 127.0.0.1, port: 0}
             storage: {sqlite: \(directory.path("crash.db"))}
             admin: {token: crash-admin}
+            delivery: {allowNetworks: [127.0.0.0/8]}
             tenants:
               - {vendor: techlink, tenant: cobalt-pos}
 

@@ -19,7 +19,12 @@ package struct GatewayConfiguration: Sendable {
     package struct Delivery: Sendable, Equatable {
         /// Deliveries in flight at once over all subscribers; a subscriber's `maxConcurrency` is at most this.
         package var maxConcurrency = 64
+        /// Blocks of refused addresses (loopback, private, …) that deliveries may go to nonetheless (CONTRACT §7).
+        package var allowNetworks: [IPNetwork] = []
         package init() {}
+
+        /// Where deliveries may go.
+        package var networkPolicy: NetworkPolicy { NetworkPolicy(allowNetworks: allowNetworks) }
     }
 
     package enum Storage: Sendable, Equatable {
@@ -138,7 +143,7 @@ package struct GatewayConfiguration: Sendable {
             tenantLines.append(node.line)
         }
         for node in try root["subscribers"]?.sequence(named: "subscribers") ?? [] {
-            subscribers.append(try Self.subscriber(node, deliveryLimit: delivery.maxConcurrency))
+            subscribers.append(try Self.subscriber(node, delivery: delivery))
         }
     }
 
@@ -179,8 +184,22 @@ package struct GatewayConfiguration: Sendable {
                 delivery.maxConcurrency = try Self.bounded(value) { text throws(Bounds.Violation) in
                     try Bounds.count(text, of: "delivery.maxConcurrency", in: Bounds.deliveryConcurrency)
                 }
+            case "allowNetworks":
+                for element in try value.sequence(named: "delivery.allowNetworks") {
+                    guard let text = element.scalar, let network = IPNetwork(text) else {
+                        throw ConfigurationError(
+                            line: element.line,
+                            "delivery.allowNetworks entry '\(element.scalar ?? "")' is not a network such as "
+                                + "10.20.0.0/16, 127.0.0.1 or ::1/128"
+                        )
+                    }
+                    delivery.allowNetworks.append(network)
+                }
             default:
-                throw ConfigurationError(line: value.line, "unknown key 'delivery.\(key)' (expected maxConcurrency)")
+                throw ConfigurationError(
+                    line: value.line,
+                    "unknown key 'delivery.\(key)' (expected allowNetworks, maxConcurrency)"
+                )
             }
         }
         return delivery
@@ -244,7 +263,8 @@ package struct GatewayConfiguration: Sendable {
             && tenant.utf8.allSatisfy { $0 > 0x20 && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 < 0x7F }
     }
 
-    static func subscriber(_ node: ConfigNode, deliveryLimit: Int) throws(ConfigurationError) -> Subscriber {
+    static func subscriber(_ node: ConfigNode, delivery: Delivery) throws(ConfigurationError) -> Subscriber {
+        let deliveryLimit = delivery.maxConcurrency
         _ = try node.mapping(named: "subscriber")
         func list(_ key: String) throws(ConfigurationError) -> [String] {
             var values: [String] = []
@@ -259,6 +279,9 @@ package struct GatewayConfiguration: Sendable {
         let url = try node.string("url")
         guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme) else {
             throw ConfigurationError(line: node["url"]?.line ?? node.line, "subscriber url '\(url)' must be http(s)")
+        }
+        if let refusal = delivery.networkPolicy.refusal(forURL: url) {
+            throw ConfigurationError(line: node["url"]?.line ?? node.line, "subscriber url '\(url)': \(refusal)")
         }
         let secret = try node.optionalString("secret")
         if let secret, !SubscriberSecret.isValid(secret) {
