@@ -56,6 +56,9 @@ var package = Package(
                 "FieldgateModel",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
+                // Maintenance (retention, dedupe-key purge) runs as a Service and logs what it deletes.
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -158,6 +161,7 @@ var package = Package(
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -13,8 +13,6 @@ package struct GatewayDependencies: Sendable {
     package var adminToken: String?
     package var metrics: GatewayMetrics
     package var logger: Logger
-    /// How often expired dedupe keys are purged.
-    package var purgeInterval: Duration
     /// Subscribers and the outbox, when the store keeps them: enables `/v1/subscribers` and `/v1/deliveries`.
     package var deliveries: (any DeliveryStore)?
     /// Wakes the delivery engine after an admin change made deliveries due.
@@ -29,7 +27,6 @@ package struct GatewayDependencies: Sendable {
         adminToken: String?,
         metrics: GatewayMetrics,
         logger: Logger,
-        purgeInterval: Duration = .seconds(300),
         deliveries: (any DeliveryStore)? = nil,
         wakeDeliveries: @escaping @Sendable () -> Void = {},
         broadcast: EventBroadcast = EventBroadcast(),
@@ -39,7 +36,6 @@ package struct GatewayDependencies: Sendable {
         self.adminToken = adminToken
         self.metrics = metrics
         self.logger = logger
-        self.purgeInterval = purgeInterval
         self.deliveries = deliveries
         self.wakeDeliveries = wakeDeliveries
         self.broadcast = broadcast
@@ -96,7 +92,8 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
     return router
 }
 
-/// The gateway as a Hummingbird application with its background services (dedupe-key purge).
+/// The gateway as a Hummingbird application with the background services the composition root passes (the
+/// delivery engine, retention).
 ///
 /// `runService()` on the result serves until SIGTERM or SIGINT, then stops accepting connections and lets
 /// in-flight requests finish, so nothing that was acknowledged is cut off.
@@ -109,14 +106,7 @@ package func buildApplication(
     Application(
         router: buildRouter(dependencies),
         configuration: configuration,
-        services: [
-            DedupeKeyPurge(
-                store: dependencies.pipeline.store,
-                clock: dependencies.pipeline.clock,
-                interval: dependencies.purgeInterval,
-                logger: dependencies.logger
-            )
-        ] + services,
+        services: services,
         onServerRunning: onServerRunning,
         logger: dependencies.logger
     )
@@ -146,26 +136,5 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             ]
         )
         return response
-    }
-}
-
-/// Deletes expired dedupe keys on an interval: the windows are enforced at insert time anyway, so this only
-/// keeps the table from growing without bound.
-struct DedupeKeyPurge: Service {
-    let store: any EventStore
-    let clock: any WallClock
-    let interval: Duration
-    let logger: Logger
-
-    func run() async throws {
-        repeat {
-            do {
-                let purged = try await store.purgeExpiredKeys(before: clock.now())
-                if purged > 0 { logger.info("purged expired dedupe keys", metadata: ["count": "\(purged)"]) }
-            } catch {
-                logger.error("dedupe key purge failed", metadata: ["error": "\(error)"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        } while !Task.isShuttingDownGracefully && !Task.isCancelled
     }
 }

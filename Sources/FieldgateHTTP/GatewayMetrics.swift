@@ -1,4 +1,5 @@
 import CoreMetrics
+package import FieldgateCore
 import Metrics
 package import Prometheus
 
@@ -37,6 +38,17 @@ package struct GatewayMetrics: Sendable {
     /// The number of writes that shared one committed transaction.
     package func recordCommitBatch(size: Int) {
         Recorder(label: "fieldgate_store_commit_batch_size", factory: factory).record(size)
+    }
+
+    /// What a retention pass deleted, by kind (`events`, `quarantine`, `deliveries`, `dedupe_keys`).
+    package func recordRetention(_ report: RetentionReport) {
+        for (kind, count) in [
+            ("events", report.events), ("quarantine", report.quarantinedRequests),
+            ("deliveries", report.deliveries), ("dedupe_keys", report.dedupeKeys),
+        ] {
+            Counter(label: "fieldgate_retention_deleted_total", dimensions: [("kind", kind)], factory: factory)
+                .increment(by: count)
+        }
     }
 
     func countStoreError(operation: String) {

@@ -29,6 +29,9 @@ package final class SQLiteEventStore: EventStore {
             try database.execute(sql: "PRAGMA synchronous = FULL")
             // Checkpoints run on their own connection (WALCheckpointer), never inside a commit.
             try database.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            // When the log restarts after a checkpoint, a file that grew past 64 MiB (a burst, a retention pass)
+            // is cut back to that, so the log's size on disk stays bounded too.
+            try database.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)

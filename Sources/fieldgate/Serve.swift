@@ -143,7 +143,17 @@ struct Serve: AsyncParsableCommand {
         let app = buildApplication(
             dependencies,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "fieldgate"),
-            services: [engine]
+            services: [
+                engine,
+                RetentionService(
+                    events: store,
+                    deliveries: store,
+                    clock: clock,
+                    retention: configuration.retention,
+                    logger: logger,
+                    onPass: { metrics.recordRetention($0) }
+                ),
+            ]
         ) { channel in
             let boundPort = channel.localAddress?.port ?? port
             let base = "http://\(host):\(boundPort)"

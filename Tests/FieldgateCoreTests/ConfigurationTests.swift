@@ -26,6 +26,7 @@ struct ConfigurationTests {
             storage:  {postgres: "postgres://fg@127.0.0.1:5432/fieldgate"}
             admin:    {token: "${FIELDGATE_ADMIN_TOKEN}"}
             delivery: {allowNetworks: ["127.0.0.0/8", "::1/128", "10.20.0.0/16"]}
+            retention: {events: 90d, quarantine: 30d, deliveries: 7d}
             tenants:
               - {vendor: tracktik, tenant: northwind-security, secretHeader: {name: TrackTik-Callout-Secret, value: "abc"},
                  statusNames: {"Guard Dispatched": dispatched}, dedupeWindow: 7d}
@@ -48,6 +49,8 @@ struct ConfigurationTests {
         )
         #expect(configuration.tenants[0].dedupeWindow == .seconds(7 * 86_400))
         #expect(configuration.subscribers.first?.types == ["job.*"])
+        #expect(configuration.retention.deliveries == .seconds(7 * 86_400))
+        #expect(configuration.retention.events == .seconds(90 * 86_400))
         #expect(configuration.delivery.allowNetworks.map(\.description) == ["127.0.0.0/8", "::1/128", "10.20.0.0/16"])
         let directory = try TenantDirectory(configuration: configuration, adapters: Self.adapters)
         #expect(directory.entry(vendor: "techlink", tenant: "cobalt-pos")?.dedupeWindow == .seconds(600))
@@ -60,6 +63,10 @@ struct ConfigurationTests {
         #expect(configuration.server.maxBodyBytes == 1_048_576)
         #expect(configuration.storage == .sqlite(path: "fieldgate.db"))
         #expect(configuration.tenants.isEmpty)
+        #expect(configuration.retention == GatewayConfiguration.Retention())
+        #expect(configuration.retention.events == .seconds(90 * 86_400))
+        #expect(configuration.retention.quarantine == .seconds(30 * 86_400))
+        #expect(configuration.retention.deliveries == .seconds(30 * 86_400))
     }
 
     @Test(arguments: [
@@ -104,6 +111,10 @@ struct ConfigurationTests {
         ),
         ("delivery: {maxConcurrency: 0}\n", 1, "delivery.maxConcurrency 0 is out of range"),
         ("delivery: {retries: 3}\n", 1, "unknown key 'delivery.retries'"),
+        ("retention: {events: 30s}\n", 1, "retention.events '30s' is out of range: it must be from 1m to 3650d"),
+        ("retention:\n  quarantine: 99999999999999999w\n", 2, "retention.quarantine"),
+        ("retention: {deliveries: forever}\n", 1, "not a duration"),
+        ("retention: {raw: 1d}\n", 1, "unknown key 'retention.raw'"),
         ("delivery:\n  allowNetworks:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n", 4, "not a network"),
         ("delivery: {allowNetworks: [localhost]}\n", 1, "'localhost' is not a network"),
         ("delivery: {allowNetworks: 10.0.0.0/8}\n", 1, "must be a list"),

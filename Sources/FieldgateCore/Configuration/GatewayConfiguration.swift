@@ -27,6 +27,17 @@ package struct GatewayConfiguration: Sendable {
         package var networkPolicy: NetworkPolicy { NetworkPolicy(allowNetworks: allowNetworks) }
     }
 
+    /// `retention:`: how long what is stored is kept (CONTRACT §5); older rows are deleted in small batches.
+    package struct Retention: Sendable, Equatable {
+        /// Accepted events with their raw requests, deliveries and attempts (kept longer while dedupe needs them).
+        package var events: Duration = .seconds(90 * 86_400)
+        /// Quarantined requests.
+        package var quarantine: Duration = .seconds(30 * 86_400)
+        /// Delivered deliveries and their attempts (dead letters stay with their event).
+        package var deliveries: Duration = .seconds(30 * 86_400)
+        package init() {}
+    }
+
     package enum Storage: Sendable, Equatable {
         case sqlite(path: String)
         case postgres(url: String)
@@ -63,6 +74,7 @@ package struct GatewayConfiguration: Sendable {
     package var server = Server()
     package var storage = Storage.sqlite(path: "fieldgate.db")
     package var delivery = Delivery()
+    package var retention = Retention()
     package var adminToken: String?
     package var tenants: [TenantDefinition] = []
     /// The line of each tenant entry, for errors raised while adapters read them.
@@ -104,7 +116,9 @@ package struct GatewayConfiguration: Sendable {
         }
     }
 
-    static let topLevelKeys: Set<String> = ["server", "storage", "admin", "delivery", "tenants", "subscribers"]
+    static let topLevelKeys: Set<String> = [
+        "server", "storage", "admin", "delivery", "retention", "tenants", "subscribers",
+    ]
 
     init(root: ConfigNode) throws(ConfigurationError) {
         if case .null = root { return }
@@ -118,6 +132,7 @@ package struct GatewayConfiguration: Sendable {
         if let server = root["server"] { self.server = try Self.server(server) }
         if let storage = root["storage"] { self.storage = try Self.storage(storage) }
         if let delivery = root["delivery"] { self.delivery = try Self.delivery(delivery) }
+        if let retention = root["retention"] { self.retention = try Self.retention(retention) }
         if let admin = root["admin"] {
             _ = try admin.mapping(named: "admin")
             adminToken = try admin.optionalString("token")
@@ -203,6 +218,25 @@ package struct GatewayConfiguration: Sendable {
             }
         }
         return delivery
+    }
+
+    static func retention(_ node: ConfigNode) throws(ConfigurationError) -> Retention {
+        var retention = Retention()
+        let settings: [String: WritableKeyPath<Retention, Duration>] = [
+            "events": \.events, "quarantine": \.quarantine, "deliveries": \.deliveries,
+        ]
+        for (key, value) in try node.mapping(named: "retention") {
+            guard let setting = settings[key] else {
+                throw ConfigurationError(
+                    line: value.line,
+                    "unknown key 'retention.\(key)' (expected events, quarantine, deliveries)"
+                )
+            }
+            retention[keyPath: setting] = try bounded(value) { text throws(Bounds.Violation) in
+                try Bounds.duration(text, of: "retention.\(key)", in: Bounds.retention)
+            }
+        }
+        return retention
     }
 
     /// Reads a scalar through one of ``Bounds``' checks, turning a violation into an error on the value's line.
