@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Database and write-ahead log size over a long run with short retention: `fieldgate serve` on a fresh SQLite file
-# with retention {events, quarantine, deliveries} = 1m (the shortest setting), a local receiver subscribed to every
-# event, and `fieldgate replay` sending a generated corpus (2 % bad requests, quarantined) at a fixed rate with new
-# IDs on every pass. Prints the sizes every interval: once a minute's worth is kept, both level off.
+# with retention {events, quarantine, deliveries} = 1m (the shortest setting) and 1-minute dedupe windows, a local
+# receiver subscribed to every event, and `fieldgate replay` sending a generated corpus (2 % bad requests,
+# quarantined) at a fixed rate with new IDs on every pass. Prints the sizes every interval: once a minute's worth is kept, both level off.
 #   scripts/measure-retention.sh [seconds, default 900] [requests/s, default 300] [interval seconds, default 30]
-# BUILD=debug uses the debug build (sizes do not depend on it; the machine may be shared).
+# BUILD=debug uses the debug build (sizes do not depend on it; the machine may be shared); FIELDGATE_BINARY=path uses
+# that binary as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-900}"
@@ -13,8 +14,12 @@ interval="${3:-30}"
 build="${BUILD:-release}"
 shared="${FIELDGATE_SHARED:-../shared}"
 
-swift build -c "$build" --product fieldgate >/dev/null
-binary="$(swift build -c "$build" --show-bin-path)/fieldgate"
+if [ -n "${FIELDGATE_BINARY:-}" ]; then
+    binary="$FIELDGATE_BINARY"
+else
+    swift build -c "$build" --product fieldgate >/dev/null
+    binary="$(swift build -c "$build" --show-bin-path)/fieldgate"
+fi
 work="$(mktemp -d)"
 cleanup() {
     for pid in ${replay:-} ${server:-} ${receiver:-}; do kill "$pid" 2>/dev/null || true; done
@@ -22,6 +27,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # A receiver that answers 204 to everything, on a free loopback port.
 python3 - "$work/receiver.port" <<'PY' &
@@ -39,8 +45,10 @@ PY
 receiver=$!
 for _ in $(seq 1 50); do [ -s "$work/receiver.port" ] && break; sleep 0.1; done
 
-# The shared corpus's tenants, with short retention and the receiver.
-grep -v -e '^server:' -e '^storage:' -e '^subscribers:' "$shared/corpus/fieldgate.yaml" >"$work/fieldgate.yaml"
+# The shared corpus's tenants with 1-minute dedupe windows (an event is kept while its window runs, so with the
+# default 7 days nothing would go), short retention and the receiver.
+grep -v -e '^server:' -e '^storage:' -e '^subscribers:' "$shared/corpus/fieldgate.yaml" |
+    sed -e 's/^\(  - vendor: .*\)$/\1\n    dedupeWindow: 1m/' >"$work/fieldgate.yaml"
 cat >>"$work/fieldgate.yaml" <<YAML
 server: {host: 127.0.0.1, port: 0}
 storage: {sqlite: $work/retention.db}

@@ -32,6 +32,9 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         group.post("subscribers/:id/recover") { request, context in
             try await recover(try context.parameters.require("id"), request)
         }
+        group.post("subscribers/:id/secret") { request, context in
+            try await rotateSecret(try context.parameters.require("id"), request)
+        }
         group.get("deliveries") { request, _ in try await listDeliveries(request) }
         group.get("deliveries/:id") { _, context in try await showDelivery(try context.parameters.require("id")) }
         group.post("deliveries/:id/redeliver") { _, context in
@@ -43,7 +46,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
 
     func listSubscribers() async throws -> Response {
         let subscribers = try await storeCall { try await store.subscribers() }
-        return .json(.object(["subscribers": .array(subscribers.map { .object(Self.json($0)) })]))
+        return .json(.object(["subscribers": .array(subscribers.map { .object(json($0)) })]))
     }
 
     func existing(_ id: String) async throws -> Subscriber {
@@ -54,7 +57,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
     }
 
     func show(_ subscriber: Subscriber, status: HTTPResponse.Status = .ok) -> Response {
-        .json(.object(Self.json(subscriber)), status: status)
+        .json(.object(json(subscriber)), status: status)
     }
 
     func createSubscriber(_ request: Request) async throws -> Response {
@@ -122,6 +125,32 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         )
     }
 
+    /// `POST /v1/subscribers/{id}/secret`: `secret` signs from now on, and the current secret keeps signing beside it
+    /// for `gracePeriod` (default 24 h, 0 to 7 d): every delivery meanwhile carries both signatures, so a receiver
+    /// verifying with either keeps accepting. Neither secret is ever returned.
+    func rotateSecret(_ id: String, _ request: Request) async throws -> Response {
+        let subscriber = try await existing(id)
+        let body = try await Self.jsonBody(request)
+        if let unknown = body.members.first(where: { !["secret", "gracePeriod"].contains($0.key) }) {
+            throw Problem.invalidSubscriber("unknown field '\(unknown.key)' (expected secret, gracePeriod)")
+        }
+        guard let secret = body["secret"]?.stringValue, SubscriberSecret.isValid(secret) else {
+            throw Problem.invalidSubscriber("secret is required: whsec_ followed by a base64 key")
+        }
+        var gracePeriod = Subscriber.defaultSecretGracePeriod
+        if let value = body["gracePeriod"] {
+            guard let text = value.stringValue else {
+                throw Problem.invalidSubscriber("gracePeriod must be a duration such as \"24h\"")
+            }
+            gracePeriod = try Self.bounded { () throws(Bounds.Violation) in
+                try Bounds.duration(text, of: "gracePeriod", in: Bounds.secretGracePeriod)
+            }
+        }
+        let rotated = subscriber.rotatingSecret(to: secret, at: clock.now(), gracePeriod: gracePeriod)
+        try await storeCall { try await store.saveSubscriber(rotated) }
+        return show(rotated)
+    }
+
     /// Applies the writable fields present in `body`; `secret` is write-only (`null` removes it). Values outside
     /// their bounds are refused (422), never stored.
     static func apply(
@@ -149,6 +178,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
                 }
                 subscriber.url = url
             case "secret":
+                // Replaced at once; `POST /v1/subscribers/{id}/secret` rotates with a grace period instead.
                 if value.isNull {
                     subscriber.secret = nil
                 } else {
@@ -157,6 +187,8 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
                     }
                     subscriber.secret = secret
                 }
+                subscriber.previousSecret = nil
+                subscriber.previousSecretExpiresAt = nil
             case "types": subscriber.filter.types = try strings(value, key)
             case "vendors": subscriber.filter.vendors = try strings(value, key)
             case "tenants": subscriber.filter.tenants = try strings(value, key)
@@ -215,11 +247,19 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    static func json(_ subscriber: Subscriber) -> JSONObject {
-        [
+    /// A subscriber as the admin API shows it: never a secret, only whether there is one and until when the
+    /// previous one still signs.
+    func json(_ subscriber: Subscriber) -> JSONObject {
+        Self.json(subscriber, at: clock.now())
+    }
+
+    static func json(_ subscriber: Subscriber, at now: UTCTimestamp) -> JSONObject {
+        let grace = subscriber.signingSecrets(at: now).count > 1 ? subscriber.previousSecretExpiresAt : nil
+        return [
             "id": .string(subscriber.id),
             "url": .string(subscriber.url),
             "hasSecret": .bool(subscriber.secret != nil),
+            "previousSecretExpiresAt": .string(grace?.rfc3339(alwaysMilliseconds: true)),
             "types": .array(subscriber.filter.types.map { .string($0) }),
             "vendors": .array(subscriber.filter.vendors.map { .string($0) }),
             "tenants": .array(subscriber.filter.tenants.map { .string($0) }),
@@ -230,6 +270,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
             "timeout": .string(DurationText.format(subscriber.timeout)),
             "maxConcurrency": .integer(subscriber.maxConcurrency),
             "origin": .string(subscriber.origin.rawValue),
+            "failingSince": .string(subscriber.failingSince?.rfc3339(alwaysMilliseconds: true)),
         ]
     }
 

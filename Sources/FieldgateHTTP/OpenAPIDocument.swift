@@ -472,6 +472,47 @@ package enum OpenAPIDocument {
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
                 '503': {$ref: '#/components/responses/ServiceUnavailable'}
+          /v1/subscribers/{id}/secret:
+            post:
+              tags: [delivery]
+              operationId: rotateSubscriberSecret
+              summary: Rotate a subscriber's signing secret with a grace period.
+              description: |
+                `secret` signs every delivery from now on; the current secret keeps signing beside it for `gracePeriod`
+                (default 24 h), so every delivery meanwhile carries both signatures, space-separated in `webhook-signature`
+                as Standard Webhooks allows, and a receiver verifying with either secret keeps accepting. Switch the
+                receiver to the new secret within the grace period. Neither secret is ever returned; the answer says until
+                when the previous one signs (`previousSecretExpiresAt`). A secret set with `PATCH` replaces the current one
+                at once, with no grace period.
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/SubscriberId'
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema:
+                      type: object
+                      required: [secret]
+                      additionalProperties: false
+                      properties:
+                        secret:
+                          type: string
+                          pattern: '^whsec_([A-Za-z0-9+/=]{4})+$'
+                          writeOnly: true
+                          description: The new signing secret, `whsec_` followed by a base64 key.
+                        gracePeriod:
+                          $ref: '#/components/schemas/Duration'
+                          description: How long the current secret keeps signing, `0s` to `7d`; default `24h`.
+              responses:
+                '200':
+                  description: The subscriber after the rotation.
+                  content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
+                '400': {$ref: '#/components/responses/InvalidSubscriber'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '422': {$ref: '#/components/responses/OutOfRange'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
           /v1/subscribers/{id}/recover:
             post:
               tags: [delivery]
@@ -1153,6 +1194,18 @@ package enum OpenAPIDocument {
                 hasSecret:
                   type: boolean
                   description: Whether deliveries are signed; the secret itself is write-only and never returned.
+                previousSecretExpiresAt:
+                  type: [string, 'null']
+                  format: date-time
+                  description: |
+                    During a rotation's grace period (`POST /v1/subscribers/{id}/secret`), until when the previous secret
+                    still signs beside the current one; null otherwise.
+                failingSince:
+                  type: [string, 'null']
+                  format: date-time
+                  description: |
+                    Since when every attempt to this subscriber has failed; null after a success. When it reaches
+                    `delivery.disableAfter` (default 5 days) the subscriber is disabled.
                 types:
                   type: array
                   description: Event type globs (`*` matches any run of characters); empty matches every type.
@@ -1177,7 +1230,9 @@ package enum OpenAPIDocument {
                   description: A disabled subscriber gets no new deliveries, and its pending ones wait until it is enabled.
                 disabledReason:
                   type: [string, 'null']
-                  description: Why it is disabled (through the admin API, or its receiver answered 410 Gone); null when enabled.
+                  description: |
+                    Why it is disabled (through the admin API, its receiver answered 410 Gone, it failed without a success for
+                    `delivery.disableAfter`, or it left fieldgate.yaml); null when enabled.
                   examples: ['the receiver answered 410 Gone at 2026-10-26T21:14:06Z; enable it again once it is back']
                 retrySchedule:
                   type: array
@@ -1188,7 +1243,7 @@ package enum OpenAPIDocument {
                   examples: [[5s, 5m, 30m, 2h, 5h, 10h, 10h]]
                 timeout:
                   $ref: '#/components/schemas/Duration'
-                  description: How long one attempt may take before it counts as failed; default `30s`.
+                  description: How long one whole attempt (connect, head and body) may take before it fails; default `30s`.
                 maxConcurrency:
                   type: integer
                   minimum: 1

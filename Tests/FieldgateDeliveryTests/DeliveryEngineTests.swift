@@ -306,6 +306,60 @@ struct ReferenceSignatureTests {
     }
 }
 
+extension ReferenceSignatureTests {
+    /// During a rotation's grace period every delivery carries both signatures, space-separated; the reference
+    /// library verifies each with the old secret and with the new one. After it, only the new one signs.
+    @Test func duringARotationBothSecretsVerifyAndAfterItOnlyTheNewOne() async throws {
+        let old = secret
+        let new = "whsec_c2VjcmV0LWFmdGVyLXJvdGF0aW9u"
+        let receiver = Receiver()
+        try await receiver.serve { url in
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let now = SystemWallClock().now()
+            let rotated = Subscriber(id: "rotating", url: url, secret: old)
+                .rotatingSecret(to: new, at: now, gracePeriod: .seconds(86_400))
+            let harness = try await DeliveryHarness(
+                databasePath: directory.path("rotation.db"),
+                subscribers: [rotated],
+                clock: VirtualDeliveryClock(now)
+            )
+            for index in 0..<2 { try await harness.accept(workOrder: "K\(index)", code: 22) }
+            _ = try await harness.running { try await harness.waitUntil("rotating", count: 2, are: [.delivered]) }
+            #expect(receiver.received.allSatisfy { ($0.signature ?? "").split(separator: " ").count == 2 })
+            var input = ""
+            for request in receiver.received {
+                for key in [old, new] {
+                    let line: JSONValue = .object([
+                        "secret": .string(key),
+                        "headers": .object([
+                            "webhook-id": .string(request.eventID),
+                            "webhook-timestamp": .string(request.timestamp),
+                            "webhook-signature": .string(request.signature),
+                        ]),
+                        "body": .string(Data(request.body).base64EncodedString()),
+                    ])
+                    input += line.jsonText + "\n"
+                }
+            }
+            let (status, output) = try runScript("scripts/verify-standard-webhooks.py", input: input)
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("4 verified, 0 failed"), "\(output)")
+
+            // A day later the grace period is over: one signature, the new secret's.
+            harness.engineClock.advance(by: .seconds(86_401))
+            try await harness.accept(workOrder: "K9", code: 22)
+            _ = try await harness.running { try await harness.waitUntil("rotating", count: 3, are: [.delivered]) }
+            let last = try #require(receiver.received.last)
+            let signer = try #require(WebhookSigner(secret: new))
+            #expect(
+                last.signature
+                    == signer.signature(id: last.eventID, timestamp: Int64(last.timestamp) ?? 0, body: last.body)
+            )
+        }
+    }
+}
+
 /// Runs a script of the repository with `input` on standard input; returns its exit status and output.
 func runScript(_ path: String, input: String) throws -> (Int32, String) {
     let process = Process()

@@ -169,6 +169,69 @@ struct DeliveryAdminTests {
         }
     }
 
+    @Test func aSecretRotatesWithAGracePeriodAndNeitherSecretIsEverShown() async throws {
+        let old = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        let new = "whsec_c2VjcmV0LWFmdGVyLXJvdGF0aW9u"
+        try await withGateway { harness, client in
+            _ = try await client.admin(
+                "/v1/subscribers",
+                method: .post,
+                json: #"{"id":"billing","url":"https://billing.example/hooks","secret":"\#(old)"}"#
+            )
+            let rotated = try await client.admin(
+                "/v1/subscribers/billing/secret",
+                method: .post,
+                json: #"{"secret":"\#(new)"}"#
+            )
+            #expect(rotated.status == .ok)
+            #expect(!rotated.text.contains("whsec_"))
+            #expect(try rotated.json["hasSecret"] == .bool(true))
+            #expect(try rotated.json["previousSecretExpiresAt"]?.stringValue == "2026-10-27T21:14:06.512Z")
+            let stored = try #require(try await harness.store.subscriber(id: "billing"))
+            #expect(stored.secret == new)
+            #expect(stored.signingSecrets(at: harness.clock.now()) == [new, old])
+            for listing in ["/v1/subscribers", "/v1/subscribers/billing"] {
+                #expect(try await !client.admin(listing).text.contains("whsec_"))
+            }
+
+            // A grace period of its own; none at all; out of bounds; malformed.
+            let short = try await client.admin(
+                "/v1/subscribers/billing/secret",
+                method: .post,
+                json: #"{"secret":"\#(old)","gracePeriod":"1h"}"#
+            )
+            #expect(try short.json["previousSecretExpiresAt"]?.stringValue == "2026-10-26T22:14:06.512Z")
+            let immediate = try await client.admin(
+                "/v1/subscribers/billing/secret",
+                method: .post,
+                json: #"{"secret":"\#(new)","gracePeriod":"0s"}"#
+            )
+            #expect(try immediate.json["previousSecretExpiresAt"] == .null)
+            #expect(try await harness.store.subscriber(id: "billing")?.signingSecrets(at: harness.clock.now()) == [new])
+            for (body, status) in [
+                (#"{"secret":"\#(old)","gracePeriod":"8d"}"#, HTTPResponse.Status.unprocessableContent),
+                (#"{"secret":"\#(old)","gracePeriod":"99999999999999999w"}"#, .unprocessableContent),
+                (#"{"secret":"\#(old)","gracePeriod":"soon"}"#, .badRequest),
+                (#"{"secret":"plain"}"#, .badRequest), (#"{}"#, .badRequest),
+                (#"{"secret":"\#(old)","colour":"red"}"#, .badRequest),
+            ] {
+                let response = try await client.admin("/v1/subscribers/billing/secret", method: .post, json: body)
+                #expect(response.status == status, "\(body)")
+                #expect(
+                    !response.text.contains(old.dropFirst(6)) && !response.text.contains(new.dropFirst(6)),
+                    "a problem document showed a secret: \(response.text)"
+                )
+            }
+            #expect(try await harness.store.subscriber(id: "billing")?.secret == new)
+            #expect(
+                try await client.admin("/v1/subscribers/nobody/secret", method: .post, json: #"{"secret":"\#(new)"}"#)
+                    .status == .notFound
+            )
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(!metrics.text.contains("whsec_"))
+        }
+    }
+
     @Test func deliveriesAreListedAndDeadLettersRedelivered() async throws {
         try await withGateway { harness, client in
             _ = try await client.admin(

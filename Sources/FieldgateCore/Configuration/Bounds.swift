@@ -12,6 +12,8 @@ package enum Bounds {
     package static let retryScheduleEntries: ClosedRange<Int> = 0...20
     /// `delivery.maxConcurrency`, the gateway's delivery limit; a subscriber's `maxConcurrency` is 1 to it.
     package static let deliveryConcurrency: ClosedRange<Int> = 1...1024
+    /// The `gracePeriod` of a secret rotation (`POST /v1/subscribers/{id}/secret`); none ends the old secret at once.
+    package static let secretGracePeriod: ClosedRange<Duration> = .zero...(.seconds(7 * 86_400))
     /// Each `retention:` setting.
     package static let retention: ClosedRange<Duration> = .seconds(60)...(.seconds(3650 * 86_400))
     /// A tenant's `dedupeWindow`.
