@@ -90,6 +90,23 @@ enum AdminRepresentation {
         ])
     }
 
+    /// One job as `GET /v1/jobs` lists it and `GET /v1/jobs/{key}` heads its timeline.
+    static func jobSummary(_ job: JobSummary) -> JSONObject {
+        [
+            "key": .string(job.key),
+            "vendor": .string(job.vendor),
+            "tenant": .string(job.tenant),
+            "jobId": .string(job.jobID),
+            "status": .string(job.status?.rawValue),
+            "vendorStatus": job.vendorStatus?.json ?? .null,
+            "statusAt": .string(job.statusAt?.rfc3339()),
+            "updatedAt": .string(job.updatedAt.rfc3339()),
+            "lastEventAt": .string(job.lastEventAt.rfc3339()),
+            "lastEventId": .string(job.lastEventID),
+            "eventCount": .integer(job.eventCount),
+        ]
+    }
+
     static func cursor(_ sequence: Int64?) -> JSONValue {
         .string(sequence.map { String($0) })
     }
@@ -108,24 +125,15 @@ struct JobTimeline {
         }
     }
 
-    /// The last event in the timeline that said something about the status.
-    var latestStatusEvent: CanonicalEvent? {
-        events.last { $0.event.job?.status != nil }?.event
+    /// The job as the jobs listing shows it: the same rule (``JobSummary``) over the same events.
+    var summary: JobSummary? {
+        JobSummary(events: events.map { ($0.event, $0.sequence) })
     }
 
     var json: [UInt8] {
-        let first = events.first?.event
-        let latest = latestStatusEvent
-        let extra: JSONObject = [
-            "key": .string(key),
-            "vendor": .string(first?.vendor),
-            "tenant": .string(first?.tenant),
-            "jobId": .string(first?.job?.id),
-            "status": .string(latest?.job?.status?.rawValue),
-            "vendorStatus": latest?.job?.vendorStatus?.json ?? .null,
-            "updatedAt": .string(latest?.time.rfc3339()),
-            "eventCount": .integer(events.count),
-        ]
-        return AdminRepresentation.eventList(events, paged: false, extra: extra)
+        guard let summary else {
+            return AdminRepresentation.eventList(events, paged: false, extra: ["key": .string(key)])
+        }
+        return AdminRepresentation.eventList(events, paged: false, extra: AdminRepresentation.jobSummary(summary))
     }
 }

@@ -11,6 +11,7 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
     func register(on group: RouterGroup<Context>) {
         group.get("events") { request, _ in try await listEvents(request) }
         group.get("events/:id") { _, context in try await event(id: try context.parameters.require("id")) }
+        group.get("jobs") { request, _ in try await listJobs(request) }
         group.get("jobs/:key") { _, context in try await job(key: try context.parameters.require("key")) }
         group.get("quarantine") { request, _ in try await listQuarantine(request) }
         group.get("quarantine/:id") { _, context in
@@ -57,6 +58,32 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
             throw Problem.resourceNotFound("no events for job '\(key)' (a job key is vendor:tenant:jobId)")
         }
         return .json(JobTimeline(key: key, events: events).json)
+    }
+
+    func listJobs(_ request: Request) async throws -> Response {
+        let parameters = try QueryParameters(
+            request,
+            allowed: ["vendor", "tenant", "status", "updatedBefore", "limit", "cursor"]
+        )
+        var query = JobQuery(limit: try parameters.limit())
+        query.vendor = parameters.text("vendor")
+        query.tenant = parameters.text("tenant")
+        query.status = try parameters.vocabulary("status", JobStatus.allCases.map(\.rawValue))
+            .flatMap(JobStatus.init(rawValue:))
+        query.updatedBefore = try parameters.timestamp("updatedBefore")
+        if let text = parameters.text("cursor") {
+            guard let cursor = JobCursor(text: text) else {
+                throw Problem.invalidQuery("cursor '\(text)' is not a cursor this API returned")
+            }
+            query.after = cursor
+        }
+        let page = try await storeCall { try await store.jobs(query) }
+        return .json(
+            .object([
+                "jobs": .array(page.jobs.map { .object(AdminRepresentation.jobSummary($0)) }),
+                "nextCursor": .string(page.next?.text),
+            ])
+        )
     }
 
     // MARK: Quarantine

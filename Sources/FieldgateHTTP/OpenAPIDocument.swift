@@ -236,6 +236,48 @@ package enum OpenAPIDocument {
                   content: {application/json: {schema: {$ref: '#/components/schemas/StoredEvent'}}}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
+          /v1/jobs:
+            get:
+              tags: [events]
+              operationId: listJobs
+              summary: List jobs by their latest status.
+              description: |
+                One entry per job: its latest known status (the same as `GET /v1/jobs/{key}` reports) and when it last
+                moved, most recently updated first (`updatedAt`, then `key`, both descending). `updatedBefore` finds the jobs
+                that have not reported a status for a while ("stale for more than N hours"). Each job's entry is kept up to
+                date in the transaction of each of its events, so the listing reads one row per job, never the events. A job
+                updated while you page moves to the front: it may be missing from later pages, never repeated on them. A
+                bad parameter is 400 `invalid-query`.
+              security: [{adminToken: []}]
+              parameters:
+                - $ref: '#/components/parameters/VendorQuery'
+                - $ref: '#/components/parameters/TenantQuery'
+                - name: status
+                  in: query
+                  description: Only jobs whose latest known status is this canonical status.
+                  schema: {$ref: './canonical-event.schema.json#/$defs/jobStatus'}
+                - name: updatedBefore
+                  in: query
+                  description: Only jobs whose `updatedAt` is before this time (RFC 3339), exclusive.
+                  schema: {type: string, format: date-time}
+                - $ref: '#/components/parameters/Limit'
+                - $ref: '#/components/parameters/Cursor'
+              responses:
+                '200':
+                  description: A page of jobs.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [jobs, nextCursor]
+                        additionalProperties: false
+                        properties:
+                          jobs:
+                            type: array
+                            items: {$ref: '#/components/schemas/JobSummary'}
+                          nextCursor: {$ref: '#/components/schemas/NextCursor'}
+                '400': {$ref: '#/components/responses/InvalidQuery'}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
           /v1/jobs/{key}:
             get:
               tags: [events]
@@ -1101,10 +1143,51 @@ package enum OpenAPIDocument {
                   $ref: '#/components/schemas/Timestamp'
                   description: When Fieldgate received the request.
 
+            JobSummary:
+              type: object
+              required: [key, vendor, tenant, jobId, status, vendorStatus, statusAt, updatedAt, lastEventAt, lastEventId,
+                         eventCount]
+              additionalProperties: false
+              properties:
+                key:
+                  type: string
+                  description: Job key `vendor:tenant:id`; `GET /v1/jobs/{key}` is its timeline.
+                vendor: {$ref: '#/components/schemas/Vendor'}
+                tenant: {type: string}
+                jobId: {type: string}
+                status:
+                  $ref: './canonical-event.schema.json#/$defs/nullableJobStatus'
+                  description: |
+                    Status of the last event, in timeline order (event time, then acceptance order), that said anything
+                    about status; null when none did.
+                vendorStatus:
+                  $ref: './canonical-event.schema.json#/$defs/vendorStatus'
+                  description: The vendor's own code and name for that status, or null.
+                statusAt:
+                  type: [string, 'null']
+                  format: date-time
+                  description: Event time of the event that set `status`; null when `status` is null.
+                updatedAt:
+                  type: string
+                  format: date-time
+                  description: |
+                    `statusAt`, or `lastEventAt` while no event said anything about status: when the job last moved. The
+                    listing's order and `updatedBefore` use it.
+                lastEventAt:
+                  type: string
+                  format: date-time
+                  description: The latest event time among the job's events.
+                lastEventId:
+                  $ref: '#/components/schemas/EventId'
+                  description: The job's last event in timeline order.
+                eventCount: {type: integer, minimum: 1}
+
             JobTimeline:
               type: object
-              required: [key, vendor, tenant, jobId, status, vendorStatus, updatedAt, eventCount, events]
+              required: [key, vendor, tenant, jobId, status, vendorStatus, statusAt, updatedAt, lastEventAt, lastEventId,
+                         eventCount, events]
               additionalProperties: false
+              description: The job's summary (as `GET /v1/jobs` lists it) and its events.
               properties:
                 key:
                   type: string
@@ -1118,10 +1201,21 @@ package enum OpenAPIDocument {
                 vendorStatus:
                   $ref: './canonical-event.schema.json#/$defs/vendorStatus'
                   description: The vendor's own code and name for the latest known status, or null.
-                updatedAt:
+                statusAt:
                   type: [string, 'null']
                   format: date-time
                   description: Event time of the event that set `status`; null when `status` is null.
+                updatedAt:
+                  type: string
+                  format: date-time
+                  description: '`statusAt`, or `lastEventAt` while no event said anything about status.'
+                lastEventAt:
+                  type: string
+                  format: date-time
+                  description: The latest event time among the job's events.
+                lastEventId:
+                  $ref: '#/components/schemas/EventId'
+                  description: The job's last event in timeline order.
                 eventCount: {type: integer, minimum: 1}
                 events:
                   type: array

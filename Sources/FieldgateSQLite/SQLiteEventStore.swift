@@ -115,6 +115,7 @@ package final class SQLiteEventStore: EventStore {
                 row.headers, row.body, candidate.keyExpiresAt.millisecondsSinceEpoch,
             ]
         )
+        try SQLiteJobs.record(event, sequence: database.lastInsertedRowID, in: database)
         return .inserted(event)
     }
 
@@ -174,10 +175,10 @@ package final class SQLiteEventStore: EventStore {
 
     package func deleteEvents(receivedBefore instant: UTCTimestamp, now: UTCTimestamp, limit: Int) async throws -> Int {
         try await commits.write { database in
-            let ids = try String.fetchAll(
+            let rows = try Row.fetchAll(
                 database,
                 sql: """
-                    SELECT id FROM event
+                    SELECT id, jobKey FROM event
                     WHERE receivedAt < ? AND (keyExpiresAt IS NULL OR keyExpiresAt <= ?)
                       AND (chainExpiresAt IS NULL OR chainExpiresAt <= ?)
                     ORDER BY receivedAt LIMIT ?
@@ -186,7 +187,8 @@ package final class SQLiteEventStore: EventStore {
                     instant.millisecondsSinceEpoch, now.millisecondsSinceEpoch, now.millisecondsSinceEpoch, limit,
                 ]
             )
-            guard !ids.isEmpty else { return 0 }
+            guard !rows.isEmpty else { return 0 }
+            let ids = rows.map { $0["id"] as String }
             let list = SQLiteSchema.placeholders(ids.count)
             let arguments = StatementArguments(ids)
             try database.execute(
@@ -196,6 +198,7 @@ package final class SQLiteEventStore: EventStore {
             )
             try database.execute(sql: "DELETE FROM delivery WHERE eventID IN \(list)", arguments: arguments)
             try database.execute(sql: "DELETE FROM event WHERE id IN \(list)", arguments: arguments)
+            try SQLiteJobs.rebuild(keys: Set(rows.compactMap { $0["jobKey"] as String? }), in: database)
             return ids.count
         }
     }
@@ -372,6 +375,12 @@ struct SQLFilter {
         guard let value else { return }
         conditions.append(condition)
         arguments += [value]
+    }
+
+    /// Adds `condition` with one `?` per value.
+    mutating func add(_ condition: String, values: [any DatabaseValueConvertible]) {
+        conditions.append(condition)
+        arguments += StatementArguments(values)
     }
 
     var whereClause: String {

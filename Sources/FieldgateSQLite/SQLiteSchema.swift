@@ -146,6 +146,33 @@ enum SQLiteSchema {
                     """
             )
         }
+        migrator.registerMigration("v5: one row per job for the jobs listing") { database in
+            try database.execute(
+                sql: """
+                    -- Kept in each event's transaction (SQLiteJobs.record); GET /v1/jobs reads only this table.
+                    CREATE TABLE job (
+                        key TEXT PRIMARY KEY NOT NULL,
+                        vendor TEXT NOT NULL,
+                        tenant TEXT NOT NULL,
+                        jobId TEXT NOT NULL,
+                        status TEXT,
+                        vendorStatusCode TEXT,
+                        vendorStatusName TEXT,
+                        statusAt INTEGER,
+                        statusSequence INTEGER,
+                        lastEventAt INTEGER NOT NULL,
+                        lastEventID TEXT NOT NULL,
+                        lastSequence INTEGER NOT NULL,
+                        eventCount INTEGER NOT NULL,
+                        updatedAt INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX job_updated ON job (updatedAt, key);
+                    CREATE INDEX job_tenant ON job (vendor, tenant, updatedAt, key);
+                    CREATE INDEX job_status ON job (status, updatedAt, key);
+                    """
+            )
+            try SQLiteJobs.rebuildAll(in: database)
+        }
         return migrator
     }
 

@@ -176,6 +176,10 @@ struct AdminAPITests {
             ]
         )
         #expect(timeline.events.map(\.sequence) == [2, 1, 4, 3])
-        #expect(timeline.latestStatusEvent?.job?.status == .offSite)
+        let summary = try? #require(timeline.summary)
+        #expect(summary?.status == .offSite)
+        #expect(summary?.statusAt == UTCTimestamp(millisecondsSinceEpoch: 5 * 60_000))
+        #expect(summary?.lastEventAt == UTCTimestamp(millisecondsSinceEpoch: 9 * 60_000))
+        #expect(summary?.lastEventID == timeline.events.last?.event.id)
     }
 }

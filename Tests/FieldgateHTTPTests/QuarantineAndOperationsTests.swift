@@ -297,6 +297,7 @@ struct UnavailableStore: EventStore {
     func purgeExpiredKeys(before instant: UTCTimestamp) async throws -> Int { throw Down() }
     func events(_ query: EventQuery) async throws -> Page<StoredEvent> { throw Down() }
     func events(jobKey: String) async throws -> [StoredEvent] { throw Down() }
+    func jobs(_ query: JobQuery) async throws -> JobPage { throw Down() }
     func events(after sequence: Int64, limit: Int) async throws -> [StoredEvent] { throw Down() }
     func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest> { throw Down() }
     func quarantinedRequest(id: String) async throws -> QuarantinedRequest? { throw Down() }

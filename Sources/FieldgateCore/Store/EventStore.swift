@@ -42,6 +42,13 @@ package protocol EventStore: Sendable {
     /// Every event of one job (`vendor:tenant:id`), in acceptance order.
     func events(jobKey: String) async throws -> [StoredEvent]
 
+    /// Jobs matching `query`, most recently updated first (``JobSummary/updatedAt``, then key), at most
+    /// `query.limit`.
+    ///
+    /// Each job's summary is kept up to date in the transaction of each of its events (and when retention deletes
+    /// events), so a listing reads one row per job and never the events.
+    func jobs(_ query: JobQuery) async throws -> JobPage
+
     /// Quarantined requests matching `query`, newest first.
     func quarantinedRequests(_ query: QuarantineQuery) async throws -> Page<QuarantinedRequest>
 

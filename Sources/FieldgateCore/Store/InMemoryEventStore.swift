@@ -15,6 +15,7 @@ package final class InMemoryEventStore: EventStore {
         /// Acceptance order, oldest first.
         var eventOrder: [String] = []
         var quarantined: [QuarantinedRequest] = []
+        var jobs: [String: JobSummary] = [:]
         var nextSequence: Int64 = 1
     }
 
@@ -49,6 +50,11 @@ package final class InMemoryEventStore: EventStore {
         )
         state.events[event.id] = StoredEvent(event: event, raw: candidate.raw, sequence: state.nextSequence)
         state.eventOrder.append(event.id)
+        if let key = event.job?.key {
+            state.jobs[key] =
+                state.jobs[key]?.applying(event, sequence: state.nextSequence)
+                ?? JobSummary(first: event, sequence: state.nextSequence)
+        }
         state.nextSequence += 1
         return .inserted(event)
     }
@@ -81,8 +87,17 @@ package final class InMemoryEventStore: EventStore {
                 }
                 deleted.insert(id)
             }
-            for id in deleted { state.events[id] = nil }
+            var jobKeys: Set<String> = []
+            for id in deleted {
+                if let key = state.events[id]?.event.job?.key { jobKeys.insert(key) }
+                state.events[id] = nil
+            }
             state.eventOrder.removeAll { deleted.contains($0) }
+            for key in jobKeys {
+                state.jobs[key] = JobSummary(
+                    events: state.events.values.filter { $0.event.job?.key == key }.map { ($0.event, $0.sequence) }
+                )
+            }
             return deleted.count
         }
     }
@@ -142,6 +157,13 @@ package final class InMemoryEventStore: EventStore {
     package func events(jobKey: String) async throws -> [StoredEvent] {
         state.withLock { state in
             state.eventOrder.compactMap { state.events[$0] }.filter { $0.event.job?.key == jobKey }
+        }
+    }
+
+    package func jobs(_ query: JobQuery) async throws -> JobPage {
+        state.withLock { state in
+            let fetched = state.jobs.values.filter(query.matches).sorted { JobCursor($1) < JobCursor($0) }
+            return JobPage(fetched: Array(fetched.prefix(query.limit + 1)), limit: query.limit)
         }
     }
 
