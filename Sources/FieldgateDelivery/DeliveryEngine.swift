@@ -28,6 +28,8 @@ package final class DeliveryEngine: Service, Sendable {
         /// How much of a response body is read: a receiver's answer says nothing the status does not, and one
         /// that streams forever must not hold the attempt or the memory.
         package var maximumResponseBytes = 16 * 1024
+        /// A subscriber failing without a success for this long is disabled (`delivery.disableAfter`).
+        package var disableAfter: Duration? = .seconds(5 * 86_400)
         /// Where deliveries may go (`delivery.allowNetworks`).
         package var networkPolicy = NetworkPolicy()
         /// The HTTP client settings every pinned client is made with (``clientConfiguration`` by default).
@@ -269,7 +271,22 @@ package final class DeliveryEngine: Service, Sendable {
             ).recordMilliseconds(attempt.durationMilliseconds)
         }
         do {
-            try await store.record(attempt)
+            let recorded = try await store.record(attempt, disableAfter: configuration.disableAfter)
+            if let reason = recorded.disabledReason {
+                logger.warning(
+                    "subscriber disabled",
+                    metadata: ["subscriber": "\(subscriber.id)", "reason": "\(reason)"]
+                )
+                if let metrics {
+                    Counter(
+                        label: "fieldgate_subscribers_disabled_total",
+                        dimensions: [
+                            ("subscriber", subscriber.id), ("cause", result == .subscriberGone ? "gone" : "failing"),
+                        ],
+                        factory: metrics
+                    ).increment()
+                }
+            }
         } catch {
             // The lease runs out and the delivery is sent again: at least once, with the same webhook-id.
             logger.error("recording a delivery attempt failed", metadata: ["error": "\(error)"])

@@ -106,6 +106,7 @@ struct Serve: AsyncParsableCommand {
         var engineConfiguration = DeliveryEngine.Configuration()
         engineConfiguration.maximumConcurrency = configuration.delivery.maxConcurrency
         engineConfiguration.networkPolicy = configuration.delivery.networkPolicy
+        engineConfiguration.disableAfter = configuration.delivery.disableAfter
         let engine = DeliveryEngine(
             store: store,
             clock: clock,
@@ -145,6 +146,7 @@ struct Serve: AsyncParsableCommand {
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "fieldgate"),
             services: [
                 engine,
+                BacklogGauges(store: store, clock: clock, metrics: metrics.factory, logger: logger),
                 RetentionService(
                     events: store,
                     deliveries: store,

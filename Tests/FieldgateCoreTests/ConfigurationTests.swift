@@ -64,6 +64,7 @@ struct ConfigurationTests {
         #expect(configuration.storage == .sqlite(path: "fieldgate.db"))
         #expect(configuration.tenants.isEmpty)
         #expect(configuration.retention == GatewayConfiguration.Retention())
+        #expect(configuration.delivery.disableAfter == .seconds(5 * 86_400))
         #expect(configuration.retention.events == .seconds(90 * 86_400))
         #expect(configuration.retention.quarantine == .seconds(30 * 86_400))
         #expect(configuration.retention.deliveries == .seconds(30 * 86_400))
@@ -111,6 +112,11 @@ struct ConfigurationTests {
         ),
         ("delivery: {maxConcurrency: 0}\n", 1, "delivery.maxConcurrency 0 is out of range"),
         ("delivery: {retries: 3}\n", 1, "unknown key 'delivery.retries'"),
+        (
+            "delivery: {disableAfter: 30s}\n", 1,
+            "delivery.disableAfter '30s' is out of range: it must be from 1m to 365d"
+        ),
+        ("delivery: {disableAfter: never}\n", 1, "not a duration"),
         ("retention: {events: 30s}\n", 1, "retention.events '30s' is out of range: it must be from 1m to 3650d"),
         ("retention:\n  quarantine: 99999999999999999w\n", 2, "retention.quarantine"),
         ("retention: {deliveries: forever}\n", 1, "not a duration"),

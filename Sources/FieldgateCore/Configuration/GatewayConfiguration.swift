@@ -21,6 +21,8 @@ package struct GatewayConfiguration: Sendable {
         package var maxConcurrency = 64
         /// Blocks of refused addresses (loopback, private, …) that deliveries may go to nonetheless (CONTRACT §7).
         package var allowNetworks: [IPNetwork] = []
+        /// A subscriber whose every attempt failed for this long, without a single success, is disabled (as Svix).
+        package var disableAfter: Duration = .seconds(5 * 86_400)
         package init() {}
 
         /// Where deliveries may go.
@@ -199,6 +201,10 @@ package struct GatewayConfiguration: Sendable {
                 delivery.maxConcurrency = try Self.bounded(value) { text throws(Bounds.Violation) in
                     try Bounds.count(text, of: "delivery.maxConcurrency", in: Bounds.deliveryConcurrency)
                 }
+            case "disableAfter":
+                delivery.disableAfter = try Self.bounded(value) { text throws(Bounds.Violation) in
+                    try Bounds.duration(text, of: "delivery.disableAfter", in: Bounds.disableAfter)
+                }
             case "allowNetworks":
                 for element in try value.sequence(named: "delivery.allowNetworks") {
                     guard let text = element.scalar, let network = IPNetwork(text) else {
@@ -213,7 +219,7 @@ package struct GatewayConfiguration: Sendable {
             default:
                 throw ConfigurationError(
                     line: value.line,
-                    "unknown key 'delivery.\(key)' (expected allowNetworks, maxConcurrency)"
+                    "unknown key 'delivery.\(key)' (expected allowNetworks, disableAfter, maxConcurrency)"
                 )
             }
         }
