@@ -32,6 +32,7 @@ cat >"$work/fieldgate.yaml" <<YAML
 server: {host: 127.0.0.1, port: $gateway_port}
 storage: {sqlite: $work/delivery.db}
 admin: {token: measure}
+delivery: {allowNetworks: [127.0.0.0/8]}
 tenants:
   - {vendor: techlink, tenant: demo-techlink}
 subscribers:
