@@ -134,6 +134,7 @@ var package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -202,7 +203,7 @@ var package = Package(
         .testTarget(
             name: "ServeProcessTests",
             dependencies: [
-                "FieldgateModel", "FieldgateTestSupport", "fieldgate",
+                "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateTestSupport", "fieldgate",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -233,6 +233,19 @@ package final class DeliveryEngine: Service, Sendable {
                     state.withLock { $0.pausedUntil[subscriber.id] = at }
                 }
             }
+        } catch  where Task.isCancelled {
+            // A shutdown that ran out of time cut the attempt short: it counts as nothing, and its lease is given
+            // back so that the delivery goes out again at once (another instance, or this one after the restart).
+            do {
+                try await store.releaseLeases(deliveryIDs: [delivery.id])
+                logger.info(
+                    "delivery released at shutdown",
+                    metadata: ["delivery.id": "\(delivery.id)", "subscriber": "\(subscriber.id)"]
+                )
+            } catch {
+                logger.error("releasing a delivery at shutdown failed", metadata: ["error": "\(error)"])
+            }
+            return
         } catch let refused as DestinationRefused {
             failure = "destination refused: \(refused.reason)"
             result = retry(after: nil)

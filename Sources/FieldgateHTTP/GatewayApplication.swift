@@ -54,11 +54,13 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
     router.get("readyz") { _, context in
         do {
             try await dependencies.pipeline.store.checkWritable()
-            return Response.json(#"{"status":"ready"}"#.utf8.map { $0 })
+            return Response.json(#"{"status":"ready","store":"writable"}"#.utf8.map { $0 })
         } catch {
+            // The cause goes to the log only: /readyz answers anyone, and database errors name paths and internals.
             context.logger.error("readiness check failed", metadata: ["error": "\(error)"])
             dependencies.metrics.countStoreError(operation: "readiness")
-            return Problem.storeUnavailable("the event store does not take writes: \(error)").response
+            return Problem.storeUnavailable("the event store does not take writes; the gateway's log says why")
+                .response
         }
     }
     router.get("metrics") { _, _ in

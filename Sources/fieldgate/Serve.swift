@@ -7,6 +7,8 @@ import FieldgateSQLite
 import FieldgateVendors
 import Hummingbird
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 import class Foundation.FileManager
 import class Foundation.ProcessInfo
@@ -21,13 +23,14 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive vendor webhooks over HTTP, store their canonical events durably and serve the admin API.",
         discussion: """
             Without --config, ./fieldgate.yaml is used if it exists, otherwise a built-in demo configuration \
-            (one tenant per vendor, admin token 'demo-admin-token'; see README). Events, dedupe keys and \
+            (one tenant per vendor, admin token 'demo-admin-token'; see README), which listens on loopback \
+            only: with the demo token, --host other than loopback is refused. Events, dedupe keys and \
             quarantined requests go to the SQLite file named by storage.sqlite (default ./fieldgate.db); a \
-            request is answered 202 only after its event is on disk.
+            request is answered 202 only after its event is on disk; retention: deletes what is older.
 
             Routes: POST /webhooks/{vendor}/{tenant}/… (ingest), /v1/… (admin API, bearer admin.token), \
             GET /healthz, /readyz, /metrics, /openapi.yaml. SIGTERM or SIGINT stops accepting connections and \
-            lets requests in flight finish.
+            lets requests and deliveries in flight finish for at most server.shutdownTimeout (default 30s).
             """
     )
 
@@ -61,6 +64,17 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "fieldgate")
 
         let (configuration, source) = try loadConfiguration()
+        let host = host ?? configuration.server.host
+        let port = port ?? configuration.server.port
+        // The demo's admin token is printed in the README: an admin API anyone can reach must not accept it.
+        if configuration.adminToken == DemoConfiguration.adminToken, !Self.isLoopback(host) {
+            printError(
+                "fieldgate: refusing to listen on \(host) with the demo admin token '\(DemoConfiguration.adminToken)', "
+                    + "which is public; listen on 127.0.0.1 or ::1, or write a fieldgate.yaml with an admin.token "
+                    + "of your own (see README)"
+            )
+            throw ExitCode(2)
+        }
         let directory: TenantDirectory
         do {
             directory = try TenantDirectory(configuration: configuration, adapters: BuiltInVendors.adapters)
@@ -135,8 +149,6 @@ struct Serve: AsyncParsableCommand {
             broadcast: broadcast,
             delivery: configuration.delivery
         )
-        let host = host ?? configuration.server.host
-        let port = port ?? configuration.server.port
         if configuration.adminToken == nil {
             logger.warning("admin.token is not set: the /v1 admin API answers 401 to every request")
         }
@@ -166,6 +178,11 @@ struct Serve: AsyncParsableCommand {
                 "  tenants:  \(configuration.tenants.map { "\($0.vendor)/\($0.tenant)" }.joined(separator: ", "))",
             ]
             if demo {
+                lines.insert(
+                    "  demo:     bound to \(host) only (loopback): its admin token is public, so it refuses any "
+                        + "other address",
+                    at: 3
+                )
                 lines += [
                     "Send a sample event:",
                     "  curl -sS -X POST \(base)/webhooks/techlink/demo-techlink -H 'Content-Type: application/json' "
@@ -177,7 +194,16 @@ struct Serve: AsyncParsableCommand {
             }
             printOutput(lines.joined(separator: "\n"))
         }
-        try await app.runService()
+        // SIGTERM or SIGINT: stop accepting, let requests and deliveries in flight finish for at most
+        // server.shutdownTimeout, then cancel what is left (deliveries give their leases back for another attempt).
+        var group = ServiceGroupConfiguration(
+            services: [app],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        group.maximumGracefulShutdownDuration = configuration.server.shutdownTimeout
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
         logger.info("fieldgate stopped")
     }
 
@@ -201,6 +227,15 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
+extension Serve {
+    /// Whether `host` can only be reached from this machine.
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        guard case .v4(let address)? = IPAddress(literal: host) else { return false }
+        return address >> 24 == 127
+    }
+}
+
 /// Standard output, flushed at once: the listening line is what scripts and tests wait for.
 func printOutput(_ text: String) {
     writeAll(STDOUT_FILENO, Array((text + "\n").utf8))
@@ -209,6 +244,8 @@ func printOutput(_ text: String) {
 /// What `fieldgate serve` runs with when there is no `fieldgate.yaml`: one tenant per vendor, documented in the
 /// README, so the quick start works on a fresh clone.
 enum DemoConfiguration {
+    static let adminToken = "demo-admin-token"
+
     static let yaml = """
         server: {host: 127.0.0.1, port: 8080, maxBodyBytes: 1048576}
         storage: {sqlite: fieldgate.db}

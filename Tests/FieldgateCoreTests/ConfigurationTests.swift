@@ -65,6 +65,7 @@ struct ConfigurationTests {
         #expect(configuration.tenants.isEmpty)
         #expect(configuration.retention == GatewayConfiguration.Retention())
         #expect(configuration.delivery.disableAfter == .seconds(5 * 86_400))
+        #expect(configuration.server.shutdownTimeout == .seconds(30))
         #expect(configuration.retention.events == .seconds(90 * 86_400))
         #expect(configuration.retention.quarantine == .seconds(30 * 86_400))
         #expect(configuration.retention.deliveries == .seconds(30 * 86_400))
@@ -112,6 +113,10 @@ struct ConfigurationTests {
         ),
         ("delivery: {maxConcurrency: 0}\n", 1, "delivery.maxConcurrency 0 is out of range"),
         ("delivery: {retries: 3}\n", 1, "unknown key 'delivery.retries'"),
+        (
+            "server: {shutdownTimeout: 0s}\n", 1,
+            "server.shutdownTimeout '0s' is out of range: it must be from 1s to 10m"
+        ),
         (
             "delivery: {disableAfter: 30s}\n", 1,
             "delivery.disableAfter '30s' is out of range: it must be from 1m to 365d"

@@ -14,6 +14,8 @@ package enum Bounds {
     package static let deliveryConcurrency: ClosedRange<Int> = 1...1024
     /// The `gracePeriod` of a secret rotation (`POST /v1/subscribers/{id}/secret`); none ends the old secret at once.
     package static let secretGracePeriod: ClosedRange<Duration> = .zero...(.seconds(7 * 86_400))
+    /// `server.shutdownTimeout`.
+    package static let shutdownTimeout: ClosedRange<Duration> = .seconds(1)...(.seconds(600))
     /// `delivery.disableAfter`.
     package static let disableAfter: ClosedRange<Duration> = .seconds(60)...(.seconds(365 * 86_400))
     /// Each `retention:` setting.

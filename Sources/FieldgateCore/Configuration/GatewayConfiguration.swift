@@ -12,6 +12,8 @@ package struct GatewayConfiguration: Sendable {
         package var host = "127.0.0.1"
         package var port = 8080
         package var maxBodyBytes = 1_048_576
+        /// How long a graceful stop (SIGTERM, SIGINT) may take before what is still running is cancelled.
+        package var shutdownTimeout: Duration = .seconds(30)
         package init() {}
     }
 
@@ -183,10 +185,14 @@ package struct GatewayConfiguration: Sendable {
                     throw ConfigurationError(line: value.line, "server.maxBodyBytes must be a positive number of bytes")
                 }
                 server.maxBodyBytes = limit
+            case "shutdownTimeout":
+                server.shutdownTimeout = try bounded(value) { text throws(Bounds.Violation) in
+                    try Bounds.duration(text, of: "server.shutdownTimeout", in: Bounds.shutdownTimeout)
+                }
             default:
                 throw ConfigurationError(
                     line: value.line,
-                    "unknown key 'server.\(key)' (expected host, port, maxBodyBytes)"
+                    "unknown key 'server.\(key)' (expected host, port, maxBodyBytes, shutdownTimeout)"
                 )
             }
         }
