@@ -173,7 +173,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
                         code: "destination-refused",
                         status: 422,
                         title: "Destination refused",
-                        detail: "url '\(url)': \(refusal)"
+                        detail: "url refused: \(refusal)"
                     )
                 }
                 subscriber.url = url

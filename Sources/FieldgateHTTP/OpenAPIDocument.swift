@@ -750,7 +750,9 @@ package enum OpenAPIDocument {
               tags: [operations]
               operationId: getReadiness
               summary: Readiness probe.
-              description: Answers 200 when the event store is reachable, 503 `store-unavailable` otherwise.
+              description: |
+                Answers 200 when a write to the event store just succeeded, 503 `store-unavailable` otherwise. The problem
+                document names no cause (this route needs no authentication); the gateway's log does.
               security: []
               responses:
                 '200':
@@ -759,9 +761,9 @@ package enum OpenAPIDocument {
                     application/json:
                       schema:
                         type: object
-                        required: [status]
+                        required: [status, store]
                         additionalProperties: false
-                        properties: {status: {const: ready}}
+                        properties: {status: {const: ready}, store: {const: writable}}
                 '503': {$ref: '#/components/responses/ServiceUnavailable'}
           /metrics:
             get:

@@ -327,7 +327,8 @@ package struct GatewayConfiguration: Sendable {
             throw ConfigurationError(line: node["url"]?.line ?? node.line, "subscriber url '\(url)' must be http(s)")
         }
         if let refusal = delivery.networkPolicy.refusal(forURL: url) {
-            throw ConfigurationError(line: node["url"]?.line ?? node.line, "subscriber url '\(url)': \(refusal)")
+            // The refusal names the address; the URL is not repeated (its user information may be a secret).
+            throw ConfigurationError(line: node["url"]?.line ?? node.line, "subscriber url refused: \(refusal)")
         }
         let secret = try node.optionalString("secret")
         if let secret, !SubscriberSecret.isValid(secret) {
