@@ -45,9 +45,8 @@ final class PinnedHTTPClients: Sendable {
                 return (entry.client, [])
             }
             var configuration = self.configuration
-            if !destination.isLiteral {
-                configuration.dnsOverride = [destination.host: "\(destination.address)"]
-            }
+            // Literal hosts too: one AsyncHTTPClient does not read as an address (`2130706433`) it would resolve.
+            configuration.dnsOverride = [destination.host: "\(destination.address)"]
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             state.entries[destination] = Entry(client: client, users: 1, lastUse: state.tick)
             var evicted: [HTTPClient] = []

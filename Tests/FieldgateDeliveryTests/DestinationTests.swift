@@ -136,6 +136,29 @@ struct DestinationTests {
         }
     }
 
+    /// A literal written the legacy way is the address it connects to: refused as loopback, delivered when allowed.
+    @Test func aLegacyLiteralIsCheckedAsTheAddressItIs() async throws {
+        let receiver = Receiver()
+        try await receiver.serve { url in
+            let port = url.split(separator: ":").last!.split(separator: "/").first!
+            let legacy = "http://2130706433:\(port)/hook"
+            try await withHarness([Subscriber(id: "legacy", url: legacy, retrySchedule: [])], policy: NetworkPolicy()) {
+                harness in
+                try await harness.accept(workOrder: "L1", code: 22)
+                let dead = try #require(
+                    try await harness.running { try await harness.waitUntil("legacy", count: 1, are: [.dead]) }.first
+                )
+                #expect(dead.lastError?.contains("127.0.0.1 is a loopback address") == true)
+            }
+            #expect(receiver.received.isEmpty)
+            try await withHarness([Subscriber(id: "legacy", url: legacy)]) { harness in
+                try await harness.accept(workOrder: "L2", code: 22)
+                _ = try await harness.running { try await harness.waitUntil("legacy", count: 1, are: [.delivered]) }
+            }
+            #expect(receiver.received.count == 1)
+        }
+    }
+
     /// DNS rebinding: a name is checked by the address it resolves to at every attempt, and the connection goes to
     /// exactly the address that was checked, with the subscriber's host kept in `Host`.
     @Test func aNameIsCheckedByWhatItResolvesToAtEveryAttempt() async throws {
