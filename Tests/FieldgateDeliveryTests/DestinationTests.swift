@@ -136,6 +136,14 @@ struct DestinationTests {
         }
     }
 
+    /// The system resolver reads `localhost` from the hosts file (no DNS query leaves the machine), and the policy
+    /// refuses what it resolves to.
+    @Test func theSystemResolverAnswersLocalhostAsLoopback() async throws {
+        let addresses = try await SystemAddressResolver().addresses(host: "localhost", port: 80)
+        #expect(addresses.contains(IPAddress(literal: "127.0.0.1")!) || addresses.contains(IPAddress(literal: "::1")!))
+        #expect(addresses.allSatisfy { NetworkPolicy().refusal(for: $0) != nil })
+    }
+
     /// A literal written the legacy way is the address it connects to: refused as loopback, delivered when allowed.
     @Test func aLegacyLiteralIsCheckedAsTheAddressItIs() async throws {
         let receiver = Receiver()
