@@ -33,6 +33,8 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
     ],
     targets: [
         // MARK: Canonical model: no server, storage or crypto dependencies.
@@ -69,6 +71,20 @@ var package = Package(
                 "FieldgateModel",
                 "FieldgateCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+
+        // MARK: Stores: PostgreSQL, for several gateway instances on one database.
+        .target(
+            name: "FieldgatePostgres",
+            dependencies: [
+                "FieldgateModel",
+                "FieldgateCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -126,6 +142,7 @@ var package = Package(
                 "FieldgateCore",
                 "FieldgateVendors",
                 "FieldgateSQLite",
+                "FieldgatePostgres",
                 "FieldgateHTTP",
                 "FieldgateDelivery",
                 "FieldgateLoad",
@@ -160,7 +177,7 @@ var package = Package(
         .testTarget(
             name: "FieldgateStoreTests",
             dependencies: [
-                "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateTestSupport",
+                "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgatePostgres", "FieldgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -21,8 +21,10 @@ package final class DeliveryEngine: Service, Sendable {
         /// A claimed delivery is reserved for its subscriber's timeout plus this: a live sender is not overtaken, and
         /// after a crash the delivery is sent again that soon.
         package var leaseMargin: Duration = .seconds(5)
-        /// How often an idle engine looks for work it was not told about (another instance, a lease run out).
-        package var idlePoll: Duration = .seconds(1)
+        /// How often an idle engine looks for work it was not told about. The store announces every commit (its
+        /// own and, on a shared store, every instance's) and leases that run out are due times, so this is only a
+        /// safety net for an announcement that was lost.
+        package var idlePoll: Duration = .seconds(30)
         /// The longest `Retry-After` honoured.
         package var maximumRetryAfter: Duration = .seconds(36_000)
         /// How much of a response body is read: a receiver's answer says nothing the status does not, and one
@@ -46,6 +48,8 @@ package final class DeliveryEngine: Service, Sendable {
     let configuration: Configuration
     /// Attempts by subscriber and result, and their durations; nil records nothing.
     let metrics: (any MetricsFactory)?
+    /// Commits announced by the store: new events and deliveries made due, by any instance.
+    let changes: StoreChanges?
     private let wakeup = Wakeup()
     private let state = Mutex(State())
 
@@ -66,8 +70,10 @@ package final class DeliveryEngine: Service, Sendable {
         jitter: any JitterSource = RandomJitter(),
         logger: Logger,
         configuration: Configuration = Configuration(),
-        metrics: (any MetricsFactory)? = nil
+        metrics: (any MetricsFactory)? = nil,
+        changes: StoreChanges? = nil
     ) {
+        self.changes = changes
         self.store = store
         self.resolver = resolver
         self.clients = PinnedHTTPClients(configuration: configuration.http)
@@ -96,6 +102,8 @@ package final class DeliveryEngine: Service, Sendable {
     package func wake() { wakeup.signal() }
 
     package func run() async throws {
+        let listener = changes?.listen(to: .everything)
+        defer { listener?.stop() }
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let now = clock.now()
@@ -142,7 +150,7 @@ package final class DeliveryEngine: Service, Sendable {
                     }
                 }
                 if claimed.isEmpty || claimed.count < free {
-                    await waitForWork(now: now, canClaim: free > claimed.count)
+                    await waitForWork(now: now, canClaim: free > claimed.count, listener: listener)
                 }
             }
         }
@@ -151,7 +159,7 @@ package final class DeliveryEngine: Service, Sendable {
     }
 
     /// Waits for a wake-up, the next due time, or the idle poll, whichever is first.
-    private func waitForWork(now: UTCTimestamp, canClaim: Bool) async {
+    private func waitForWork(now: UTCTimestamp, canClaim: Bool, listener: StoreChanges.Listener?) async {
         var deadline = UTCTimestamp(
             millisecondsSinceEpoch: now.millisecondsSinceEpoch + configuration.idlePoll.milliseconds
         )
@@ -168,6 +176,7 @@ package final class DeliveryEngine: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await clock.sleep(until: until) }
             group.addTask { await wakeup.wait() }
+            if let listener { group.addTask { await listener.wait() } }
             group.addTask { try? await gracefulShutdown() }
             await group.next()
             group.cancelAll()

@@ -7,41 +7,15 @@ import Synchronization
 
 import struct NIOCore.ByteBuffer
 
-/// Tells every open live stream that new events were stored.
-package final class EventBroadcast: Sendable {
-    private let listeners = Mutex<[Int: Wakeup]>([:])
-    private let nextID = Mutex(0)
-
-    package init() {}
-
-    package func notify() {
-        for listener in listeners.withLock({ Array($0.values) }) { listener.signal() }
-    }
-
-    func listen() -> (id: Int, wakeup: Wakeup) {
-        let wakeup = Wakeup()
-        let id = nextID.withLock { id in
-            id += 1
-            return id
-        }
-        listeners.withLock { $0[id] = wakeup }
-        return (id, wakeup)
-    }
-
-    func stopListening(_ id: Int) {
-        _ = listeners.withLock { $0.removeValue(forKey: id) }
-    }
-}
-
 /// `GET /v1/stream`: accepted events as Server-Sent Events, for dashboards and debugging without a receiver.
 ///
 /// The stream reads from the store, not from memory: `Last-Event-ID` resumes exactly after the last event a client
-/// saw, and events accepted by another instance on the same store arrive too (within the poll interval).
+/// saw. It waits for the store to announce a commit rather than polling, so events accepted by another instance on
+/// a shared store arrive as soon as that instance's NOTIFY does.
 struct EventStream: Sendable {
     let store: any EventStore
-    let broadcast: EventBroadcast
+    let changes: StoreChanges
     var keepAlive: Duration = .seconds(15)
-    var poll: Duration = .seconds(1)
     static let page = 200
 
     func response(_ request: Request) async throws -> Response {
@@ -77,18 +51,18 @@ struct EventStream: Sendable {
         }
         let resumeAfter = start
         let store = self.store
-        let broadcast = self.broadcast
+        let changes = self.changes
         let keepAlive = self.keepAlive
-        let poll = self.poll
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
             body: ResponseBody { writer in
-                let (id, wakeup) = broadcast.listen()
-                defer { broadcast.stopListening(id) }
+                // Listening starts before the first read: a commit between the two wakes the loop at once.
+                let listener = changes.listen(to: .events)
+                defer { listener.stop() }
                 var after = resumeAfter
-                var quiet = Duration.zero
                 try await writer.write(ByteBuffer(string: ": fieldgate live stream\n\n"))
+                var lastWrite = ContinuousClock.now
                 while !Task.isCancelled, !Task.isShuttingDownGracefully {
                     let events = try await store.events(after: after, limit: Self.page)
                     var frames: [UInt8] = []
@@ -103,17 +77,16 @@ struct EventStream: Sendable {
                     }
                     if !frames.isEmpty {
                         try await writer.write(ByteBuffer(bytes: frames))
-                        quiet = .zero
+                        lastWrite = .now
                     }
                     if events.count == Self.page { continue }
-                    let woken = await Self.wait(for: wakeup, upTo: poll)
-                    if !woken {
-                        quiet += poll
-                        if quiet >= keepAlive {
-                            try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                            quiet = .zero
-                        }
+                    let quiet = ContinuousClock.now - lastWrite
+                    if quiet >= keepAlive {
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        lastWrite = .now
+                        continue
                     }
+                    _ = await Self.wait(for: listener.wakeup, upTo: keepAlive - quiet)
                 }
                 try await writer.finish(nil)
             }

@@ -17,8 +17,8 @@ package struct GatewayDependencies: Sendable {
     package var deliveries: (any DeliveryStore)?
     /// Wakes the delivery engine after an admin change made deliveries due.
     package var wakeDeliveries: @Sendable () -> Void
-    /// Wakes the live streams; the composition root calls `notify()` from the pipeline's `onAccepted`.
-    package var broadcast: EventBroadcast
+    /// The store's commit announcements: the live streams wait on them.
+    package var changes: StoreChanges
     /// `delivery:` of the configuration: the bounds and the network policy subscribers are checked against.
     package var delivery: GatewayConfiguration.Delivery
 
@@ -29,7 +29,7 @@ package struct GatewayDependencies: Sendable {
         logger: Logger,
         deliveries: (any DeliveryStore)? = nil,
         wakeDeliveries: @escaping @Sendable () -> Void = {},
-        broadcast: EventBroadcast = EventBroadcast(),
+        changes: StoreChanges = StoreChanges(),
         delivery: GatewayConfiguration.Delivery = GatewayConfiguration.Delivery()
     ) {
         self.pipeline = pipeline
@@ -38,7 +38,7 @@ package struct GatewayDependencies: Sendable {
         self.logger = logger
         self.deliveries = deliveries
         self.wakeDeliveries = wakeDeliveries
-        self.broadcast = broadcast
+        self.changes = changes
         self.delivery = delivery
     }
 }
@@ -80,7 +80,7 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
 
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: dependencies.adminToken))
     AdminRoutes(pipeline: dependencies.pipeline).register(on: admin)
-    let stream = EventStream(store: dependencies.pipeline.store, broadcast: dependencies.broadcast)
+    let stream = EventStream(store: dependencies.pipeline.store, changes: dependencies.changes)
     admin.get("stream") { request, _ in try await stream.response(request) }
     if let deliveries = dependencies.deliveries {
         DeliveryRoutes(

@@ -10,6 +10,8 @@ extension Problem {
     package var response: Response {
         var headers: HTTPFields = [.contentType: Problem.mediaType]
         if status == 405 { headers[.allow] = "POST" }
+        // 503 is always temporary here (the store is unreachable or busy): say when to come back.
+        if status == 503 { headers[.retryAfter] = Problem.retryAfterSeconds }
         var bytes: [UInt8] = []
         json.write(into: &bytes)
         return Response(
@@ -18,6 +20,10 @@ extension Problem {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
         )
     }
+
+    /// `Retry-After` on a 503: long enough for a restarting database or a burst to pass, short enough that a
+    /// vendor retrying on its own schedule is not told to wait longer than it would anyway.
+    package static let retryAfterSeconds = "2"
 
     package static func unauthorized(_ detail: String) -> Problem {
         Problem(code: "unauthorized", status: 401, title: "Unauthorized", detail: detail)

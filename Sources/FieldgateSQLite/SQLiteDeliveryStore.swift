@@ -74,10 +74,12 @@ extension SQLiteEventStore: DeliveryStore {
             )
             self.enabledSubscribers.withLock { $0 = nil }
         }
+        changes.publish(.deliveries)
     }
 
     package func deleteSubscriber(id: String) async throws -> Bool {
-        try await commits.write { database in
+        defer { changes.publish(.deliveries) }
+        return try await commits.write { database in
             try database.execute(sql: "DELETE FROM subscriber WHERE id = ?", arguments: [id])
             let deleted = database.changesCount > 0
             try database.execute(
@@ -425,7 +427,8 @@ extension SQLiteEventStore: DeliveryStore {
     }
 
     package func redeliver(id: Int64, now: UTCTimestamp) async throws -> Delivery? {
-        try await commits.write { database in
+        defer { changes.publish(.deliveries) }
+        return try await commits.write { database in
             try database.execute(
                 sql: """
                     UPDATE delivery SET state = 'pending', attempts = 0, nextAttemptAt = ?, leaseUntil = NULL,
@@ -439,7 +442,8 @@ extension SQLiteEventStore: DeliveryStore {
     }
 
     package func recover(subscriberID: String, since: UTCTimestamp, now: UTCTimestamp) async throws -> Int {
-        try await commits.write { database in
+        defer { changes.publish(.deliveries) }
+        return try await commits.write { database in
             guard
                 let subscriber = try Row.fetchOne(
                     database,

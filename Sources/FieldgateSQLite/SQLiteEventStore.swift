@@ -9,8 +9,10 @@ import struct Foundation.Data
 ///
 /// An answer from a write means the row is on disk: SQLite with `synchronous=FULL` fsyncs the WAL at every
 /// commit, and ``GroupCommit`` makes concurrent requests share those commits instead of weakening them.
-package final class SQLiteEventStore: EventStore {
+package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
     let pool: DatabasePool
+    /// Published after this store's commits: nothing else writes to the file.
+    package let changes = StoreChanges()
     let commits: GroupCommit
     let checkpointer: WALCheckpointer
     /// Enabled subscribers, read once and kept until a subscriber changes through this store: every insert
@@ -50,13 +52,15 @@ package final class SQLiteEventStore: EventStore {
             headers: SQLiteSchema.encode(candidate.raw.headers),
             body: Data(candidate.raw.body)
         )
-        return try await commits.write { database in
+        let outcome = try await commits.write { database in
             let outcome = try Self.insertIfNew(candidate, row: row, in: database)
             if case .inserted(let event) = outcome {
                 try self.queueDeliveries(of: event, in: database)
             }
             return outcome
         }
+        if case .inserted = outcome { changes.publish(.events) }
+        return outcome
     }
 
     /// An event's columns that are serialised before its transaction.

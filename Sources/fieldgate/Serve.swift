@@ -3,6 +3,7 @@ import FieldgateCore
 import FieldgateDelivery
 import FieldgateHTTP
 import FieldgateModel
+import FieldgatePostgres
 import FieldgateSQLite
 import FieldgateVendors
 import Hummingbird
@@ -31,6 +32,9 @@ struct Serve: AsyncParsableCommand {
             Routes: POST /webhooks/{vendor}/{tenant}/… (ingest), /v1/… (admin API, bearer admin.token), \
             GET /healthz, /readyz, /metrics, /openapi.yaml. SIGTERM or SIGINT stops accepting connections and \
             lets requests and deliveries in flight finish for at most server.shutdownTimeout (default 30s).
+
+            With storage: {postgres: URL} any number of instances share one PostgreSQL database behind a load \
+            balancer (docs/DEPLOYMENT.md); the schema is migrated at start.
             """
     )
 
@@ -43,8 +47,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Listen on this port instead of server.port (0 picks a free port).")
     var port: Int?
 
-    @Option(help: ArgumentHelp("Use this SQLite file instead of storage.sqlite.", valueName: "path"))
+    @Option(help: ArgumentHelp("Use this SQLite file instead of the configured storage.", valueName: "path"))
     var database: String?
+
+    @Option(help: "Seconds to wait at start for a PostgreSQL store that is not reachable yet.")
+    var waitForStore: Int = 30
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
@@ -83,27 +90,133 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        let databasePath: String
+        let metrics = GatewayMetrics()
+        if let database {
+            try await serve(
+                sqlite: database,
+                configuration,
+                source: source,
+                directory: directory,
+                host: host,
+                port: port,
+                metrics,
+                logger
+            )
+            return
+        }
         switch configuration.storage {
-        case .sqlite(let path): databasePath = database ?? path
-        case .postgres:
-            guard let database else {
-                printError(
-                    "fieldgate: storage.postgres is not available in this build yet; use storage: {sqlite: PATH}"
-                )
+        case .sqlite(let path):
+            try await serve(
+                sqlite: path,
+                configuration,
+                source: source,
+                directory: directory,
+                host: host,
+                port: port,
+                metrics,
+                logger
+            )
+        case .postgres(let text):
+            let url: PostgresURL
+            do {
+                url = try PostgresURL(parsing: text)
+            } catch {
+                printError("fieldgate: \(error)")
                 throw ExitCode(2)
             }
-            databasePath = database
+            let store: PostgresEventStore
+            do {
+                store = try PostgresEventStore(url: url, logger: logger) { metrics.recordCommitBatch(size: $0) }
+            } catch {
+                printError("fieldgate: cannot set up the PostgreSQL store \(url): \(error)")
+                throw ExitCode(2)
+            }
+            // The pool, the group committers and LISTEN run beside the application and stop after it: requests
+            // in flight at shutdown still reach the database.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.run() }
+                defer { group.cancelAll() }
+                try await prepare(store, logger: logger)
+                try await serve(
+                    store: store,
+                    description: "postgres \(url)",
+                    configuration,
+                    source: source,
+                    directory: directory,
+                    host: host,
+                    port: port,
+                    metrics,
+                    logger
+                )
+            }
         }
-        let metrics = GatewayMetrics()
+    }
+
+    func serve(
+        sqlite path: String,
+        _ configuration: GatewayConfiguration,
+        source: String?,
+        directory: TenantDirectory,
+        host: String,
+        port: Int,
+        _ metrics: GatewayMetrics,
+        _ logger: Logger
+    ) async throws {
         let store: SQLiteEventStore
         do {
-            store = try SQLiteEventStore(path: databasePath) { metrics.recordCommitBatch(size: $0) }
+            store = try SQLiteEventStore(path: path) { metrics.recordCommitBatch(size: $0) }
         } catch {
-            printError("fieldgate: cannot open the SQLite store '\(databasePath)': \(error)")
+            printError("fieldgate: cannot open the SQLite store '\(path)': \(error)")
             throw ExitCode(2)
         }
+        try await serve(
+            store: store,
+            description: "sqlite \(path)",
+            configuration,
+            source: source,
+            directory: directory,
+            host: host,
+            port: port,
+            metrics,
+            logger
+        )
+    }
 
+    /// Migrates the PostgreSQL schema, waiting up to `--wait-for-store` for a database that is still starting.
+    func prepare(_ store: PostgresEventStore, logger: Logger) async throws {
+        let deadline = ContinuousClock.now + .seconds(waitForStore)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await store.prepare()
+                return
+            } catch  where PostgresFailure.isUnreachable(error) && ContinuousClock.now < deadline {
+                if attempt == 1 || attempt % 10 == 0 {
+                    logger.warning(
+                        "PostgreSQL is not reachable yet; retrying",
+                        metadata: ["store": "\(store.url)", "error": "\(error)"]
+                    )
+                }
+                try await Task.sleep(for: .seconds(1))
+            } catch {
+                printError("fieldgate: cannot prepare the PostgreSQL store \(store.url): \(error)")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    func serve<Store: EventStore & DeliveryStore & StoreChangeAnnouncing>(
+        store: Store,
+        description: String,
+        _ configuration: GatewayConfiguration,
+        source: String?,
+        directory: TenantDirectory,
+        host: String,
+        port: Int,
+        _ metrics: GatewayMetrics,
+        _ logger: Logger
+    ) async throws {
         do {
             let removed = try await store.applyConfiguredSubscribers(
                 configuration.subscribers.map(\.subscriber),
@@ -126,18 +239,14 @@ struct Serve: AsyncParsableCommand {
             clock: clock,
             logger: logger,
             configuration: engineConfiguration,
-            metrics: metrics.factory
+            metrics: metrics.factory,
+            changes: store.changes
         )
-        let broadcast = EventBroadcast()
         let pipeline = IngestPipeline(
             directory: directory,
             store: store,
             clock: clock,
-            maxBodyBytes: configuration.server.maxBodyBytes,
-            onAccepted: { _ in
-                engine.wake()
-                broadcast.notify()
-            }
+            maxBodyBytes: configuration.server.maxBodyBytes
         )
         let dependencies = GatewayDependencies(
             pipeline: pipeline,
@@ -146,7 +255,7 @@ struct Serve: AsyncParsableCommand {
             logger: logger,
             deliveries: store,
             wakeDeliveries: { engine.wake() },
-            broadcast: broadcast,
+            changes: store.changes,
             delivery: configuration.delivery
         )
         if configuration.adminToken == nil {
@@ -174,7 +283,7 @@ struct Serve: AsyncParsableCommand {
             var lines = [
                 "fieldgate listening on \(base)",
                 "  config:   \(source ?? "built-in demo configuration (no ./fieldgate.yaml)")",
-                "  store:    sqlite \(databasePath)",
+                "  store:    \(description)",
                 "  tenants:  \(configuration.tenants.map { "\($0.vendor)/\($0.tenant)" }.joined(separator: ", "))",
             ]
             if demo {

@@ -33,20 +33,18 @@ struct GatewayHarness: Sendable {
         self.clock = clock
         var logger = Logger(label: "fieldgate-test")
         logger.logLevel = .warning
-        let broadcast = EventBroadcast()
         dependencies = GatewayDependencies(
             pipeline: IngestPipeline(
                 directory: try TenantDirectory(configuration: configuration, adapters: adapters),
                 store: store,
                 clock: clock,
-                maxBodyBytes: configuration.server.maxBodyBytes,
-                onAccepted: { _ in broadcast.notify() }
+                maxBodyBytes: configuration.server.maxBodyBytes
             ),
             adminToken: adminToken,
             metrics: metrics,
             logger: logger,
             deliveries: store,
-            broadcast: broadcast,
+            changes: store.changes,
             delivery: configuration.delivery
         )
     }

@@ -1,7 +1,9 @@
 import FieldgateCore
 import FieldgateModel
+import FieldgatePostgres
 import FieldgateTestSupport
 import GRDB
+import Logging
 import Synchronization
 import Testing
 
@@ -11,22 +13,56 @@ import struct Foundation.Data
 
 /// Every ``EventStore`` must pass these: the pipeline and the admin API rely on nothing else.
 ///
-/// A new store (PostgreSQL next) adds a case to ``StoreKind`` and runs the same suite.
+/// PostgreSQL runs on a private server the test process starts (``PostgresTestServer``); without the server
+/// binaries its cases are left out and ``PostgresAvailabilityTests`` reports the PostgreSQL suites as skipped.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case memory
     case sqlite
+    case postgres
 
     var testDescription: String { rawValue }
 
-    /// A fresh, empty store and a way to dispose of it.
-    func make() throws -> (any EventStore, @Sendable () -> Void) {
+    /// The kinds this machine can run: PostgreSQL only with its server binaries (or when CI requires it).
+    static var available: [StoreKind] { PostgresTestServer.shouldRun ? allCases : [.memory, .sqlite] }
+
+    /// Runs `body` with a fresh, empty store, disposed of afterwards.
+    func withStore<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
         switch self {
         case .memory:
-            return (InMemoryEventStore(), {})
+            return try await body(InMemoryEventStore())
         case .sqlite:
             let directory = try TemporaryDirectory()
-            return (try SQLiteEventStore(path: directory.path("events.db")), { directory.remove() })
+            defer { directory.remove() }
+            return try await body(try SQLiteEventStore(path: directory.path("events.db")))
+        case .postgres:
+            return try await withPostgresStore { try await body($0) }
         }
+    }
+}
+
+/// A store on a new database of the shared test server (or on `database`), running for the duration of `body`.
+func withPostgresStore<T: Sendable>(
+    database: String? = nil,
+    options: PostgresEventStore.Options = PostgresEventStore.Options(),
+    _ body: @Sendable (PostgresEventStore) async throws -> T
+) async throws -> T {
+    let text: String
+    if let database {
+        text = database
+    } else {
+        text = try await PostgresTestServer.shared().makeDatabase()
+    }
+    var logger = Logger(label: "postgres-store-test")
+    logger.logLevel = .error
+    let store = try PostgresEventStore(url: try PostgresURL(parsing: text), logger: logger, options: options)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await store.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        try await store.prepare()
+        return try await body(store)
     }
 }
 
@@ -34,288 +70,290 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
 struct StoreConformanceTests {
     typealias Samples = StoreSamples
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func aKeyWithinItsWindowIsADuplicateOfTheFirstCopy(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        let first = Samples.candidate(content: "a")
-        guard case .inserted(let stored) = try await store.insertIfNew(first) else {
-            Issue.record("first copy not inserted")
-            return
+        try await kind.withStore { store async throws in
+            let first = Samples.candidate(content: "a")
+            guard case .inserted(let stored) = try await store.insertIfNew(first) else {
+                Issue.record("first copy not inserted")
+                return
+            }
+            #expect(stored.id == first.key.eventID)
+            let later = Samples.candidate(
+                content: "a",
+                receivedAt: UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 60_000)
+            )
+            #expect(try await store.insertIfNew(later) == .duplicate(of: stored))
+            #expect(try await store.events(EventQuery()).items.count == 1)
         }
-        #expect(stored.id == first.key.eventID)
-        let later = Samples.candidate(
-            content: "a",
-            receivedAt: UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 60_000)
-        )
-        #expect(try await store.insertIfNew(later) == .duplicate(of: stored))
-        #expect(try await store.events(EventQuery()).items.count == 1)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func aKeyAfterItsWindowIsANewEventWithANewID(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        let first = Samples.candidate(content: "a", window: .seconds(60))
-        _ = try await store.insertIfNew(first)
-        let repeat_ = Samples.candidate(
-            content: "a",
-            receivedAt: UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 60_000)
-        )
-        guard case .inserted(let second) = try await store.insertIfNew(repeat_) else {
-            Issue.record("a repeat after the window must be a new event")
-            return
+        try await kind.withStore { store async throws in
+            let first = Samples.candidate(content: "a", window: .seconds(60))
+            _ = try await store.insertIfNew(first)
+            let repeat_ = Samples.candidate(
+                content: "a",
+                receivedAt: UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 60_000)
+            )
+            guard case .inserted(let second) = try await store.insertIfNew(repeat_) else {
+                Issue.record("a repeat after the window must be a new event")
+                return
+            }
+            #expect(second.id == first.key.eventID(occurrence: 2))
+            // Purging the key forgets the count, but the third acceptance still gets an unused ID.
+            #expect(try await store.purgeExpiredKeys(before: UTCTimestamp(millisecondsSinceEpoch: .max)) == 1)
+            guard case .inserted(let third) = try await store.insertIfNew(repeat_) else {
+                Issue.record("a purged key must be new")
+                return
+            }
+            #expect(Set([first.key.eventID, second.id, third.id]).count == 3)
         }
-        #expect(second.id == first.key.eventID(occurrence: 2))
-        // Purging the key forgets the count, but the third acceptance still gets an unused ID.
-        #expect(try await store.purgeExpiredKeys(before: UTCTimestamp(millisecondsSinceEpoch: .max)) == 1)
-        guard case .inserted(let third) = try await store.insertIfNew(repeat_) else {
-            Issue.record("a purged key must be new")
-            return
-        }
-        #expect(Set([first.key.eventID, second.id, third.id]).count == 3)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func concurrentCopiesOfOneKeyInsertExactlyOnce(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        let outcomes = try await withThrowingTaskGroup(of: InsertOutcome.self) { group in
-            for _ in 0..<64 {
-                group.addTask { try await store.insertIfNew(Samples.candidate(content: "same")) }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
-        let inserted = outcomes.filter { if case .inserted = $0 { true } else { false } }
-        #expect(inserted.count == 1)
-        let ids = Set(
-            outcomes.map { outcome -> String in
-                switch outcome {
-                case .inserted(let event), .duplicate(of: let event): event.id
+        try await kind.withStore { store async throws in
+            let outcomes = try await withThrowingTaskGroup(of: InsertOutcome.self) { group in
+                for _ in 0..<64 {
+                    group.addTask { try await store.insertIfNew(Samples.candidate(content: "same")) }
                 }
+                return try await group.reduce(into: []) { $0.append($1) }
             }
-        )
-        #expect(ids == [Samples.candidate(content: "same").key.eventID])
+            let inserted = outcomes.filter { if case .inserted = $0 { true } else { false } }
+            #expect(inserted.count == 1)
+            let ids = Set(
+                outcomes.map { outcome -> String in
+                    switch outcome {
+                    case .inserted(let event), .duplicate(of: let event): event.id
+                    }
+                }
+            )
+            #expect(ids == [Samples.candidate(content: "same").key.eventID])
+        }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func concurrentDistinctEventsAreAllStoredAndReadable(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        let ids = try await withThrowingTaskGroup(of: String.self) { group in
-            for index in 0..<300 {
-                group.addTask {
-                    guard
-                        case .inserted(let event) = try await store.insertIfNew(
-                            Samples.candidate(jobID: "job-\(index % 7)", content: "event \(index)")
-                        )
-                    else { throw TestSupportError("event \(index) not inserted") }
-                    return event.id
+        try await kind.withStore { store async throws in
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<300 {
+                    group.addTask {
+                        guard
+                            case .inserted(let event) = try await store.insertIfNew(
+                                Samples.candidate(jobID: "job-\(index % 7)", content: "event \(index)")
+                            )
+                        else { throw TestSupportError("event \(index) not inserted") }
+                        return event.id
+                    }
                 }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
             }
-            return try await group.reduce(into: [String]()) { $0.append($1) }
-        }
-        #expect(Set(ids).count == 300)
-        for id in ids {
-            #expect(try await store.event(id: id)?.event.id == id)
+            #expect(Set(ids).count == 300)
+            for id in ids {
+                #expect(try await store.event(id: id)?.event.id == id)
+            }
         }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func theEventAndItsRawRequestReadBackExactly(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        let candidate = Samples.candidate(content: "exact", body: [0x7B, 0xFF, 0x00, 0x7D])
-        _ = try await store.insertIfNew(candidate)
-        let stored = try #require(try await store.event(id: candidate.key.eventID))
-        #expect(stored.event == candidate.event)
-        #expect(stored.event.jsonBytes == candidate.event.jsonBytes)
-        #expect(stored.raw == candidate.raw)
-        #expect(try await store.event(id: "0123456789abcdef0123456789abcdef") == nil)
+        try await kind.withStore { store async throws in
+            let candidate = Samples.candidate(content: "exact", body: [0x7B, 0xFF, 0x00, 0x7D])
+            _ = try await store.insertIfNew(candidate)
+            let stored = try #require(try await store.event(id: candidate.key.eventID))
+            #expect(stored.event == candidate.event)
+            #expect(stored.event.jsonBytes == candidate.event.jsonBytes)
+            #expect(stored.raw == candidate.raw)
+            #expect(try await store.event(id: "0123456789abcdef0123456789abcdef") == nil)
+        }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func listingsAreNewestFirstFilteredAndPaged(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        var expected: [String] = []
-        for index in 0..<10 {
-            let candidate = Samples.candidate(
-                vendor: index % 2 == 0 ? "techlink" : "tracktik",
-                type: index % 3 == 0 ? .jobCreated : .jobStatusChanged,
-                jobID: "job-\(index % 4)",
-                status: index % 5 == 0 ? .completed : .dispatched,
-                content: "listing \(index)",
-                receivedAt: UTCTimestamp(
-                    millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + Int64(index) * 1000
+        try await kind.withStore { store async throws in
+            var expected: [String] = []
+            for index in 0..<10 {
+                let candidate = Samples.candidate(
+                    vendor: index % 2 == 0 ? "techlink" : "tracktik",
+                    type: index % 3 == 0 ? .jobCreated : .jobStatusChanged,
+                    jobID: "job-\(index % 4)",
+                    status: index % 5 == 0 ? .completed : .dispatched,
+                    content: "listing \(index)",
+                    receivedAt: UTCTimestamp(
+                        millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + Int64(index) * 1000
+                    )
                 )
-            )
-            _ = try await store.insertIfNew(candidate)
-            expected.append(candidate.key.eventID)
-        }
-        // Paging with a small limit visits every event once, newest first.
-        var seen: [String] = []
-        var query = EventQuery(limit: 3)
-        var pages = 0
-        while true {
-            let page = try await store.events(query)
-            seen += page.items.map(\.event.id)
-            pages += 1
-            guard let next = page.nextBefore else { break }
-            query.before = next
-        }
-        #expect(seen == expected.reversed())
-        #expect(pages == 4)
+                _ = try await store.insertIfNew(candidate)
+                expected.append(candidate.key.eventID)
+            }
+            // Paging with a small limit visits every event once, newest first.
+            var seen: [String] = []
+            var query = EventQuery(limit: 3)
+            var pages = 0
+            while true {
+                let page = try await store.events(query)
+                seen += page.items.map(\.event.id)
+                pages += 1
+                guard let next = page.nextBefore else { break }
+                query.before = next
+            }
+            #expect(seen == expected.reversed())
+            #expect(pages == 4)
 
-        func ids(_ query: EventQuery) async throws -> [String] {
-            try await store.events(query).items.map(\.event.id)
+            func ids(_ query: EventQuery) async throws -> [String] {
+                try await store.events(query).items.map(\.event.id)
+            }
+            #expect(try await ids(EventQuery(vendor: "tracktik")) == [9, 7, 5, 3, 1].map { expected[$0] })
+            #expect(try await ids(EventQuery(type: "job.created")) == [9, 6, 3, 0].map { expected[$0] })
+            #expect(
+                try await ids(EventQuery(jobKey: "techlink:summit-telecom:job-0")) == [8, 4, 0].map { expected[$0] }
+            )
+            #expect(try await ids(EventQuery(status: "completed")) == [5, 0].map { expected[$0] })
+            let since = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 3000)
+            let until = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 6000)
+            #expect(try await ids(EventQuery(since: since, until: until)) == [5, 4, 3].map { expected[$0] })
+            #expect(try await ids(EventQuery(vendor: "techlink", tenant: "elsewhere")).isEmpty)
         }
-        #expect(try await ids(EventQuery(vendor: "tracktik")) == [9, 7, 5, 3, 1].map { expected[$0] })
-        #expect(try await ids(EventQuery(type: "job.created")) == [9, 6, 3, 0].map { expected[$0] })
-        #expect(try await ids(EventQuery(jobKey: "techlink:summit-telecom:job-0")) == [8, 4, 0].map { expected[$0] })
-        #expect(try await ids(EventQuery(status: "completed")) == [5, 0].map { expected[$0] })
-        let since = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 3000)
-        let until = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 6000)
-        #expect(try await ids(EventQuery(since: since, until: until)) == [5, 4, 3].map { expected[$0] })
-        #expect(try await ids(EventQuery(vendor: "techlink", tenant: "elsewhere")).isEmpty)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func aJobsEventsComeInAcceptanceOrder(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        var expected: [String] = []
-        for index in 0..<5 {
-            let candidate = Samples.candidate(jobID: index == 2 ? "other" : "J-1", content: "job \(index)")
-            _ = try await store.insertIfNew(candidate)
-            if index != 2 { expected.append(candidate.key.eventID) }
+        try await kind.withStore { store async throws in
+            var expected: [String] = []
+            for index in 0..<5 {
+                let candidate = Samples.candidate(jobID: index == 2 ? "other" : "J-1", content: "job \(index)")
+                _ = try await store.insertIfNew(candidate)
+                if index != 2 { expected.append(candidate.key.eventID) }
+            }
+            let events = try await store.events(jobKey: "techlink:summit-telecom:J-1")
+            #expect(events.map(\.event.id) == expected)
+            #expect(events.map(\.sequence) == events.map(\.sequence).sorted())
+            #expect(try await store.events(jobKey: "techlink:summit-telecom:none").isEmpty)
         }
-        let events = try await store.events(jobKey: "techlink:summit-telecom:J-1")
-        #expect(events.map(\.event.id) == expected)
-        #expect(events.map(\.sequence) == events.map(\.sequence).sorted())
-        #expect(try await store.events(jobKey: "techlink:summit-telecom:none").isEmpty)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func eventsAfterASequenceComeOldestFirst(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        var ids: [String] = []
-        for index in 0..<6 {
-            let candidate = Samples.candidate(content: "stream \(index)")
-            _ = try await store.insertIfNew(candidate)
-            ids.append(candidate.key.eventID)
+        try await kind.withStore { store async throws in
+            var ids: [String] = []
+            for index in 0..<6 {
+                let candidate = Samples.candidate(content: "stream \(index)")
+                _ = try await store.insertIfNew(candidate)
+                ids.append(candidate.key.eventID)
+            }
+            let all = try await store.events(after: 0, limit: 100)
+            #expect(all.map(\.event.id) == ids)
+            let rest = try await store.events(after: all[1].sequence, limit: 3)
+            #expect(rest.map(\.event.id) == Array(ids[2..<5]))
+            #expect(try await store.events(after: all[5].sequence, limit: 10).isEmpty)
         }
-        let all = try await store.events(after: 0, limit: 100)
-        #expect(all.map(\.event.id) == ids)
-        let rest = try await store.events(after: all[1].sequence, limit: 3)
-        #expect(rest.map(\.event.id) == Array(ids[2..<5]))
-        #expect(try await store.events(after: all[5].sequence, limit: 10).isEmpty)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func quarantineKeepsTheRequestAndRecordsItsReplay(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        for index in 0..<5 {
-            try await store.quarantine(
-                Samples.quarantined(id: "q_\(index)", tenant: index == 4 ? "other" : "summit-telecom")
+        try await kind.withStore { store async throws in
+            for index in 0..<5 {
+                try await store.quarantine(
+                    Samples.quarantined(id: "q_\(index)", tenant: index == 4 ? "other" : "summit-telecom")
+                )
+            }
+            let stored = try #require(try await store.quarantinedRequest(id: "q_1"))
+            #expect(stored.raw == Samples.quarantined(id: "q_1").raw)
+            #expect(stored.problem == Samples.quarantined(id: "q_1").problem)
+            #expect(stored.replayedAs == nil)
+
+            let first = try await store.quarantinedRequests(QuarantineQuery(limit: 2))
+            #expect(first.items.map(\.id) == ["q_4", "q_3"])
+            let second = try await store.quarantinedRequests(QuarantineQuery(before: first.nextBefore, limit: 2))
+            #expect(second.items.map(\.id) == ["q_2", "q_1"])
+            let last = try await store.quarantinedRequests(QuarantineQuery(before: second.nextBefore, limit: 2))
+            #expect(last.items.map(\.id) == ["q_0"])
+            #expect(last.nextBefore == nil)
+            #expect(try await store.quarantinedRequests(QuarantineQuery(tenant: "other")).items.map(\.id) == ["q_4"])
+
+            let replayedAt = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 5000)
+            let candidate = Samples.candidate(content: "replayed", receivedAt: replayedAt)
+            #expect(
+                try await store.insertReplay(candidate, quarantineID: "q_1", at: replayedAt)
+                    == .replayed(.inserted(candidate.event))
             )
+            let replayed = try #require(try await store.quarantinedRequest(id: "q_1"))
+            #expect(replayed.replayedAs == candidate.key.eventID)
+            #expect(replayed.replayedAt == replayedAt)
+            #expect(try await store.event(id: candidate.key.eventID)?.raw == candidate.raw)
+            #expect(try await store.quarantinedRequest(id: "q_missing") == nil)
         }
-        let stored = try #require(try await store.quarantinedRequest(id: "q_1"))
-        #expect(stored.raw == Samples.quarantined(id: "q_1").raw)
-        #expect(stored.problem == Samples.quarantined(id: "q_1").problem)
-        #expect(stored.replayedAs == nil)
-
-        let first = try await store.quarantinedRequests(QuarantineQuery(limit: 2))
-        #expect(first.items.map(\.id) == ["q_4", "q_3"])
-        let second = try await store.quarantinedRequests(QuarantineQuery(before: first.nextBefore, limit: 2))
-        #expect(second.items.map(\.id) == ["q_2", "q_1"])
-        let last = try await store.quarantinedRequests(QuarantineQuery(before: second.nextBefore, limit: 2))
-        #expect(last.items.map(\.id) == ["q_0"])
-        #expect(last.nextBefore == nil)
-        #expect(try await store.quarantinedRequests(QuarantineQuery(tenant: "other")).items.map(\.id) == ["q_4"])
-
-        let replayedAt = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 5000)
-        let candidate = Samples.candidate(content: "replayed", receivedAt: replayedAt)
-        #expect(
-            try await store.insertReplay(candidate, quarantineID: "q_1", at: replayedAt)
-                == .replayed(.inserted(candidate.event))
-        )
-        let replayed = try #require(try await store.quarantinedRequest(id: "q_1"))
-        #expect(replayed.replayedAs == candidate.key.eventID)
-        #expect(replayed.replayedAt == replayedAt)
-        #expect(try await store.event(id: candidate.key.eventID)?.raw == candidate.raw)
-        #expect(try await store.quarantinedRequest(id: "q_missing") == nil)
     }
 
     /// Replay is one transaction: a request replayed before stores nothing and names the event it became.
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func aRequestIsReplayedOnceAndTheSecondReplayNamesItsEvent(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        try await store.quarantine(Samples.quarantined(id: "q_once"))
-        let first = Samples.candidate(content: "first replay")
-        #expect(
-            try await store.insertReplay(first, quarantineID: "q_once", at: Samples.start)
-                == .replayed(.inserted(first.event))
-        )
-        let second = Samples.candidate(content: "second replay")
-        #expect(
-            try await store.insertReplay(second, quarantineID: "q_once", at: Samples.start)
-                == .alreadyReplayed(eventID: first.key.eventID, at: Samples.start)
-        )
-        #expect(try await store.event(id: second.key.eventID) == nil)
-        #expect(try await store.events(EventQuery()).items.map(\.event.id) == [first.key.eventID])
-        #expect(try await store.insertReplay(second, quarantineID: "q_none", at: Samples.start) == .notFound)
-        #expect(try await store.event(id: second.key.eventID) == nil)
+        try await kind.withStore { store async throws in
+            try await store.quarantine(Samples.quarantined(id: "q_once"))
+            let first = Samples.candidate(content: "first replay")
+            #expect(
+                try await store.insertReplay(first, quarantineID: "q_once", at: Samples.start)
+                    == .replayed(.inserted(first.event))
+            )
+            let second = Samples.candidate(content: "second replay")
+            #expect(
+                try await store.insertReplay(second, quarantineID: "q_once", at: Samples.start)
+                    == .alreadyReplayed(eventID: first.key.eventID, at: Samples.start)
+            )
+            #expect(try await store.event(id: second.key.eventID) == nil)
+            #expect(try await store.events(EventQuery()).items.map(\.event.id) == [first.key.eventID])
+            #expect(try await store.insertReplay(second, quarantineID: "q_none", at: Samples.start) == .notFound)
+            #expect(try await store.event(id: second.key.eventID) == nil)
+        }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func concurrentReplaysOfOneRequestMakeOneEvent(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        try await store.quarantine(Samples.quarantined(id: "q_race"))
-        let outcomes = try await withThrowingTaskGroup(of: ReplayInsertOutcome.self) { group in
-            for index in 0..<16 {
-                group.addTask {
-                    try await store.insertReplay(
-                        Samples.candidate(content: "racing replay \(index)"),
-                        quarantineID: "q_race",
-                        at: Samples.start
-                    )
+        try await kind.withStore { store async throws in
+            try await store.quarantine(Samples.quarantined(id: "q_race"))
+            let outcomes = try await withThrowingTaskGroup(of: ReplayInsertOutcome.self) { group in
+                for index in 0..<16 {
+                    group.addTask {
+                        try await store.insertReplay(
+                            Samples.candidate(content: "racing replay \(index)"),
+                            quarantineID: "q_race",
+                            at: Samples.start
+                        )
+                    }
                 }
+                return try await group.reduce(into: []) { $0.append($1) }
             }
-            return try await group.reduce(into: []) { $0.append($1) }
+            let replayed = outcomes.compactMap { outcome -> String? in
+                if case .replayed(let inserted) = outcome { return inserted.event.id }
+                return nil
+            }
+            #expect(replayed.count == 1)
+            for outcome in outcomes {
+                if case .alreadyReplayed(let eventID, _) = outcome { #expect(eventID == replayed.first) }
+            }
+            #expect(try await store.events(EventQuery()).items.count == 1)
+            #expect(try await store.quarantinedRequest(id: "q_race")?.replayedAs == replayed.first)
         }
-        let replayed = outcomes.compactMap { outcome -> String? in
-            if case .replayed(let inserted) = outcome { return inserted.event.id }
-            return nil
-        }
-        #expect(replayed.count == 1)
-        for outcome in outcomes {
-            if case .alreadyReplayed(let eventID, _) = outcome { #expect(eventID == replayed.first) }
-        }
-        #expect(try await store.events(EventQuery()).items.count == 1)
-        #expect(try await store.quarantinedRequest(id: "q_race")?.replayedAs == replayed.first)
     }
 
     /// A replay whose event duplicates one already accepted records the original.
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func aReplayThatDuplicatesAnEventRecordsTheOriginal(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        let original = Samples.candidate(content: "seen before")
-        _ = try await store.insertIfNew(original)
-        try await store.quarantine(Samples.quarantined(id: "q_dup"))
-        let later = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 1000)
-        let copy = Samples.candidate(content: "seen before", receivedAt: later)
-        #expect(
-            try await store.insertReplay(copy, quarantineID: "q_dup", at: later)
-                == .replayed(.duplicate(of: original.event))
-        )
-        #expect(try await store.quarantinedRequest(id: "q_dup")?.replayedAs == original.key.eventID)
-        #expect(try await store.events(EventQuery()).items.count == 1)
+        try await kind.withStore { store async throws in
+            let original = Samples.candidate(content: "seen before")
+            _ = try await store.insertIfNew(original)
+            try await store.quarantine(Samples.quarantined(id: "q_dup"))
+            let later = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 1000)
+            let copy = Samples.candidate(content: "seen before", receivedAt: later)
+            #expect(
+                try await store.insertReplay(copy, quarantineID: "q_dup", at: later)
+                    == .replayed(.duplicate(of: original.event))
+            )
+            #expect(try await store.quarantinedRequest(id: "q_dup")?.replayedAs == original.key.eventID)
+            #expect(try await store.events(EventQuery()).items.count == 1)
+        }
     }
 
     // MARK: Retention
@@ -324,91 +362,101 @@ struct StoreConformanceTests {
         UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + count * 60_000)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func retentionDeletesExactlyTheEventsReceivedBeforeItsCutoffInBatches(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        var ids: [String] = []
-        for minute in 0..<10 {
-            let candidate = Samples.candidate(
-                content: "old \(minute)",
-                receivedAt: Self.minutes(Int64(minute)),
-                window: .seconds(1)
-            )
-            _ = try await store.insertIfNew(candidate)
-            ids.append(candidate.key.eventID)
+        try await kind.withStore { store async throws in
+            var ids: [String] = []
+            for minute in 0..<10 {
+                let candidate = Samples.candidate(
+                    content: "old \(minute)",
+                    receivedAt: Self.minutes(Int64(minute)),
+                    window: .seconds(1)
+                )
+                _ = try await store.insertIfNew(candidate)
+                ids.append(candidate.key.eventID)
+            }
+            let now = Self.minutes(60)
+            #expect(try await store.deleteEvents(receivedBefore: Self.minutes(5), now: now, limit: 2) == 2)
+            #expect(try await store.event(id: ids[0]) == nil)
+            #expect(try await store.event(id: ids[1]) == nil)
+            #expect(try await store.event(id: ids[2]) != nil)
+            #expect(try await store.deleteEvents(receivedBefore: Self.minutes(5), now: now, limit: 100) == 3)
+            #expect(try await store.deleteEvents(receivedBefore: Self.minutes(5), now: now, limit: 100) == 0)
+            // Received at exactly the cutoff is not older than it.
+            let left = try await store.events(EventQuery()).items.map(\.event.id)
+            #expect(left == Array(ids[5...].reversed()))
+            #expect(try await store.events(jobKey: "techlink:summit-telecom:207118").count == 5)
         }
-        let now = Self.minutes(60)
-        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(5), now: now, limit: 2) == 2)
-        #expect(try await store.event(id: ids[0]) == nil)
-        #expect(try await store.event(id: ids[1]) == nil)
-        #expect(try await store.event(id: ids[2]) != nil)
-        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(5), now: now, limit: 100) == 3)
-        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(5), now: now, limit: 100) == 0)
-        // Received at exactly the cutoff is not older than it.
-        let left = try await store.events(EventQuery()).items.map(\.event.id)
-        #expect(left == Array(ids[5...].reversed()))
-        #expect(try await store.events(jobKey: "techlink:summit-telecom:207118").count == 5)
     }
 
     /// However old, an event whose dedupe key still counts stays, and its copies stay duplicates.
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func retentionKeepsWhatDedupeStillNeeds(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        let long = Samples.candidate(content: "long window", window: .seconds(3600))
-        _ = try await store.insertIfNew(long)
-        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(30), now: Self.minutes(30), limit: 100) == 0)
-        let copy = Samples.candidate(content: "long window", receivedAt: Self.minutes(31))
-        #expect(try await store.insertIfNew(copy) == .duplicate(of: long.event))
-        #expect(try await store.deleteEvents(receivedBefore: Self.minutes(90), now: Self.minutes(90), limit: 100) == 1)
+        try await kind.withStore { store async throws in
+            let long = Samples.candidate(content: "long window", window: .seconds(3600))
+            _ = try await store.insertIfNew(long)
+            #expect(
+                try await store.deleteEvents(receivedBefore: Self.minutes(30), now: Self.minutes(30), limit: 100) == 0
+            )
+            let copy = Samples.candidate(content: "long window", receivedAt: Self.minutes(31))
+            #expect(try await store.insertIfNew(copy) == .duplicate(of: long.event))
+            #expect(
+                try await store.deleteEvents(receivedBefore: Self.minutes(90), now: Self.minutes(90), limit: 100) == 1
+            )
 
-        // A key accepted again after its window: the later acceptance counts, the earlier one is old. Whatever
-        // the store deletes now, a copy within the later window is a duplicate of the later acceptance.
-        let first = Samples.candidate(content: "recurring", receivedAt: Self.minutes(100), window: .seconds(60))
-        _ = try await store.insertIfNew(first)
-        let again = Samples.candidate(content: "recurring", receivedAt: Self.minutes(110), window: .seconds(600))
-        guard case .inserted(let second) = try await store.insertIfNew(again) else {
-            Issue.record("a repeat after the window is a new event")
-            return
+            // A key accepted again after its window: the later acceptance counts, the earlier one is old. Whatever
+            // the store deletes now, a copy within the later window is a duplicate of the later acceptance.
+            let first = Samples.candidate(content: "recurring", receivedAt: Self.minutes(100), window: .seconds(60))
+            _ = try await store.insertIfNew(first)
+            let again = Samples.candidate(content: "recurring", receivedAt: Self.minutes(110), window: .seconds(600))
+            guard case .inserted(let second) = try await store.insertIfNew(again) else {
+                Issue.record("a repeat after the window is a new event")
+                return
+            }
+            _ = try await store.deleteEvents(receivedBefore: Self.minutes(105), now: Self.minutes(112), limit: 100)
+            let copyOfSecond = Samples.candidate(
+                content: "recurring",
+                receivedAt: Self.minutes(113),
+                window: .seconds(600)
+            )
+            #expect(try await store.insertIfNew(copyOfSecond) == .duplicate(of: second))
+            #expect(try await store.event(id: second.id) != nil)
+            // Once every acceptance has expired, both go.
+            _ = try await store.deleteEvents(receivedBefore: Self.minutes(200), now: Self.minutes(200), limit: 100)
+            #expect(try await store.events(EventQuery()).items.isEmpty)
         }
-        _ = try await store.deleteEvents(receivedBefore: Self.minutes(105), now: Self.minutes(112), limit: 100)
-        let copyOfSecond = Samples.candidate(content: "recurring", receivedAt: Self.minutes(113), window: .seconds(600))
-        #expect(try await store.insertIfNew(copyOfSecond) == .duplicate(of: second))
-        #expect(try await store.event(id: second.id) != nil)
-        // Once every acceptance has expired, both go.
-        _ = try await store.deleteEvents(receivedBefore: Self.minutes(200), now: Self.minutes(200), limit: 100)
-        #expect(try await store.events(EventQuery()).items.isEmpty)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func retentionDeletesQuarantinedRequestsReceivedBeforeItsCutoff(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        for minute in 0..<5 {
-            try await store.quarantine(Samples.quarantined(id: "q_\(minute)", receivedAt: Self.minutes(Int64(minute))))
+        try await kind.withStore { store async throws in
+            for minute in 0..<5 {
+                try await store.quarantine(
+                    Samples.quarantined(id: "q_\(minute)", receivedAt: Self.minutes(Int64(minute)))
+                )
+            }
+            #expect(try await store.deleteQuarantinedRequests(receivedBefore: Self.minutes(2), limit: 1) == 1)
+            #expect(try await store.deleteQuarantinedRequests(receivedBefore: Self.minutes(2), limit: 10) == 1)
+            #expect(try await store.deleteQuarantinedRequests(receivedBefore: Self.minutes(2), limit: 10) == 0)
+            let left = try await store.quarantinedRequests(QuarantineQuery()).items.map(\.id)
+            #expect(left == ["q_4", "q_3", "q_2"])
         }
-        #expect(try await store.deleteQuarantinedRequests(receivedBefore: Self.minutes(2), limit: 1) == 1)
-        #expect(try await store.deleteQuarantinedRequests(receivedBefore: Self.minutes(2), limit: 10) == 1)
-        #expect(try await store.deleteQuarantinedRequests(receivedBefore: Self.minutes(2), limit: 10) == 0)
-        let left = try await store.quarantinedRequests(QuarantineQuery()).items.map(\.id)
-        #expect(left == ["q_4", "q_3", "q_2"])
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func purgeRemovesOnlyExpiredKeys(_ kind: StoreKind) async throws {
-        let (store, dispose) = try kind.make()
-        defer { dispose() }
-        _ = try await store.insertIfNew(Samples.candidate(content: "short", window: .seconds(60)))
-        _ = try await store.insertIfNew(Samples.candidate(content: "long", window: .seconds(3600)))
-        let later = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 120_000)
-        #expect(try await store.purgeExpiredKeys(before: later) == 1)
-        #expect(try await store.purgeExpiredKeys(before: later) == 0)
-        // The long key still dedupes; the events themselves are never purged.
-        let repeat_ = Samples.candidate(content: "long", receivedAt: later)
-        #expect(try await store.insertIfNew(repeat_) != .inserted(repeat_.event))
-        #expect(try await store.events(EventQuery()).items.count == 2)
-        try await store.checkWritable()
+        try await kind.withStore { store async throws in
+            _ = try await store.insertIfNew(Samples.candidate(content: "short", window: .seconds(60)))
+            _ = try await store.insertIfNew(Samples.candidate(content: "long", window: .seconds(3600)))
+            let later = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 120_000)
+            #expect(try await store.purgeExpiredKeys(before: later) == 1)
+            #expect(try await store.purgeExpiredKeys(before: later) == 0)
+            // The long key still dedupes; the events themselves are never purged.
+            let repeat_ = Samples.candidate(content: "long", receivedAt: later)
+            #expect(try await store.insertIfNew(repeat_) != .inserted(repeat_.event))
+            #expect(try await store.events(EventQuery()).items.count == 2)
+            try await store.checkWritable()
+        }
     }
 }
 

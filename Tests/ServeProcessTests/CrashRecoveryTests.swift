@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FieldgateCore
 import FieldgateModel
 import FieldgateTestSupport
 import Foundation
@@ -131,11 +132,16 @@ struct ServeProcess: Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fieldgate")
     }
 
-    static func writeConfiguration(in directory: TemporaryDirectory, subscriberURL: String? = nil) throws -> String {
+    /// A configuration for the TechLink tenant `cobalt-pos`; `storage` replaces the SQLite file in `directory`.
+    static func writeConfiguration(
+        in directory: TemporaryDirectory,
+        storage: String? = nil,
+        subscriberURL: String? = nil
+    ) throws -> String {
         let path = directory.path("fieldgate.yaml")
         var yaml = """
             server: {host: 127.0.0.1, port: 0}
-            storage: {sqlite: \(directory.path("crash.db"))}
+            storage: \(storage ?? "{sqlite: \(directory.path("crash.db"))}")
             admin: {token: crash-admin}
             delivery: {allowNetworks: [127.0.0.0/8]}
             tenants:
@@ -199,8 +205,14 @@ struct ServeProcess: Sendable {
 
     struct Answer {
         var status: UInt
-        var outcome: String?
-        var id: String?
+        var json: JSONValue?
+        var text: String
+        var contentType: String?
+        var retryAfter: String?
+
+        var outcome: String? { json?["status"]?.stringValue }
+        var id: String? { json?["id"]?.stringValue }
+        var code: String? { json?["code"]?.stringValue }
     }
 
     static func post(_ body: [UInt8], to base: String, client: HTTPClient) async throws -> Answer {
@@ -208,17 +220,57 @@ struct ServeProcess: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = try JSONValue(parsing: Array(bytes.readableBytesView))
-        return Answer(status: response.status.code, outcome: json["status"]?.stringValue, id: json["id"]?.stringValue)
+        return try await answer(request, client: client)
     }
 
-    static func get(_ path: String, from base: String, client: HTTPClient) async throws -> UInt {
+    /// Sends a corpus line as a vendor would; the client frames the body, so `Content-Length` is its own.
+    static func send(_ line: CorpusRequest, to base: String, client: HTTPClient) async throws -> Answer {
+        var request = HTTPClientRequest(url: base + line.path)
+        request.method = HTTPMethod(rawValue: line.method)
+        for field in line.headers
+        where !["Content-Length", "Host", "Transfer-Encoding"].contains(where: {
+            field.name.equalsIgnoringASCIICase($0)
+        }) {
+            request.headers.add(name: field.name, value: field.value)
+        }
+        if !line.body.isEmpty { request.body = .bytes(ByteBuffer(bytes: line.body)) }
+        return try await answer(request, client: client)
+    }
+
+    static func answer(_ request: HTTPClientRequest, client: HTTPClient) async throws -> Answer {
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+        return Answer(
+            status: response.status.code,
+            json: try? JSONValue(parsing: bytes),
+            text: String(decoding: bytes, as: UTF8.self),
+            contentType: response.headers.first(name: "Content-Type"),
+            retryAfter: response.headers.first(name: "Retry-After")
+        )
+    }
+
+    static func get(
+        _ path: String,
+        from base: String,
+        client: HTTPClient,
+        token: String = "crash-admin"
+    ) async throws -> UInt {
         var request = HTTPClientRequest(url: base + path)
-        request.headers.add(name: "Authorization", value: "Bearer crash-admin")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
         let response = try await client.execute(request, timeout: .seconds(10))
         _ = try await response.body.collect(upTo: 1 << 22)
         return response.status.code
+    }
+
+    static func getJSON(
+        _ path: String,
+        from base: String,
+        client: HTTPClient,
+        token: String = "crash-admin"
+    ) async throws -> JSONValue? {
+        var request = HTTPClientRequest(url: base + path)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await client.execute(request, timeout: .seconds(10))
+        return try? JSONValue(parsing: Array(try await response.body.collect(upTo: 1 << 24).readableBytesView))
     }
 }

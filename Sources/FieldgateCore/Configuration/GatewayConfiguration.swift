@@ -275,8 +275,10 @@ package struct GatewayConfiguration: Sendable {
         switch key {
         case "sqlite": return .sqlite(path: text)
         case "postgres":
-            guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
-                throw ConfigurationError(line: value.line, "storage.postgres must be a postgres:// URL")
+            do {
+                _ = try PostgresURL(parsing: text)
+            } catch {
+                throw ConfigurationError(line: value.line, error.description)
             }
             return .postgres(url: text)
         default:

@@ -295,3 +295,12 @@ package struct QuarantinedRequest: Sendable, Equatable {
         self.sequence = sequence
     }
 }
+
+/// The store has as many writes waiting as it may hold: the request is refused now (503 with `Retry-After`)
+/// rather than queued without bound; nothing was stored.
+package struct StoreOverloaded: Error, CustomStringConvertible {
+    /// Writes already waiting when this one was refused.
+    package var queued: Int
+    package init(queued: Int) { self.queued = queued }
+    package var description: String { "the store has \(queued) writes waiting; retry shortly" }
+}

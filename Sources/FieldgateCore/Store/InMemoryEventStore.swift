@@ -2,7 +2,9 @@ package import FieldgateModel
 import Synchronization
 
 /// An ``EventStore`` in process memory: for `fieldgate normalize`, tests and benchmarks. Nothing survives a restart.
-package final class InMemoryEventStore: EventStore {
+package final class InMemoryEventStore: EventStore, StoreChangeAnnouncing {
+    package let changes = StoreChanges()
+
     struct KeyRecord {
         var eventID: String
         var expiresAt: UTCTimestamp
@@ -24,7 +26,9 @@ package final class InMemoryEventStore: EventStore {
     package init() {}
 
     package func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome {
-        state.withLock { state in Self.insertIfNew(candidate, in: &state) }
+        let outcome = state.withLock { state in Self.insertIfNew(candidate, in: &state) }
+        if case .inserted = outcome { changes.publish(.events) }
+        return outcome
     }
 
     static func insertIfNew(_ candidate: EventCandidate, in state: inout State) -> InsertOutcome {
@@ -64,7 +68,7 @@ package final class InMemoryEventStore: EventStore {
         quarantineID: String,
         at instant: UTCTimestamp
     ) async throws -> ReplayInsertOutcome {
-        state.withLock { state in
+        let outcome = state.withLock { state -> ReplayInsertOutcome in
             guard let index = state.quarantined.firstIndex(where: { $0.id == quarantineID }) else { return .notFound }
             if let eventID = state.quarantined[index].replayedAs {
                 return .alreadyReplayed(eventID: eventID, at: state.quarantined[index].replayedAt)
@@ -74,6 +78,8 @@ package final class InMemoryEventStore: EventStore {
             state.quarantined[index].replayedAt = instant
             return .replayed(outcome)
         }
+        if case .replayed(.inserted) = outcome { changes.publish(.events) }
+        return outcome
     }
 
     package func deleteEvents(receivedBefore instant: UTCTimestamp, now: UTCTimestamp, limit: Int) async throws -> Int {

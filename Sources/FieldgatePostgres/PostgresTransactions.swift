@@ -1,0 +1,231 @@
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Runs work on a pooled connection, in a transaction or not, with bounds on every wait.
+///
+/// While PostgreSQL is down the pool keeps trying to connect in the background; a request for a connection would
+/// wait up to the pool's circuit breaker (15 s) before failing. The gateway should answer 503 long before a vendor
+/// times out, and should not pile up waiting requests, so the wait for a connection is cut at ``acquireTimeout``.
+///
+/// Work that has its connection is bounded too, by ``workTimeout``, as a backstop: postgres-nio 1.33 writes a query
+/// to its channel without a promise, so a query issued on a connection whose channel has just been torn down is
+/// never answered. The transaction code here never issues COMMIT or ROLLBACK on a connection it knows is closed
+/// (the common way into that state); if work still hangs, the caller gets an error after the backstop and the stuck
+/// task is left to itself (it holds one pooled connection, and is logged).
+struct PostgresTransactions: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    /// How long a caller waits for a connection before the store counts as unavailable.
+    let acquireTimeout: Duration
+    /// How long work on a connection may take before it is abandoned (longer than `lock_timeout`).
+    var workTimeout: Duration = .seconds(30)
+
+    /// `work` inside BEGIN … COMMIT; returns once COMMIT has returned.
+    func run<Result: Sendable>(
+        _ label: String,
+        synchronousCommit: Bool = true,
+        _ work: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let logger = self.logger
+        return try await withConnection(label) { connection in
+            try await Self.transaction(on: connection, synchronousCommit: synchronousCommit, logger: logger, work)
+        }
+    }
+
+    /// BEGIN, `work`, COMMIT; ROLLBACK when `work` throws — unless the connection is closed, where ROLLBACK could
+    /// never be answered (and the server has rolled back already).
+    static func transaction<Result: Sendable>(
+        on connection: PostgresConnection,
+        synchronousCommit: Bool,
+        logger: Logger,
+        _ work: @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try checkOpen(connection)
+        try await connection.query("BEGIN", logger: logger)
+        let result: Result
+        do {
+            if !synchronousCommit {
+                // Only for writes whose loss in a database crash is harmless (a lease: the delivery is sent
+                // again, with the same webhook-id).
+                try await connection.query("SET LOCAL synchronous_commit TO off", logger: logger)
+            }
+            result = try await work(connection)
+            try checkOpen(connection)
+        } catch {
+            if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+            throw error
+        }
+        try await connection.query("COMMIT", logger: logger)
+        return result
+    }
+
+    static func checkOpen(_ connection: PostgresConnection) throws {
+        guard !connection.isClosed else { throw PostgresUnavailable(operation: "a closed connection", timeout: .zero) }
+    }
+
+    /// `work` on a connection of the pool, outside any explicit transaction (reads).
+    func withConnection<Result: Sendable>(
+        _ label: String,
+        _ work: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let race = Race<Result>()
+        let client = self.client
+        let logger = self.logger
+        let acquireTimeout = self.acquireTimeout
+        let workTimeout = self.workTimeout
+        return try await withCheckedThrowingContinuation { continuation in
+            race.begin(continuation)
+            // Unstructured on purpose: the caller must be able to return while a hung query is never answered.
+            let worker = Task {
+                do {
+                    let result = try await client.withConnection { connection in
+                        guard race.startWork() else {
+                            throw PostgresUnavailable(operation: label, timeout: acquireTimeout)
+                        }
+                        try Self.checkOpen(connection)
+                        return try await work(connection)
+                    }
+                    race.finish(.success(result))
+                } catch {
+                    race.finish(.failure(error))
+                }
+            }
+            race.deadline = Task {
+                try? await Task.sleep(for: acquireTimeout)
+                if race.abandonWaiting(PostgresUnavailable(operation: label, timeout: acquireTimeout)) {
+                    worker.cancel()  // withdraws the request for a connection
+                    return
+                }
+                guard !race.isFinished else { return }
+                try? await Task.sleep(for: workTimeout)
+                if race.abandonWorking(PostgresStoreError("\(label) got no answer from PostgreSQL in \(workTimeout)")) {
+                    logger.error(
+                        "a PostgreSQL operation got no answer and was abandoned",
+                        metadata: ["operation": "\(label)", "timeout": "\(workTimeout)"]
+                    )
+                }
+            }
+        }
+    }
+
+    /// Which of work and deadline answers the caller, exactly once.
+    private final class Race<Result: Sendable>: Sendable {
+        private enum Stage {
+            case waiting
+            case working
+            case answered
+        }
+
+        private struct State {
+            var stage = Stage.waiting
+            var continuation: CheckedContinuation<Result, any Error>?
+            var deadline: Task<Void, Never>?
+        }
+
+        private let state = Mutex(State())
+
+        func begin(_ continuation: CheckedContinuation<Result, any Error>) {
+            state.withLock { $0.continuation = continuation }
+        }
+
+        /// True when the work may use the connection it got (the wait for it has not been given up).
+        func startWork() -> Bool {
+            state.withLock { state in
+                guard state.stage == .waiting else { return false }
+                state.stage = .working
+                return true
+            }
+        }
+
+        var isFinished: Bool { state.withLock { $0.stage == .answered } }
+
+        /// The deadline task; cancelled as soon as the work answers, so that no timer outlives its operation.
+        var deadline: Task<Void, Never>? {
+            get { state.withLock { $0.deadline } }
+            set {
+                let finished = state.withLock { state -> Bool in
+                    state.deadline = newValue
+                    return state.stage == .answered
+                }
+                if finished { newValue?.cancel() }
+            }
+        }
+
+        func finish(_ result: Swift.Result<Result, any Error>) {
+            answer(result, when: [.waiting, .working])
+            state.withLock { $0.deadline }?.cancel()
+        }
+
+        func abandonWaiting(_ error: any Error) -> Bool { answer(.failure(error), when: [.waiting]) }
+
+        func abandonWorking(_ error: any Error) -> Bool { answer(.failure(error), when: [.working]) }
+
+        @discardableResult
+        private func answer(_ result: Swift.Result<Result, any Error>, when stages: [Stage]) -> Bool {
+            let continuation = state.withLock { state -> CheckedContinuation<Result, any Error>? in
+                guard stages.contains(state.stage) else { return nil }
+                state.stage = .answered
+                defer { state.continuation = nil }
+                return state.continuation
+            }
+            continuation?.resume(with: result)
+            return continuation != nil
+        }
+    }
+}
+
+/// No connection to PostgreSQL within the acquire timeout: the database is down, restarting or unreachable.
+struct PostgresUnavailable: Error, CustomStringConvertible {
+    var operation: String
+    var timeout: Duration
+    var description: String { "no PostgreSQL connection within \(timeout) (\(operation)); the database is unreachable" }
+}
+
+/// How a failure from postgres-nio is treated.
+package enum PostgresFailure {
+    /// True when the database could not be reached or went away: not running yet, restarting, refusing
+    /// connections, a connection lost. A gateway starting waits for it; a request is answered 503.
+    package static func isUnreachable(_ error: any Error) -> Bool {
+        if error is PostgresUnavailable { return true }
+        // The pool's own error type is not exported; its circuit breaker trips after connections kept failing.
+        if String(reflecting: error).contains("connectionCreationCircuitBreakerTripped") { return true }
+        guard let psql = psqlError(error) else { return false }
+        switch psql.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+            return true
+        case .server:
+            // 57P01–57P03: shutting down, crash shutdown, starting up; 08: connection exceptions.
+            let state = psql.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("57P") || state.hasPrefix("08")
+        default:
+            return false
+        }
+    }
+
+    /// True when a statement failed on a working connection — bad data, a constraint — so that retrying the
+    /// batch's writes one by one lets the others through. False for a lost connection, a database shutting down,
+    /// a timeout: everything in the batch would fail the same way.
+    static func isStatementFailure(_ error: any Error) -> Bool {
+        guard let error = psqlError(error), error.code == .server else { return false }
+        let state = error.serverInfo?[.sqlState] ?? ""
+        // 08 connection, 40 serialization/deadlock, 53 resources, 57 operator intervention (shutdown), 58 system.
+        return !["08", "40", "53", "57", "58"].contains(String(state.prefix(2)))
+    }
+
+    /// The PSQLError inside a transaction error, if any.
+    static func psqlError(_ error: any Error) -> PSQLError? {
+        if let error = error as? PSQLError { return error }
+        if let error = error as? PostgresTransactionError {
+            for inner in [error.closureError, error.commitError, error.beginError, error.rollbackError] {
+                if let inner, let found = psqlError(inner) { return found }
+            }
+        }
+        return nil
+    }
+
+    /// The server's SQLSTATE, when the server sent one.
+    static func sqlState(_ error: any Error) -> String? {
+        psqlError(error)?.serverInfo?[.sqlState]
+    }
+}

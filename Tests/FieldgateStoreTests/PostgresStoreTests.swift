@@ -1,0 +1,333 @@
+import FieldgateCore
+import FieldgateModel
+import FieldgatePostgres
+import FieldgateTestSupport
+import Synchronization
+import Testing
+
+/// Says, in every test run, whether the PostgreSQL suites ran: skipped (with the reason) on a machine without the
+/// server binaries, a failure when CI requires them and they are missing.
+@Suite("PostgreSQL availability")
+struct PostgresAvailabilityTests {
+    @Test(.enabled(if: PostgresTestServer.shouldRun, PostgresTestServer.skipComment))
+    func thePostgreSQLSuitesRunOnThisMachine() async throws {
+        let server = try await PostgresTestServer.shared()
+        #expect(try await server.psql("SELECT 1").trimmingSpaces == "1")
+    }
+}
+
+/// What only a shared store has to get right: several instances on one database at the same moment.
+@Suite("PostgreSQL store", .enabled(if: PostgresTestServer.shouldRun, PostgresTestServer.skipComment))
+struct PostgresStoreTests {
+    typealias Samples = StoreSamples
+
+    /// Two stores (two gateway instances) on one new database.
+    func withTwoInstances<T: Sendable>(
+        _ body: @Sendable (PostgresEventStore, PostgresEventStore) async throws -> T
+    ) async throws -> T {
+        let database = try await PostgresTestServer.shared().makeDatabase()
+        return try await withPostgresStore(database: database) { first in
+            try await withPostgresStore(database: database) { second in try await body(first, second) }
+        }
+    }
+
+    @Test func instancesStartingTogetherMigrateOnce() async throws {
+        let server = try await PostgresTestServer.shared()
+        let database = try await server.makeDatabase()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask { try await withPostgresStore(database: database) { _ in } }
+            }
+            try await group.waitForAll()
+        }
+        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        #expect(
+            try await server.psql("SELECT count(*) FROM fieldgate_migration", database: name).trimmingSpaces == "1"
+        )
+    }
+
+    @Test func theSameDeliveryAtTwoInstancesAtOnceIsStoredOnce() async throws {
+        try await withTwoInstances { first, second in
+            for round in 0..<20 {
+                let candidate = Samples.candidate(content: "race \(round)")
+                async let a = first.insertIfNew(candidate)
+                async let b = second.insertIfNew(candidate)
+                let outcomes = try await [a, b]
+                let inserted = outcomes.filter { if case .inserted = $0 { true } else { false } }
+                #expect(inserted.count == 1, "round \(round): \(outcomes)")
+                for outcome in outcomes {
+                    switch outcome {
+                    case .inserted(let event), .duplicate(of: let event): #expect(event.id == candidate.key.eventID)
+                    }
+                }
+            }
+            #expect(try await first.events(EventQuery(limit: 100)).items.count == 20)
+        }
+    }
+
+    @Test func anExpiredKeyRepeatedAtTwoInstancesAtOnceIsOneNewEvent() async throws {
+        try await withTwoInstances { first, second in
+            let original = Samples.candidate(content: "cycles back", window: .seconds(60))
+            _ = try await first.insertIfNew(original)
+            let later = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 120_000)
+            let repeat_ = Samples.candidate(content: "cycles back", receivedAt: later, window: .seconds(60))
+            async let a = first.insertIfNew(repeat_)
+            async let b = second.insertIfNew(repeat_)
+            let outcomes = try await [a, b]
+            let ids = outcomes.map { outcome -> String in
+                switch outcome {
+                case .inserted(let event), .duplicate(of: let event): event.id
+                }
+            }
+            #expect(outcomes.filter { if case .inserted = $0 { true } else { false } }.count == 1)
+            #expect(Set(ids) == [original.key.eventID(occurrence: 2)])
+        }
+    }
+
+    /// Sequence numbers follow commit order on every instance, so a reader that walks `events(after:)` while two
+    /// instances write never steps over an event that becomes visible later.
+    @Test func aReaderFollowingTwoWritingInstancesMissesNothing() async throws {
+        try await withTwoInstances { first, second in
+            let written = IDLog()
+            let seen = try await withThrowingTaskGroup(of: Set<String>?.self) { group in
+                for (instance, store) in [first, second].enumerated() {
+                    group.addTask {
+                        try await withThrowingTaskGroup(of: Void.self) { writers in
+                            for writer in 0..<8 {
+                                writers.addTask {
+                                    for index in 0..<40 {
+                                        let candidate = Samples.candidate(
+                                            jobID: "job-\(index % 5)",
+                                            content: "instance \(instance) writer \(writer) event \(index)"
+                                        )
+                                        _ = try await store.insertIfNew(candidate)
+                                        written.add(candidate.key.eventID)
+                                    }
+                                }
+                            }
+                            try await writers.waitForAll()
+                        }
+                        return nil
+                    }
+                }
+                group.addTask {
+                    var after: Int64 = 0
+                    var seen: Set<String> = []
+                    var last: Int64 = 0
+                    while seen.count < 640 {
+                        let page = try await first.events(after: after, limit: 50)
+                        for stored in page {
+                            #expect(stored.sequence > last)
+                            last = stored.sequence
+                            seen.insert(stored.event.id)
+                        }
+                        after = page.last?.sequence ?? after
+                        if page.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
+                    }
+                    return seen
+                }
+                var seen: Set<String> = []
+                for try await result in group { if let result { seen = result } }
+                return seen
+            }
+            #expect(seen == written.all)
+            #expect(seen.count == 640)
+        }
+    }
+
+    @Test func aCommitOnOneInstanceWakesTheOther() async throws {
+        try await withTwoInstances { first, second in
+            // Once the other instance listens, nothing but a commit publishes there.
+            for _ in 0..<500 where !second.isListening { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(second.isListening)
+            let events = second.changes.listen(to: .events)
+            let deliveries = second.changes.listen(to: .deliveries)
+            defer {
+                events.stop()
+                deliveries.stop()
+            }
+            _ = try await first.insertIfNew(Samples.candidate(content: "wake the other one"))
+            await events.wait()
+            try await first.saveSubscriber(Subscriber(id: "seen-everywhere", url: "http://127.0.0.1:9/"))
+            await deliveries.wait()
+            // The other instance's cached subscribers were dropped: its next event is queued for the new one.
+            guard case .inserted(let event) = try await second.insertIfNew(Samples.candidate(content: "after")) else {
+                Issue.record("not inserted")
+                return
+            }
+            #expect(
+                try await second.deliveries(DeliveryQuery(eventID: event.id)).items.map(\.subscriberID) == [
+                    "seen-everywhere"
+                ]
+            )
+        }
+    }
+
+    /// `SKIP LOCKED` hands different rows to instances claiming at once, and the per-job rule holds across them:
+    /// while one instance holds a job's head, the other cannot take the job's next event.
+    @Test func instancesClaimingAtOnceShareWorkAndKeepEachJobInOrder() async throws {
+        try await withTwoInstances { first, second in
+            try await first.saveSubscriber(Subscriber(id: "board", url: "http://127.0.0.1:9/", maxConcurrency: 1_000))
+            var expected: [String: [String]] = [:]
+            for index in 0..<60 {
+                let job = "job-\(index % 6)"
+                let candidate = Samples.candidate(jobID: job, content: "claim \(index)")
+                _ = try await first.insertIfNew(candidate)
+                expected["techlink:summit-telecom:\(job)", default: []].append(candidate.key.eventID)
+            }
+            var delivered: [String: [String]] = [:]
+            var clock = Samples.start
+            while delivered.values.map(\.count).reduce(0, +) < 60 {
+                let now = clock
+                async let a = first.claimDueDeliveries(
+                    now: now,
+                    leaseMargin: .seconds(5),
+                    limit: 10,
+                    inFlight: [:],
+                    paused: []
+                )
+                async let b = second.claimDueDeliveries(
+                    now: now,
+                    leaseMargin: .seconds(5),
+                    limit: 10,
+                    inFlight: [:],
+                    paused: []
+                )
+                let (fromFirst, fromSecond) = try await (a, b)
+                let ids = (fromFirst + fromSecond).map(\.delivery.id)
+                #expect(Set(ids).count == ids.count, "one delivery claimed by both instances")
+                let jobs = (fromFirst + fromSecond).compactMap(\.delivery.jobKey)
+                #expect(Set(jobs).count == jobs.count, "two deliveries of one job out at once")
+                for due in fromFirst + fromSecond {
+                    delivered[due.delivery.jobKey!, default: []].append(due.delivery.eventID)
+                    let store = due.delivery.id % 2 == 0 ? first : second
+                    try await store.record(
+                        DeliveryAttempt(
+                            deliveryID: due.delivery.id,
+                            at: now,
+                            statusCode: 200,
+                            error: nil,
+                            durationMilliseconds: 1,
+                            result: .delivered
+                        )
+                    )
+                }
+                clock = UTCTimestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + 1)
+            }
+            #expect(delivered == expected)
+        }
+    }
+
+    /// An instance that dies after claiming leaves its lease to run out; then another instance claims the same
+    /// delivery — the same event, so the same webhook-id.
+    @Test func aDeadInstancesLeaseRunsOutAndAnotherInstanceTakesOver() async throws {
+        try await withTwoInstances { first, second in
+            try await first.saveSubscriber(Subscriber(id: "board", url: "http://127.0.0.1:9/", timeout: .seconds(2)))
+            let candidate = Samples.candidate(content: "leased")
+            _ = try await first.insertIfNew(candidate)
+            let claimed = try await first.claimDueDeliveries(
+                now: Samples.start,
+                leaseMargin: .seconds(1),
+                limit: 10,
+                inFlight: [:],
+                paused: []
+            )
+            #expect(claimed.map(\.delivery.eventID) == [candidate.key.eventID])
+            // Within the lease (2 s timeout + 1 s margin) nobody else takes it.
+            let during = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 2_999)
+            #expect(
+                try await second.claimDueDeliveries(
+                    now: during,
+                    leaseMargin: .seconds(1),
+                    limit: 10,
+                    inFlight: [:],
+                    paused: []
+                ).isEmpty
+            )
+            let after = UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 3_000)
+            #expect(try await second.nextDueTime(after: Samples.start) == after)
+            let retaken = try await second.claimDueDeliveries(
+                now: after,
+                leaseMargin: .seconds(1),
+                limit: 10,
+                inFlight: [:],
+                paused: []
+            )
+            #expect(retaken.map(\.delivery.id) == claimed.map(\.delivery.id))
+            #expect(retaken.first?.body == claimed.first?.body)
+        }
+    }
+
+    @Test func aFullCommitQueueRefusesAtOnceInsteadOfQueueing() async throws {
+        var options = PostgresEventStore.Options()
+        options.maximumQueued = 4
+        options.maximumBatch = 1
+        try await withPostgresStore(options: options) { store async throws in
+            let outcomes = await withTaskGroup(of: Result<InsertOutcome, any Error>.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        do {
+                            return .success(try await store.insertIfNew(Samples.candidate(content: "burst \(index)")))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            let refused = outcomes.filter {
+                if case .failure(let error) = $0 { error is StoreOverloaded } else { false }
+            }
+            let stored = outcomes.compactMap { if case .success(.inserted(let event)) = $0 { event.id } else { nil } }
+            #expect(!refused.isEmpty, "200 writers at once cannot all fit in a queue of 4")
+            #expect(refused.count + stored.count == 200)
+            // Whatever was answered as stored is stored.
+            for id in stored { #expect(try await store.event(id: id) != nil) }
+        }
+    }
+}
+
+/// PostgreSQL going away and coming back, on a server of the test's own.
+@Suite("PostgreSQL faults", .serialized, .enabled(if: PostgresTestServer.shouldRun, PostgresTestServer.skipComment))
+struct PostgresFaultTests {
+    @Test(arguments: [false, true])
+    func whileTheDatabaseIsDownWritesFailFastAndTheStoreReconnectsByItself(immediately: Bool) async throws {
+        try await PostgresTestServer.withPrivateServer { server in
+            try await withPostgresStore(database: server.url(database: "postgres")) { store in
+                let before = StoreSamples.candidate(content: "before the restart")
+                #expect(try await store.insertIfNew(before) == .inserted(before.event))
+                try await server.stop(immediately: immediately)
+
+                await #expect(throws: (any Error).self) {
+                    try await store.insertIfNew(StoreSamples.candidate(content: "while down"))
+                }
+                await #expect(throws: (any Error).self) { try await store.checkWritable() }
+                #expect(!store.isListening)
+
+                try await server.restart()
+                var recovered = false
+                for _ in 0..<200 where !recovered {
+                    recovered = (try? await store.checkWritable()) != nil
+                    if !recovered { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(recovered, "the store did not reconnect")
+                #expect(try await store.insertIfNew(before) == .duplicate(of: before.event))
+                let after = StoreSamples.candidate(content: "after the restart")
+                #expect(try await store.insertIfNew(after) == .inserted(after.event))
+            }
+        }
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}
+
+/// IDs written by several tasks.
+final class IDLog: Sendable {
+    private let state = Mutex<Set<String>>([])
+    func add(_ id: String) { _ = state.withLock { $0.insert(id) } }
+    var all: Set<String> { state.withLock { $0 } }
+}
