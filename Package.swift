@@ -117,12 +117,32 @@ var package = Package(
             ]
         ),
 
+        // MARK: The operator console: server-rendered pages, sessions, embedded assets; mounted by FieldgateHTTP.
+        .target(
+            name: "FieldgateConsole",
+            dependencies: [
+                "FieldgateModel",
+                "FieldgateCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [
+                .embedInCode("Assets/console.css"),
+                .embedInCode("Assets/console.js"),
+                .embedInCode("Assets/icon.svg"),
+            ]
+        ),
+
         // MARK: The Hummingbird application: ingest routes, problem responses, admin API, metrics.
         .target(
             name: "FieldgateHTTP",
             dependencies: [
                 "FieldgateModel",
                 "FieldgateCore",
+                "FieldgateConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -144,6 +164,7 @@ var package = Package(
                 "FieldgateSQLite",
                 "FieldgatePostgres",
                 "FieldgateHTTP",
+                "FieldgateConsole",
                 "FieldgateDelivery",
                 "FieldgateLoad",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -185,7 +206,8 @@ var package = Package(
         .testTarget(
             name: "FieldgateHTTPTests",
             dependencies: [
-                "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateHTTP", "FieldgateTestSupport",
+                "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgateHTTP", "FieldgateConsole",
+                "FieldgateTestSupport",
                 "FieldgateVendors",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

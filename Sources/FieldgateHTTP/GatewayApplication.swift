@@ -1,3 +1,4 @@
+package import FieldgateConsole
 package import FieldgateCore
 import FieldgateModel
 package import Hummingbird
@@ -21,6 +22,10 @@ package struct GatewayDependencies: Sendable {
     package var changes: StoreChanges
     /// `delivery:` of the configuration: the bounds and the network policy subscribers are checked against.
     package var delivery: GatewayConfiguration.Delivery
+    /// Counts every ingest outcome in memory; `IngestCountFlush` (a service of the composition root) stores them.
+    package var tally: IngestTally
+    /// Mounts the operator console at `/console` when set.
+    package var console: ConsoleOptions?
 
     package init(
         pipeline: IngestPipeline,
@@ -30,7 +35,9 @@ package struct GatewayDependencies: Sendable {
         deliveries: (any DeliveryStore)? = nil,
         wakeDeliveries: @escaping @Sendable () -> Void = {},
         changes: StoreChanges = StoreChanges(),
-        delivery: GatewayConfiguration.Delivery = GatewayConfiguration.Delivery()
+        delivery: GatewayConfiguration.Delivery = GatewayConfiguration.Delivery(),
+        tally: IngestTally = IngestTally(),
+        console: ConsoleOptions? = nil
     ) {
         self.pipeline = pipeline
         self.adminToken = adminToken
@@ -40,6 +47,8 @@ package struct GatewayDependencies: Sendable {
         self.wakeDeliveries = wakeDeliveries
         self.changes = changes
         self.delivery = delivery
+        self.tally = tally
+        self.console = console
     }
 }
 
@@ -48,7 +57,13 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: IngestMiddleware(pipeline: dependencies.pipeline, metrics: dependencies.metrics))
+    router.add(
+        middleware: IngestMiddleware(
+            pipeline: dependencies.pipeline,
+            metrics: dependencies.metrics,
+            tally: dependencies.tally
+        )
+    )
 
     router.get("healthz") { _, _ in Response.json(#"{"status":"ok"}"#.utf8.map { $0 }) }
     router.get("readyz") { _, context in
@@ -90,6 +105,24 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
             wake: dependencies.wakeDeliveries
         )
         .register(on: admin)
+    }
+    if let options = dependencies.console {
+        Console(
+            ConsoleDependencies(
+                pipeline: dependencies.pipeline,
+                deliveries: dependencies.deliveries,
+                counts: options.counts,
+                tally: dependencies.tally,
+                adminToken: dependencies.adminToken,
+                configuration: options.configuration,
+                adapters: options.adapters,
+                publicURL: options.publicURL,
+                liveStream: { request in try await stream.response(request) },
+                wakeDeliveries: dependencies.wakeDeliveries,
+                logger: dependencies.logger
+            )
+        )
+        .register(on: router)
     }
     return router
 }

@@ -12,6 +12,7 @@ import struct NIOCore.ByteBuffer
 struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
     let pipeline: IngestPipeline
     let metrics: GatewayMetrics
+    let tally: IngestTally
 
     func handle(
         _ request: Request,
@@ -62,6 +63,15 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
             label = problem.code
         }
         metrics.countIngest(vendor: vendor, tenant: tenant, outcome: label, duration: ContinuousClock.now - started)
+        if vendor != "none" {
+            tally.record(
+                vendor: vendor,
+                tenant: pipeline.directory.entry(vendor: vendor, tenant: tenant) == nil ? nil : tenant,
+                outcome: outcome.tallied,
+                quarantined: outcome.isQuarantined,
+                at: pipeline.clock.now()
+            )
+        }
         // The metadata is built only when the level is enabled (accepted requests log at debug).
         context.logger.log(
             level: outcome.httpStatus == 202 ? .debug : .info,
@@ -118,5 +128,21 @@ enum Acknowledgement {
         }
         output.append(UInt8(ascii: "}"))
         return output
+    }
+}
+
+extension IngestOutcome {
+    /// How the console's counts file this outcome.
+    var tallied: IngestCount.Outcome {
+        switch self {
+        case .accepted: .accepted
+        case .duplicate: .duplicate
+        case .rejected(let problem, _): .refused(status: problem.status)
+        }
+    }
+
+    var isQuarantined: Bool {
+        if case .rejected(_, true) = self { return true }
+        return false
     }
 }

@@ -159,7 +159,27 @@ enum PostgresSchema {
                 // `fieldgate store copy`: which source a copied database came from (a resumed copy must be the same).
                 "CREATE TABLE store_copy (source text PRIMARY KEY, started_at timestamptz NOT NULL, finished_at timestamptz)",
             ]
-        )
+        ),
+        Migration(
+            version: 2,
+            name: "ingest counts per minute, attempts by time",
+            sql: [
+                // IngestCountFlush adds each instance's increments every few seconds: one row per minute, vendor,
+                // tenant and outcome, summed with ON CONFLICT.
+                """
+                CREATE TABLE ingest_count (
+                    minute bigint NOT NULL,
+                    vendor text NOT NULL,
+                    tenant text NOT NULL,
+                    outcome text NOT NULL,
+                    count bigint NOT NULL,
+                    PRIMARY KEY (minute, vendor, tenant, outcome)
+                )
+                """,
+                // Delivery health over the last day reads the day's attempts, not all of them.
+                "CREATE INDEX delivery_attempt_at ON delivery_attempt (at)",
+            ]
+        ),
     ]
 
     /// Applies every migration this database has not seen, under ``migrationLock``; returns the versions applied.

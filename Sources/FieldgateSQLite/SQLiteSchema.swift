@@ -174,6 +174,23 @@ enum SQLiteSchema {
             )
             try SQLiteJobs.rebuildAll(in: database)
         }
+        migrator.registerMigration("v6: ingest counts per minute, attempts by time") { database in
+            try database.execute(
+                sql: """
+                    -- IngestCountFlush adds each instance's increments every few seconds (SQLiteIngestCounts).
+                    CREATE TABLE ingest_count (
+                        minute INTEGER NOT NULL,
+                        vendor TEXT NOT NULL,
+                        tenant TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        count INTEGER NOT NULL,
+                        PRIMARY KEY (minute, vendor, tenant, outcome)
+                    ) WITHOUT ROWID;
+                    -- Delivery health over the last day reads the day's attempts, not all of them.
+                    CREATE INDEX delivery_attempt_at ON delivery_attempt (at);
+                    """
+            )
+        }
         return migrator
     }
 

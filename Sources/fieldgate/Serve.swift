@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldgateConsole
 import FieldgateCore
 import FieldgateDelivery
 import FieldgateHTTP
@@ -30,8 +31,9 @@ struct Serve: AsyncParsableCommand {
             request is answered 202 only after its event is on disk; retention: deletes what is older.
 
             Routes: POST /webhooks/{vendor}/{tenant}/… (ingest), /v1/… (admin API, bearer admin.token), \
-            GET /healthz, /readyz, /metrics, /openapi.yaml. SIGTERM or SIGINT stops accepting connections and \
-            lets requests and deliveries in flight finish for at most server.shutdownTimeout (default 30s).
+            /console (the operator console; sign in with admin.token), GET /healthz, /readyz, /metrics, \
+            /openapi.yaml. SIGTERM or SIGINT stops accepting connections and lets requests and deliveries in \
+            flight finish for at most server.shutdownTimeout (default 30s).
 
             With storage: {postgres: URL} any number of instances share one PostgreSQL database behind a load \
             balancer (docs/DEPLOYMENT.md); the schema is migrated at start.
@@ -52,6 +54,14 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Seconds to wait at start for a PostgreSQL store that is not reachable yet.")
     var waitForStore: Int = 30
+
+    @Option(
+        help: ArgumentHelp(
+            "The address vendors reach the gateway at (the TLS terminator in front of it): the console's Tenants page shows route URLs there.",
+            valueName: "url"
+        )
+    )
+    var publicURL: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
@@ -206,7 +216,7 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    func serve<Store: EventStore & DeliveryStore & StoreChangeAnnouncing>(
+    func serve<Store: EventStore & DeliveryStore & StoreChangeAnnouncing & IngestCountStore>(
         store: Store,
         description: String,
         _ configuration: GatewayConfiguration,
@@ -248,6 +258,14 @@ struct Serve: AsyncParsableCommand {
             clock: clock,
             maxBodyBytes: configuration.server.maxBodyBytes
         )
+        let tally = IngestTally()
+        let publicURL: PublicURL?
+        do {
+            publicURL = try self.publicURL.map { try PublicURL($0) }
+        } catch {
+            printError("fieldgate: \(error)")
+            throw ExitCode(2)
+        }
         let dependencies = GatewayDependencies(
             pipeline: pipeline,
             adminToken: configuration.adminToken,
@@ -256,7 +274,14 @@ struct Serve: AsyncParsableCommand {
             deliveries: store,
             wakeDeliveries: { engine.wake() },
             changes: store.changes,
-            delivery: configuration.delivery
+            delivery: configuration.delivery,
+            tally: tally,
+            console: ConsoleOptions(
+                configuration: configuration,
+                adapters: BuiltInVendors.adapters,
+                publicURL: publicURL,
+                counts: store
+            )
         )
         if configuration.adminToken == nil {
             logger.warning("admin.token is not set: the /v1 admin API answers 401 to every request")
@@ -276,6 +301,7 @@ struct Serve: AsyncParsableCommand {
                     logger: logger,
                     onPass: { metrics.recordRetention($0) }
                 ),
+                IngestCountFlush(tally: tally, store: store, clock: clock, logger: logger),
             ]
         ) { channel in
             let boundPort = channel.localAddress?.port ?? port

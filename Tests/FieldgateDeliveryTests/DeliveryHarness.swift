@@ -178,6 +178,9 @@ final class LateClaimStore: DeliveryStore {
         try await base.deleteDeliveredDeliveries(deliveredBefore: instant, limit: limit)
     }
     func deliveryBacklog() async throws -> [DeliveryBacklog] { try await base.deliveryBacklog() }
+    func deliveryHealth(since: UTCTimestamp) async throws -> [DeliveryHealth] {
+        try await base.deliveryHealth(since: since)
+    }
 
     func subscribers() async throws -> [Subscriber] { try await base.subscribers() }
     func subscriber(id: String) async throws -> Subscriber? { try await base.subscriber(id: id) }

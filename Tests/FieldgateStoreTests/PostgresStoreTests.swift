@@ -1,9 +1,10 @@
 import FieldgateCore
 import FieldgateModel
-import FieldgatePostgres
 import FieldgateTestSupport
 import Synchronization
 import Testing
+
+@testable import FieldgatePostgres
 
 /// Says, in every test run, whether the PostgreSQL suites ran: skipped (with the reason) on a machine without the
 /// server binaries, a failure when CI requires them and they are missing.
@@ -42,7 +43,8 @@ struct PostgresStoreTests {
         }
         let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
         #expect(
-            try await server.psql("SELECT count(*) FROM fieldgate_migration", database: name).trimmingSpaces == "1"
+            try await server.psql("SELECT count(*) FROM fieldgate_migration", database: name).trimmingSpaces
+                == String(PostgresSchema.migrations.count)
         )
     }
 

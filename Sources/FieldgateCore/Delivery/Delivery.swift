@@ -170,6 +170,9 @@ package protocol DeliveryStore: Sendable {
     func deleteDeliveredDeliveries(deliveredBefore instant: UTCTimestamp, limit: Int) async throws -> Int
     /// Pending and dead deliveries per subscriber, for the backlog gauges.
     func deliveryBacklog() async throws -> [DeliveryBacklog]
+    /// Per subscriber, the attempts made since `since` and how they went (the console's success rate and last
+    /// error); subscribers without an attempt in that time are left out. Reads only that period's attempts.
+    func deliveryHealth(since: UTCTimestamp) async throws -> [DeliveryHealth]
 
     func deliveries(_ query: DeliveryQuery) async throws -> Page<Delivery>
     func delivery(id: Int64) async throws -> Delivery?
@@ -210,6 +213,41 @@ package struct DeliveryBacklog: Sendable, Equatable {
         self.pending = pending
         self.dead = dead
         self.oldestPendingSince = oldestPendingSince
+    }
+}
+
+/// How one subscriber's attempts went over a period.
+package struct DeliveryHealth: Sendable, Equatable {
+    package var subscriberID: String
+    package var attempts: Int
+    package var delivered: Int
+    package var lastAttemptAt: UTCTimestamp?
+    /// The period's latest attempt that did not deliver: when, the status it got (if any) and its error.
+    package var lastFailureAt: UTCTimestamp?
+    package var lastFailureStatus: Int?
+    package var lastFailureError: String?
+
+    package init(
+        subscriberID: String,
+        attempts: Int,
+        delivered: Int,
+        lastAttemptAt: UTCTimestamp? = nil,
+        lastFailureAt: UTCTimestamp? = nil,
+        lastFailureStatus: Int? = nil,
+        lastFailureError: String? = nil
+    ) {
+        self.subscriberID = subscriberID
+        self.attempts = attempts
+        self.delivered = delivered
+        self.lastAttemptAt = lastAttemptAt
+        self.lastFailureAt = lastFailureAt
+        self.lastFailureStatus = lastFailureStatus
+        self.lastFailureError = lastFailureError
+    }
+
+    /// Delivered attempts as a share of all attempts, 0 to 1; nil without attempts.
+    package var successRate: Double? {
+        attempts == 0 ? nil : Double(delivered) / Double(attempts)
     }
 }
 

@@ -18,6 +18,7 @@ package final class InMemoryEventStore: EventStore, StoreChangeAnnouncing {
         var eventOrder: [String] = []
         var quarantined: [QuarantinedRequest] = []
         var jobs: [String: JobSummary] = [:]
+        var ingestCounts: [IngestCount: Int] = [:]
         var nextSequence: Int64 = 1
     }
 
@@ -193,5 +194,35 @@ package final class InMemoryEventStore: EventStore, StoreChangeAnnouncing {
 
     package var eventCount: Int {
         state.withLock { $0.events.count }
+    }
+}
+
+extension InMemoryEventStore: IngestCountStore {
+    package func addIngestCounts(_ counts: [IngestCount]) async throws {
+        state.withLock { state in
+            for count in counts {
+                var key = count
+                key.count = 0
+                state.ingestCounts[key, default: 0] += count.count
+            }
+        }
+    }
+
+    package func ingestCounts(sinceMinute minute: Int64) async throws -> [IngestCount] {
+        state.withLock { state in
+            state.ingestCounts.filter { $0.key.minute >= minute }.map { entry in
+                var count = entry.key
+                count.count = entry.value
+                return count
+            }
+        }
+    }
+
+    package func deleteIngestCounts(beforeMinute minute: Int64) async throws -> Int {
+        state.withLock { state in
+            let old = state.ingestCounts.keys.filter { $0.minute < minute }
+            for key in old { state.ingestCounts[key] = nil }
+            return old.count
+        }
     }
 }
