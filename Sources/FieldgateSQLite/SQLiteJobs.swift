@@ -14,10 +14,23 @@ enum SQLiteJobs {
             database.cachedStatement(sql: "SELECT * FROM job WHERE key = ?"),
             arguments: [key]
         ).map(summary)
-        guard
-            let next = existing?.applying(event, sequence: sequence) ?? JobSummary(first: event, sequence: sequence)
-        else { return }
-        try save(next, in: database)
+        guard let existing else {
+            if let first = JobSummary(first: event, sequence: sequence) { try save(first, in: database) }
+            return
+        }
+        let next = existing.applying(event, sequence: sequence)
+        guard next.status == existing.status, next.vendorStatus == existing.vendorStatus,
+            next.statusAt == existing.statusAt, next.updatedAt == existing.updatedAt
+        else { return try save(next, in: database) }
+        // Only the unindexed columns changed: an UPDATE that names no indexed column leaves the indexes alone, so
+        // the event's transaction writes one more page, not four.
+        try database.cachedStatement(
+            sql: "UPDATE job SET lastEventAt = ?, lastEventID = ?, lastSequence = ?, eventCount = ? WHERE key = ?"
+        ).execute(
+            arguments: [
+                next.lastEventAt.millisecondsSinceEpoch, next.lastEventID, next.lastSequence, next.eventCount, key,
+            ]
+        )
     }
 
     static func save(_ job: JobSummary, in database: Database) throws {
