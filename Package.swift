@@ -216,6 +216,8 @@ var package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                // Reads the served OpenAPI document to check that every reference resolves inside it.
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(

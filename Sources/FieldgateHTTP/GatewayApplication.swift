@@ -89,7 +89,7 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
         Response(
             status: .ok,
             headers: [.contentType: "application/yaml"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.served))
         )
     }
 
