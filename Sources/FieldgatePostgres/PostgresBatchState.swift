@@ -291,7 +291,13 @@ struct EventColumns {
 
     var count: Int { ids.count }
 
-    mutating func append(_ event: CanonicalEvent, write: PostgresEventWriter.Write, sequence: Int64) {
+    /// `chainExpiresAt` is only ever set by a store copy; a new event starts without one.
+    mutating func append(
+        _ event: CanonicalEvent,
+        write: PostgresEventWriter.Write,
+        sequence: Int64,
+        chainExpiresAt: Int64? = nil
+    ) {
         values.append(event)
         sequences.append(sequence)
         ids.append(event.id)
@@ -308,7 +314,7 @@ struct EventColumns {
         headers.append(write.headers)
         bodies.append(write.body)
         expiries.append(write.candidate.keyExpiresAt.millisecondsSinceEpoch)
-        chainExpiries.append(-1)
+        chainExpiries.append(chainExpiresAt ?? -1)
     }
 
     func keyExpiresAt(_ index: Int) -> Int64? { expiries[index] == -1 ? nil : expiries[index] }

@@ -3,7 +3,7 @@ package import FieldgateModel
 package import Logging
 import NIOCore
 import PostgresNIO
-package import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// The shared ``EventStore`` and ``DeliveryStore``: any number of gateway instances on one PostgreSQL database
@@ -87,7 +87,7 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
 
     /// The connection pool, both group committers and the LISTEN connection, until cancelled or shut down.
     package func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.client.run() }
                 group.addTask { await self.ingest.run(on: self.transactions) }

@@ -22,6 +22,7 @@ struct PostgresTransactions: Sendable {
     var workTimeout: Duration = .seconds(30)
 
     /// `work` inside BEGIN … COMMIT; returns once COMMIT has returned.
+    @discardableResult
     func run<Result: Sendable>(
         _ label: String,
         synchronousCommit: Bool = true,

@@ -12,7 +12,7 @@ struct Fieldgate: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Normalize.self, ReplayCommand.self, CorpusCommand.self, CheckConfig.self,
-            VendorSetupCommand.self,
+            VendorSetupCommand.self, StoreCommand.self,
         ]
     )
 }

@@ -239,6 +239,51 @@ struct ScaleOutTests {
     }
 }
 
+extension ScaleOutTests {
+    /// An installation on SQLite moves with `fieldgate store copy`; the gateway on PostgreSQL then answers the
+    /// vendors' retries as duplicates and serves the old events.
+    @Test func aSingleGatewayMovedWithStoreCopyKeepsItsEvents() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let client = HTTPClient.shared
+        let sqlite = try ServeProcess.writeConfiguration(in: directory)
+        let single = try await ServeProcess.start(config: sqlite, directory: directory, log: "single.log")
+        var sent: [(String, [UInt8])] = []
+        for index in 0..<25 {
+            let body = ServeProcess.statusChange(workOrder: "M\(index % 5)-\(index)")
+            let answer = try await ServeProcess.post(body, to: single.base, client: client)
+            if let id = answer.id { sent.append((id, body)) }
+        }
+        single.kill(signal: SIGTERM)
+        #expect(single.waitForExit() == 0)
+
+        let database = try await PostgresTestServer.shared().makeDatabase()
+        let copy = Process()
+        copy.executableURL = ServeProcess.executable
+        copy.arguments = ["store", "copy", "--from", "sqlite:\(directory.path("crash.db"))", "--to", database]
+        let output = Pipe()
+        copy.standardOutput = output
+        copy.standardError = FileHandle.nullDevice
+        try copy.run()
+        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        copy.waitUntilExit()
+        #expect(copy.terminationStatus == 0, "store copy failed: \(report)")
+        #expect(report.contains("the stores match"))
+        #expect(report.contains("events                25           25  yes"), "\(report)")
+
+        let postgres = try ServeProcess.writeConfiguration(in: directory, storage: "{postgres: \"\(database)\"}")
+        let moved = try await ServeProcess.start(config: postgres, directory: directory, log: "moved.log")
+        defer { moved.kill(signal: SIGKILL) }
+        for (id, body) in sent {
+            #expect(try await ServeProcess.get("/v1/events/\(id)", from: moved.base, client: client) == 200)
+            let again = try await ServeProcess.post(body, to: moved.base, client: client)
+            #expect(again.outcome == "duplicate" && again.id == id)
+        }
+        moved.kill(signal: SIGTERM)
+        #expect(moved.waitForExit() == 0)
+    }
+}
+
 /// PostgreSQL stopped and started again under load, on a server of the test's own.
 @Suite(
     "PostgreSQL restarted under a live gateway",
