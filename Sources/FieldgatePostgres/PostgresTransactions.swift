@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import PostgresNIO
 import Synchronization
 
@@ -18,8 +19,14 @@ struct PostgresTransactions: Sendable {
     let logger: Logger
     /// How long a caller waits for a connection before the store counts as unavailable.
     let acquireTimeout: Duration
-    /// How long work on a connection may take before it is abandoned (longer than `lock_timeout`).
-    var workTimeout: Duration = .seconds(30)
+    /// How long work on a connection may take before it is abandoned (longer than the session's
+    /// `statement_timeout` and `lock_timeout`, so that only work that got no answer at all is cut).
+    var workTimeout: Duration = .seconds(15)
+    /// Work still running on a connection this long after the connection closed is abandoned: whatever it
+    /// waits for will never come.
+    static let afterClose = TimeAmount.milliseconds(500)
+    /// The connections that work runs on, so that their closing cuts that work short.
+    let watch = ConnectionWatch()
 
     /// `work` inside BEGIN … COMMIT; returns once COMMIT has returned.
     @discardableResult
@@ -75,6 +82,7 @@ struct PostgresTransactions: Sendable {
         let logger = self.logger
         let acquireTimeout = self.acquireTimeout
         let workTimeout = self.workTimeout
+        let watch = self.watch
         return try await withCheckedThrowingContinuation { continuation in
             race.begin(continuation)
             // Unstructured on purpose: the caller must be able to return while a hung query is never answered.
@@ -84,6 +92,10 @@ struct PostgresTransactions: Sendable {
                         guard race.startWork() else {
                             throw PostgresUnavailable(operation: label, timeout: acquireTimeout)
                         }
+                        let token = watch.begin(on: connection) {
+                            race.abandonWorking(PostgresUnavailable(operation: label, timeout: .zero))
+                        }
+                        defer { watch.end(token, on: connection) }
                         try Self.checkOpen(connection)
                         return try await work(connection)
                     }
@@ -110,7 +122,7 @@ struct PostgresTransactions: Sendable {
         }
     }
 
-    /// Which of work and deadline answers the caller, exactly once.
+    /// Which of work, deadline and a closed connection answers the caller, exactly once.
     private final class Race<Result: Sendable>: Sendable {
         private enum Stage {
             case waiting
@@ -160,6 +172,7 @@ struct PostgresTransactions: Sendable {
 
         func abandonWaiting(_ error: any Error) -> Bool { answer(.failure(error), when: [.waiting]) }
 
+        @discardableResult
         func abandonWorking(_ error: any Error) -> Bool { answer(.failure(error), when: [.working]) }
 
         @discardableResult
@@ -173,6 +186,47 @@ struct PostgresTransactions: Sendable {
             continuation?.resume(with: result)
             return continuation != nil
         }
+    }
+}
+
+/// Work running on each pooled connection, and what to do with it when the connection closes.
+///
+/// One close callback per connection (not one per operation, which would pile up on a connection that lives for
+/// hours): when the connection closes, work still running on it half a second later is abandoned. That is the
+/// postgres-nio 1.33 case where a query written to a torn-down channel is never answered; every other failure of a
+/// closing connection answers its queries at once.
+final class ConnectionWatch: Sendable {
+    private struct State {
+        var connections: [PostgresConnection.ID: [Int: @Sendable () -> Void]] = [:]
+        var nextToken = 0
+    }
+
+    private let state = Mutex(State())
+
+    func begin(on connection: PostgresConnection, abandon: @escaping @Sendable () -> Void) -> Int {
+        let (token, first) = state.withLock { state -> (Int, Bool) in
+            state.nextToken += 1
+            let first = state.connections[connection.id] == nil
+            state.connections[connection.id, default: [:]][state.nextToken] = abandon
+            return (state.nextToken, first)
+        }
+        if first {
+            let id = connection.id
+            let eventLoop = connection.eventLoop
+            connection.closeFuture.whenComplete { _ in
+                eventLoop.scheduleTask(in: PostgresTransactions.afterClose) { self.closed(id) }
+            }
+        }
+        return token
+    }
+
+    func end(_ token: Int, on connection: PostgresConnection) {
+        state.withLock { _ = $0.connections[connection.id]?.removeValue(forKey: token) }
+    }
+
+    private func closed(_ id: PostgresConnection.ID) {
+        let abandoned = state.withLock { $0.connections.removeValue(forKey: id).map { Array($0.values) } ?? [] }
+        for abandon in abandoned { abandon() }
     }
 }
 
