@@ -24,10 +24,9 @@ enum PostgresConnectionSettings {
             // A 202 is sent only after COMMIT returns; with this off PostgreSQL would answer before the WAL is
             // flushed. Set per session so that a server default cannot weaken it.
             ("synchronous_commit", "on"),
-            // A statement stuck behind a lock or running this long means something is wrong; fail it (503)
-            // rather than hold a vendor's request.
+            // A statement stuck behind a lock this long means something is wrong; fail it (503) rather than hold
+            // a vendor's request.
             ("lock_timeout", "5s"),
-            ("statement_timeout", "10s"),
             ("idle_in_transaction_session_timeout", "60s"),
         ]
         return configuration

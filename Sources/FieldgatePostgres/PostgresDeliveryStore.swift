@@ -332,58 +332,71 @@ extension PostgresEventStore: DeliveryStore {
         return delivery
     }
 
+    /// A page of events at a time, each page in a transaction of its own under the commit-order lock, so that a
+    /// recovery over months of events holds ingest back only for a page's worth at a time. Events already waiting
+    /// for the subscriber are not queued twice, so a recovery cut short can simply be run again.
     package func recover(subscriberID: String, since: UTCTimestamp, now: UTCTimestamp) async throws -> Int {
+        guard let subscriber = try await subscriber(id: subscriberID) else { return 0 }
         let logger = self.logger
-        let queued = try await transactions.run("recover") { connection -> Int in
-            guard
-                let subscriber = try await connection.query(
-                    "SELECT \(unescaped: PostgresRows.subscriberColumns) FROM subscriber WHERE id = \(subscriberID)",
-                    logger: logger
-                ).collect().first.map(PostgresRows.subscriber)
-            else { return 0 }
-            // New delivery IDs are numbered under the commit-order lock, like those written with their events.
-            try await connection.query(
-                "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
-                logger: logger
-            )
-            var deliveries = DeliveryColumns()
-            var nextID =
+        var after: Int64 = 0
+        var queued = 0
+        while true {
+            let from = after
+            let (count, last) = try await transactions.run("recover") { connection -> (Int, Int64?) in
+                // New delivery IDs are numbered under the commit-order lock, like those written with their events.
                 try await connection.query(
-                    "SELECT COALESCE(max(id), 0) FROM delivery",
+                    "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                     logger: logger
-                ).collect().first?.decode(Int64.self) ?? 0
-            // Events already waiting for this subscriber are not queued twice.
-            for try await json in try await connection.query(
-                """
-                SELECT e.json FROM event e WHERE e.received_at >= \(since.millisecondsSinceEpoch) AND NOT EXISTS (
-                    SELECT 1 FROM delivery d WHERE d.event_id = e.id AND d.subscriber_id = \(subscriberID)
-                      AND d.state = 'pending')
-                ORDER BY e.sequence
-                """,
-                logger: logger
-            ).decode(ByteBuffer.self) {
-                let event = try CanonicalEvent(decoding: Array(json.readableBytesView))
-                guard subscriber.filter.matches(event) else { continue }
-                nextID += 1
-                deliveries.append(id: nextID, event: event, subscriberID: subscriberID, due: now)
+                )
+                var nextID =
+                    try await connection.query(
+                        "SELECT COALESCE(max(id), 0) FROM delivery",
+                        logger: logger
+                    ).collect().first?.decode(Int64.self) ?? 0
+                var deliveries = DeliveryColumns()
+                var last: Int64?
+                for try await (sequence, json) in try await connection.query(
+                    """
+                    SELECT e.sequence, e.json FROM event e
+                    WHERE e.received_at >= \(since.millisecondsSinceEpoch) AND e.sequence > \(from)
+                      AND NOT EXISTS (
+                        SELECT 1 FROM delivery d WHERE d.event_id = e.id AND d.subscriber_id = \(subscriberID)
+                          AND d.state = 'pending')
+                    ORDER BY e.sequence LIMIT \(Self.recoveryPage)
+                    """,
+                    logger: logger
+                ).decode((Int64, ByteBuffer).self) {
+                    last = sequence
+                    let event = try CanonicalEvent(decoding: Array(json.readableBytesView))
+                    guard subscriber.filter.matches(event) else { continue }
+                    nextID += 1
+                    deliveries.append(id: nextID, event: event, subscriberID: subscriberID, due: now)
+                }
+                guard !deliveries.ids.isEmpty else { return (0, last) }
+                try await connection.query(
+                    """
+                    INSERT INTO delivery (id, event_id, subscriber_id, job_key, state, attempts, next_attempt_at,
+                                          created_at)
+                    SELECT q.id, q.event_id, q.subscriber_id, NULLIF(q.job_key, ''), 'pending', 0, q.due, q.due
+                    FROM unnest(\(deliveries.ids)::int8[], \(deliveries.eventIDs)::text[],
+                                \(deliveries.subscriberIDs)::text[], \(deliveries.jobKeys)::text[],
+                                \(deliveries.due)::int8[]) AS q(id, event_id, subscriber_id, job_key, due)
+                    """,
+                    logger: logger
+                )
+                try await Self.notify(.deliveries, on: connection, logger: logger)
+                return (deliveries.ids.count, last)
             }
-            guard !deliveries.ids.isEmpty else { return 0 }
-            try await connection.query(
-                """
-                INSERT INTO delivery (id, event_id, subscriber_id, job_key, state, attempts, next_attempt_at, created_at)
-                SELECT q.id, q.event_id, q.subscriber_id, NULLIF(q.job_key, ''), 'pending', 0, q.due, q.due
-                FROM unnest(\(deliveries.ids)::int8[], \(deliveries.eventIDs)::text[],
-                            \(deliveries.subscriberIDs)::text[], \(deliveries.jobKeys)::text[],
-                            \(deliveries.due)::int8[]) AS q(id, event_id, subscriber_id, job_key, due)
-                """,
-                logger: logger
-            )
-            try await Self.notify(.deliveries, on: connection, logger: logger)
-            return deliveries.ids.count
+            queued += count
+            if count > 0 { changes.publish(.deliveries) }
+            guard let last else { break }
+            after = last
         }
-        if queued > 0 { changes.publish(.deliveries) }
         return queued
     }
+
+    /// Events per recovery transaction.
+    static let recoveryPage = 1_000
 
     /// `a, b` as `d.a, d.b`.
     static func prefixed(_ columns: String, _ table: String) -> String {

@@ -174,7 +174,7 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
     /// of a live key while it goes, and the job rows rebuilt from what is left cannot race a new event of the job.
     package func deleteEvents(receivedBefore instant: UTCTimestamp, now: UTCTimestamp, limit: Int) async throws -> Int {
         let logger = self.logger
-        return try await transactions.run("delete events") { connection in
+        return try await transactions.run("delete events", timeout: PostgresTransactions.longWork) { connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                 logger: logger

@@ -181,7 +181,7 @@ extension PostgresEventStore: StoreImporting {
         }
         let logger = self.logger
         let columns = built
-        try await transactions.run("import events") { connection in
+        try await transactions.run("import events", timeout: PostgresTransactions.longWork) { connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                 logger: logger
@@ -211,7 +211,7 @@ extension PostgresEventStore: StoreImporting {
     package func importQuarantine(_ requests: [QuarantinedRequest]) async throws {
         let logger = self.logger
         for request in requests {
-            _ = try await transactions.run("import quarantine") { connection in
+            _ = try await transactions.run("import quarantine", timeout: PostgresTransactions.longWork) { connection in
                 try await connection.query(
                     """
                     INSERT INTO quarantine (sequence, id, vendor, tenant, route_suffix, raw_method, raw_path,
@@ -246,7 +246,7 @@ extension PostgresEventStore: StoreImporting {
         let errors = deliveries.map { $0.lastError ?? "" }
         let created = deliveries.map(\.createdAt.millisecondsSinceEpoch)
         let delivered = deliveries.map { $0.deliveredAt?.millisecondsSinceEpoch ?? -1 }
-        try await transactions.run("import deliveries") { connection in
+        try await transactions.run("import deliveries", timeout: PostgresTransactions.longWork) { connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                 logger: logger
@@ -286,7 +286,7 @@ extension PostgresEventStore: StoreImporting {
             if case .retry(let at) = row.attempt.result { return at.millisecondsSinceEpoch }
             return 0
         }
-        try await transactions.run("import attempts") { connection in
+        try await transactions.run("import attempts", timeout: PostgresTransactions.longWork) { connection in
             try await connection.query(
                 """
                 INSERT INTO delivery_attempt (serial, delivery_id, at, status_code, error, duration_ms, result, retry_at)
@@ -347,7 +347,7 @@ extension PostgresEventStore: StoreImporting {
                 ).collect().map { try $0.decode(String.self) }
             }
             guard let last = keys.last else { break }
-            try await transactions.run("rebuild jobs") { connection in
+            try await transactions.run("rebuild jobs", timeout: PostgresTransactions.longWork) { connection in
                 try await connection.query(
                     "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                     logger: logger

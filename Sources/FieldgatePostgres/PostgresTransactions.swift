@@ -19,9 +19,11 @@ struct PostgresTransactions: Sendable {
     let logger: Logger
     /// How long a caller waits for a connection before the store counts as unavailable.
     let acquireTimeout: Duration
-    /// How long work on a connection may take before it is abandoned (longer than the session's
-    /// `statement_timeout` and `lock_timeout`, so that only work that got no answer at all is cut).
+    /// How long work on a connection may take before it is abandoned (longer than the session's `lock_timeout`, and
+    /// than any batch of a healthy database, so that only work that got no answer at all is cut).
     var workTimeout: Duration = .seconds(15)
+    /// For work that is long by nature: a recovery over months of events, a store copy's batches, retention.
+    static let longWork = Duration.seconds(600)
     /// Work still running on a connection this long after the connection closed is abandoned: whatever it
     /// waits for will never come.
     static let afterClose = TimeAmount.milliseconds(500)
@@ -33,10 +35,11 @@ struct PostgresTransactions: Sendable {
     func run<Result: Sendable>(
         _ label: String,
         synchronousCommit: Bool = true,
+        timeout: Duration? = nil,
         _ work: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let logger = self.logger
-        return try await withConnection(label) { connection in
+        return try await withConnection(label, timeout: timeout) { connection in
             try await Self.transaction(on: connection, synchronousCommit: synchronousCommit, logger: logger, work)
         }
     }
@@ -73,15 +76,18 @@ struct PostgresTransactions: Sendable {
     }
 
     /// `work` on a connection of the pool, outside any explicit transaction (reads).
+    ///
+    /// `timeout` replaces ``workTimeout`` for work that is long by nature (a recovery over months, a store copy).
     func withConnection<Result: Sendable>(
         _ label: String,
+        timeout: Duration? = nil,
         _ work: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let race = Race<Result>()
         let client = self.client
         let logger = self.logger
         let acquireTimeout = self.acquireTimeout
-        let workTimeout = self.workTimeout
+        let workTimeout = timeout ?? self.workTimeout
         let watch = self.watch
         return try await withCheckedThrowingContinuation { continuation in
             race.begin(continuation)

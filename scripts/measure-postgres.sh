@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Measures the shared store on loopback, side by side with SQLite in the same run (issue 13's targets):
+#   1. durable ingest, closed loop: one gateway on SQLite, one on PostgreSQL, two on one PostgreSQL database (each
+#      loaded by its own wrk with half the connections; the rates add up);
+#   2. open loop at half the one-instance PostgreSQL rate (fieldgate replay, latency from each request's intended
+#      start) against one PostgreSQL gateway, and against two behind nothing (half the rate each);
+#   3. fan-out from two instances: what wrk posted for a while, spread over J jobs, is queued for one subscriber at
+#      once (POST …/recover), both
+#      instances deliver to nginx answering 204; the rate is deliveries over the span from first to last, and the
+#      order of each job's deliveries is checked against acceptance order.
+# PostgreSQL is a private server started here (initdb into a temporary folder, fsync and synchronous_commit on, as
+# the postgres user when run as root), stopped and removed at the end. Needs wrk, nginx and Debian's postgresql.
+#   scripts/measure-postgres.sh [seconds per run, default 15] [connections, default 64] [fan-out jobs, default 5000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-15}"
+connections="${2:-64}"
+fanout="${3:-5000}"
+for tool in wrk nginx psql; do command -v $tool >/dev/null || { echo "$tool is missing (apt-get install wrk nginx postgresql)" >&2; exit 2; }; done
+bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+
+swift build -c release --product fieldgate >/dev/null
+binary="$(swift build -c release --show-bin-path)/fieldgate"
+work="$(mktemp -d)"
+chmod 755 "$work"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+    [ -n "${pg:-}" ] && { kill -INT "$pg" 2>/dev/null || true; wait "$pg" 2>/dev/null || true; }
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------------------
+as_postgres=()
+if [ "$(id -u)" = 0 ]; then as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups); mkdir "$work/pg"; chown postgres:postgres "$work/pg"; else mkdir "$work/pg"; fi
+"${as_postgres[@]}" "$bin/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+pgport=18590
+"${as_postgres[@]}" "$bin/postgres" -D "$work/pg/data" -p "$pgport" -c listen_addresses=127.0.0.1 \
+    -c unix_socket_directories= -c max_connections=200 -c shared_buffers=256MB >"$work/postgres.log" 2>&1 &
+pg=$!
+for _ in $(seq 1 100); do "$bin/pg_isready" -q -h 127.0.0.1 -p "$pgport" -U postgres && break; sleep 0.1; done
+database() { psql -h 127.0.0.1 -p "$pgport" -U postgres -XAtqc "CREATE DATABASE $1" >/dev/null; echo "postgres://postgres@127.0.0.1:$pgport/$1?sslmode=disable"; }
+
+# --- gateways -----------------------------------------------------------------------------------------------------
+shared="${FIELDGATE_SHARED:-../shared}"
+config() { # name storage: the shared corpus's tenants (for the generated corpus) and demo-techlink (for wrk)
+    python3 - "$shared/corpus/fieldgate.yaml" "$2" >"$work/$1.yaml" <<'PY'
+import sys
+source, storage = sys.argv[1], sys.argv[2]
+lines = open(source).read().split("\n")
+tenants = lines[lines.index("tenants:"):]
+tenants = [line for line in tenants if not line.startswith("subscribers:")]
+print("server: {host: 127.0.0.1, port: 0, maxBodyBytes: 1048576}")
+print(f"storage: {storage}")
+print("admin: {token: measure}")
+print("delivery: {allowNetworks: [127.0.0.0/8], maxConcurrency: 64}")
+print("retention: {events: 3650d, quarantine: 3650d, deliveries: 3650d}")
+print("\n".join(tenants).rstrip())
+print("  - {vendor: techlink, tenant: demo-techlink}")
+PY
+}
+start() { # name config -> sets $base
+    "$binary" serve --config "$2" --log-level warning >"$work/$1.log" 2>"$work/$1.err" &
+    pids+=($!)
+    for _ in $(seq 1 200); do grep -q "listening on" "$work/$1.log" && break; sleep 0.1; done
+    base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/$1.log" | head -1)
+}
+stop_all() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; pids=(); }
+wrk_run() { # base connections threads out
+    wrk -t"$3" -c"$2" -d"${duration}s" --latency -s scripts/load/techlink-unique.lua "$1" >"$4"
+}
+row() { # label out...
+    local label=$1; shift
+    local rps=0 line=""
+    for out in "$@"; do rps=$((rps + $(awk '/Requests\/sec/ {print int($2)}' "$out"))); done
+    local first=$1
+    echo "| $label | $rps | $(awk '$1=="50%" {print $2}' "$first") | $(awk '$1=="90%" {print $2}' "$first") | $(awk '$1=="99%" {print $2}' "$first") | $(awk '/Non-2xx/ {print $5}' "$first" | head -1) |"
+}
+
+echo "machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "## Durable ingest, closed loop (wrk, $connections connections, ${duration}s, every request a new event)"
+echo
+echo "| gateway | requests/s | p50 | p90 | p99 | non-2xx |"
+echo "|---|---|---|---|---|---|"
+config sqlite "{sqlite: $work/ingest.db}"
+start sqlite "$work/sqlite.yaml"
+wrk_run "$base" "$connections" 2 "$work/sqlite.out"
+row "one instance, SQLite (synchronous=FULL)" "$work/sqlite.out"
+stop_all
+
+config one "{postgres: \"$(database one)\"}"
+start one "$work/one.yaml"
+wrk_run "$base" "$connections" 2 "$work/one.out"
+row "one instance, PostgreSQL (synchronous_commit=on)" "$work/one.out"
+pg_one=$(awk '/Requests\/sec/ {print int($2)}' "$work/one.out")
+one_base=$base
+
+config two "{postgres: \"$(database two)\"}"
+start twoA "$work/two.yaml"; a=$base
+start twoB "$work/two.yaml"; b=$base
+wrk_run "$a" $((connections / 2)) 1 "$work/twoA.out" &
+w1=$!
+wrk_run "$b" $((connections / 2)) 1 "$work/twoB.out" &
+w2=$!
+wait $w1 $w2
+row "two instances, one PostgreSQL (sum; latency of A)" "$work/twoA.out" "$work/twoB.out"
+echo
+
+half=$((pg_one / 2))
+echo "## Open loop at half the one-instance PostgreSQL rate ($half req/s, fieldgate replay, ${duration}s)"
+echo
+# The mixed generated corpus (TrackTik, Hellotracks, TechLink; every line a new event), big enough for the run.
+"$binary" corpus generate --events $((half * duration + 1000)) --seed 13 --duplicates 0 --bad 0 >"$work/corpus.ndjson" 2>/dev/null
+echo '```'
+echo "### one instance"
+"$binary" replay "$work/corpus.ndjson" --target "$one_base" --rate "$half" --duration "${duration}s" 2>/dev/null | grep -E "^(requests|outcomes|statuses|latency)"
+echo "### two instances, half of it each (a fresh corpus seed, so that nothing is a duplicate of the run above)"
+"$binary" corpus generate --events $((half * duration + 1000)) --seed 14 --duplicates 0 --bad 0 >"$work/corpus2.ndjson" 2>/dev/null
+"$binary" replay "$work/corpus2.ndjson" --target "$a" --rate $((half / 2)) --duration "${duration}s" >"$work/ra" 2>/dev/null &
+r1=$!
+"$binary" replay "$work/corpus2.ndjson" --target "$b" --rate $((half / 2)) --duration "${duration}s" --shuffle >"$work/rb" 2>/dev/null &
+r2=$!
+wait $r1 $r2
+echo "A:"; grep -E "^(requests|latency)" "$work/ra"
+echo "B:"; grep -E "^(requests|latency)" "$work/rb"
+echo '```'
+stop_all
+echo
+
+# --- fan-out ------------------------------------------------------------------------------------------------------
+receiver=18591
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+error_log $work/nginx-error.log;
+pid $work/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work;
+    keepalive_requests 100000;
+    server { listen 127.0.0.1:$receiver; location / { return 204; } }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work"
+url=$(database fanout)
+config fanout "{postgres: \"$url\"}"
+start fanA "$work/fanout.yaml"; a=$base
+start fanB "$work/fanout.yaml"; b=$base
+# Ingest first, with nobody subscribed: wrk on both instances for a while, events spread over $fanout jobs.
+FIELDGATE_JOBS=$fanout wrk -t1 -c16 -d"${duration}s" -s scripts/load/techlink-jobs.lua "$a" >/dev/null &
+w1=$!
+FIELDGATE_JOBS=$fanout wrk -t1 -c16 -d"${duration}s" -s scripts/load/techlink-jobs.lua "$b" >/dev/null &
+w2=$!
+wait $w1 $w2
+subscriber='{"id":"sink","url":"http://127.0.0.1:'$receiver'/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","maxConcurrency":64,"timeout":"10s"}'
+curl -sS -o /dev/null -X POST "$a/v1/subscribers" -H 'Authorization: Bearer measure' -H 'Content-Type: application/json' -d "$subscriber"
+curl -sS -o /dev/null -X POST "$a/v1/subscribers/sink/recover?since=2000-01-01T00:00:00Z" -H 'Authorization: Bearer measure'
+python3 - "$pgport" <<'PY'
+import subprocess, sys, time
+port = sys.argv[1]
+def sql(query):
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", "fanout", "-XAtqc", query],
+                          capture_output=True, text=True, check=True).stdout.strip()
+deadline = time.time() + 600
+while time.time() < deadline and int(sql("select count(*) from delivery where state <> 'delivered'")) > 0:
+    time.sleep(0.5)
+count = int(sql("select count(*) from delivery"))
+delivered, first, last = sql("select count(*), min(delivered_at), max(delivered_at) from delivery where state = 'delivered'").split("|")
+span = (int(last) - int(first)) / 1000
+# Per job, deliveries must have been delivered in id (acceptance) order.
+out_of_order = int(sql("""
+    select count(*) from (select job_key, id, delivered_at,
+        lag(delivered_at) over (partition by job_key order by id) as previous from delivery) d
+    where previous is not null and delivered_at < previous"""))
+attempts = sql("select count(*) from delivery_attempt")
+print(f"| deliveries | attempts | span | deliveries/s | jobs delivered out of order |")
+print(f"|---|---|---|---|---|")
+print(f"| {delivered} of {count} | {attempts} | {span:.2f} s | {int(delivered) / span:.0f} | {out_of_order} |")
+PY
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
