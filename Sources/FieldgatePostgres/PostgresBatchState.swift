@@ -45,38 +45,21 @@ struct BatchState {
     private var deliveries = DeliveryColumns()
     private var replays: [(id: String, eventID: String, at: Int64)] = []
 
-    /// One statement: the highest numbers, the batch's first-occurrence IDs, its jobs and quarantined requests.
-    static func read(
-        for writes: [Write],
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> BatchState {
+    /// The call that reads it (``HotPathFunctions``: under the commit-order lock, with the batch's NOTIFY): the
+    /// highest numbers, the batch's first-occurrence IDs, its jobs and the quarantined requests it replays.
+    static func query(for writes: [Write]) -> PostgresQuery {
         let ids = Array(Set(writes.map(\.candidate.key.eventID)))
         let jobKeys = Array(Set(writes.compactMap(\.candidate.event.job?.key)))
         let quarantineIDs = Array(Set(writes.compactMap(\.replay?.quarantineID)))
-        var state = BatchState(nextSequence: 1, nextDeliveryID: 1)
-        for id in ids { state.stored[id] = .some(nil) }
-        for id in quarantineIDs { state.quarantine[id] = .notFound }
-        let rows = try await connection.query(
-            """
-            SELECT 0, NULL::text, NULL::bigint, NULL::bytea, (SELECT COALESCE(max(sequence), 0) FROM event),
-                   (SELECT COALESCE(max(id), 0) FROM delivery), NULL::text, NULL::text, NULL::text, NULL::text,
-                   NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::bigint, NULL::integer
-            UNION ALL
-            SELECT 1, id, key_expires_at, json, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-            FROM event WHERE id = ANY(\(ids)::text[])
-            UNION ALL
-            SELECT 2, key, NULL, NULL, status_at, status_sequence, vendor, tenant, job_id, status, vendor_status_code,
-                   vendor_status_name, last_event_at, last_event_id, last_sequence, event_count
-            FROM job WHERE key = ANY(\(jobKeys)::text[])
-            UNION ALL
-            SELECT 3, id, replayed_at, NULL, NULL, NULL, NULL, NULL, NULL, replayed_as, NULL, NULL, NULL, NULL, NULL,
-                   NULL
-            FROM quarantine WHERE id = ANY(\(quarantineIDs)::text[])
-            """,
-            logger: logger
-        )
-        for try await row in rows {
+        return "SELECT * FROM fieldgate_ingest_state(\(ids)::text[], \(jobKeys)::text[], \(quarantineIDs)::text[])"
+    }
+
+    /// The state from the answer to ``query(for:)``.
+    init(for writes: [Write], rows: [PostgresRow]) throws {
+        self.init(nextSequence: 1, nextDeliveryID: 1)
+        for id in writes.map(\.candidate.key.eventID) { stored[id] = .some(nil) }
+        for id in writes.compactMap(\.replay?.quarantineID) { quarantine[id] = .notFound }
+        for row in rows {
             let (
                 kind, id, number, json, a, b, vendor, tenant, jobID, status, code, name, lastEventAt, lastEventID,
                 lastSequence, eventCount
@@ -88,15 +71,15 @@ struct BatchState {
             )
             switch kind {
             case 0:
-                state.nextSequence = (a ?? 0) + 1
-                state.nextDeliveryID = (b ?? 0) + 1
+                nextSequence = (a ?? 0) + 1
+                nextDeliveryID = (b ?? 0) + 1
             case 1:
-                if let id { state.stored[id] = EventRow(keyExpiresAt: number, json: json) }
+                if let id { stored[id] = EventRow(keyExpiresAt: number, json: json) }
             case 2:
                 guard let id, let vendor, let tenant, let jobID, let lastEventAt, let lastEventID, let lastSequence,
                     let eventCount
                 else { continue }
-                state.jobs[id] = JobSummary(
+                jobs[id] = JobSummary(
                     key: id,
                     vendor: vendor,
                     tenant: tenant,
@@ -112,14 +95,13 @@ struct BatchState {
                 )
             case 3:
                 guard let id else { continue }
-                state.quarantine[id] =
+                quarantine[id] =
                     status.map { .replayed(eventID: $0, at: number.map(UTCTimestamp.init(millisecondsSinceEpoch:))) }
                     ?? .open
             default:
                 continue
             }
         }
-        return state
     }
 
     typealias Write = PostgresEventWriter.Write
@@ -194,77 +176,32 @@ struct BatchState {
         replays.append((quarantineID, eventID, instant.millisecondsSinceEpoch))
     }
 
-    /// Everything the batch decided, in one statement.
-    func write(on connection: PostgresConnection, logger: Logger) async throws {
+    /// Everything the batch decided, in one call (``HotPathFunctions``).
+    func writeQuery() -> PostgresQuery {
         let supersededIDs = superseded.keys.sorted()
         let supersededUntil = supersededIDs.map { superseded[$0]! }
         var job = JobColumns()
         for key in touchedJobs.sorted() { if let summary = jobs[key] { job.append(summary) } }
-        try await connection.query(
+        let replayIDs = replays.map(\.id)
+        let replayEvents = replays.map(\.eventID)
+        let replayAts = replays.map(\.at)
+        return """
+            SELECT fieldgate_write_events(
+                \(supersededIDs)::text[], \(supersededUntil)::int8[],
+                \(events.sequences)::int8[], \(events.ids)::text[], \(events.vendors)::text[], \(events.tenants)::text[],
+                \(events.types)::text[], \(events.jobKeys)::text[], \(events.statuses)::text[], \(events.times)::int8[],
+                \(events.receivedAts)::int8[], \(events.jsons)::bytea[], \(events.methods)::text[],
+                \(events.paths)::text[], \(events.headers)::text[], \(events.bodies)::bytea[],
+                \(events.expiries)::int8[], \(events.chainExpiries)::int8[],
+                \(deliveries.ids)::int8[], \(deliveries.eventIDs)::text[], \(deliveries.subscriberIDs)::text[],
+                \(deliveries.jobKeys)::text[], \(deliveries.due)::int8[],
+                \(job.keys)::text[], \(job.vendors)::text[], \(job.tenants)::text[], \(job.jobIDs)::text[],
+                \(job.statuses)::text[], \(job.hasCode)::bool[], \(job.codes)::text[], \(job.hasName)::bool[],
+                \(job.names)::text[], \(job.statusAts)::int8[], \(job.statusSequences)::int8[],
+                \(job.lastEventAts)::int8[], \(job.lastEventIDs)::text[], \(job.lastSequences)::int8[],
+                \(job.eventCounts)::int4[], \(job.updatedAts)::int8[],
+                \(replayIDs)::text[], \(replayEvents)::text[], \(replayAts)::int8[])
             """
-            WITH superseded AS (
-                UPDATE event e SET key_expires_at = NULL, chain_expires_at = GREATEST(e.chain_expires_at, s.until)
-                FROM unnest(\(supersededIDs)::text[], \(supersededUntil)::int8[]) AS s(id, until)
-                WHERE e.id = s.id
-            ),
-            inserted AS (
-                INSERT INTO event (sequence, id, vendor, tenant, type, job_key, status, time, received_at, json,
-                                   raw_method, raw_path, raw_headers, raw_body, key_expires_at, chain_expires_at)
-                SELECT i.sequence, i.id, i.vendor, i.tenant, i.type, NULLIF(i.job_key, ''), NULLIF(i.status, ''),
-                       i.time, i.received_at, i.json, i.raw_method, i.raw_path, i.raw_headers, i.raw_body,
-                       NULLIF(i.key_expires_at, -1), NULLIF(i.chain_expires_at, -1)
-                FROM unnest(\(events.sequences)::int8[], \(events.ids)::text[], \(events.vendors)::text[],
-                            \(events.tenants)::text[], \(events.types)::text[], \(events.jobKeys)::text[],
-                            \(events.statuses)::text[], \(events.times)::int8[], \(events.receivedAts)::int8[],
-                            \(events.jsons)::bytea[], \(events.methods)::text[], \(events.paths)::text[],
-                            \(events.headers)::text[], \(events.bodies)::bytea[], \(events.expiries)::int8[],
-                            \(events.chainExpiries)::int8[])
-                    AS i(sequence, id, vendor, tenant, type, job_key, status, time, received_at, json, raw_method,
-                         raw_path, raw_headers, raw_body, key_expires_at, chain_expires_at)
-            ),
-            queued AS (
-                INSERT INTO delivery (id, event_id, subscriber_id, job_key, state, attempts, next_attempt_at,
-                                      created_at)
-                SELECT q.id, q.event_id, q.subscriber_id, NULLIF(q.job_key, ''), 'pending', 0, q.due, q.due
-                FROM unnest(\(deliveries.ids)::int8[], \(deliveries.eventIDs)::text[],
-                            \(deliveries.subscriberIDs)::text[], \(deliveries.jobKeys)::text[],
-                            \(deliveries.due)::int8[]) AS q(id, event_id, subscriber_id, job_key, due)
-                WHERE EXISTS (SELECT 1 FROM subscriber s WHERE s.id = q.subscriber_id AND s.enabled)
-            ),
-            jobs AS (
-                INSERT INTO job (key, vendor, tenant, job_id, status, vendor_status_code, vendor_status_name,
-                                 status_at, status_sequence, last_event_at, last_event_id, last_sequence, event_count,
-                                 updated_at)
-                SELECT j.key, j.vendor, j.tenant, j.job_id, NULLIF(j.status, ''),
-                       CASE WHEN j.has_code THEN j.code END, CASE WHEN j.has_name THEN j.name END,
-                       CASE WHEN j.status_sequence <> -1 THEN j.status_at END, NULLIF(j.status_sequence, -1),
-                       j.last_event_at, j.last_event_id,
-                       j.last_sequence, j.event_count, j.updated_at
-                FROM unnest(\(job.keys)::text[], \(job.vendors)::text[], \(job.tenants)::text[],
-                            \(job.jobIDs)::text[], \(job.statuses)::text[], \(job.hasCode)::bool[],
-                            \(job.codes)::text[], \(job.hasName)::bool[], \(job.names)::text[],
-                            \(job.statusAts)::int8[], \(job.statusSequences)::int8[], \(job.lastEventAts)::int8[],
-                            \(job.lastEventIDs)::text[], \(job.lastSequences)::int8[], \(job.eventCounts)::int4[],
-                            \(job.updatedAts)::int8[])
-                    AS j(key, vendor, tenant, job_id, status, has_code, code, has_name, name, status_at,
-                         status_sequence, last_event_at, last_event_id, last_sequence, event_count, updated_at)
-                ON CONFLICT (key) DO UPDATE SET
-                    status = excluded.status, vendor_status_code = excluded.vendor_status_code,
-                    vendor_status_name = excluded.vendor_status_name, status_at = excluded.status_at,
-                    status_sequence = excluded.status_sequence, last_event_at = excluded.last_event_at,
-                    last_event_id = excluded.last_event_id, last_sequence = excluded.last_sequence,
-                    event_count = excluded.event_count, updated_at = excluded.updated_at
-            ),
-            replays AS (
-                UPDATE quarantine q SET replayed_as = r.event_id, replayed_at = r.at
-                FROM unnest(\(replays.map(\.id))::text[], \(replays.map(\.eventID))::text[],
-                            \(replays.map(\.at))::int8[]) AS r(id, event_id, at)
-                WHERE q.id = r.id
-            )
-            SELECT 1
-            """,
-            logger: logger
-        )
     }
 }
 

@@ -64,7 +64,10 @@ extension PostgresEventStore: DeliveryStore {
                 logger: logger
             ).collect()
             try await connection.query(
-                "DELETE FROM delivery WHERE subscriber_id = \(id) AND state = 'pending'",
+                """
+                WITH gone AS (DELETE FROM delivery WHERE subscriber_id = \(id) AND state = 'pending' RETURNING id)
+                DELETE FROM delivery_claim WHERE delivery_id IN (SELECT id FROM gone)
+                """,
                 logger: logger
             )
             try await Self.notify(.subscribers, on: connection, logger: logger)
@@ -108,71 +111,50 @@ extension PostgresEventStore: DeliveryStore {
         let pausedList = paused.sorted()
         let flightIDs = Array(inFlight.keys)
         let flightCounts = flightIDs.map { Int64(inFlight[$0] ?? 0) }
-        // A lease lost in a database crash only means the delivery is sent again (same webhook-id).
-        return try await transactions.run("claim deliveries", synchronousCommit: false) { connection in
-            let rows = try await connection.query(
-                """
-                WITH waiting AS (
-                    SELECT s.id, s.max_concurrency - GREATEST(
-                               (SELECT count(*) FROM delivery l
-                                WHERE l.subscriber_id = s.id AND l.state = 'pending' AND l.lease_until > \(at)),
-                               COALESCE(f.count, 0)) AS room,
-                           (SELECT min(d.next_attempt_at) FROM delivery d
-                            WHERE d.subscriber_id = s.id AND d.state = 'pending' AND d.next_attempt_at <= \(at)) AS since
-                    FROM subscriber s
-                    LEFT JOIN unnest(\(flightIDs)::text[], \(flightCounts)::int8[]) AS f(id, count) ON f.id = s.id
-                    WHERE s.enabled AND NOT (s.id = ANY(\(pausedList)::text[]))
-                ),
-                chosen AS (
-                    SELECT id, LEAST(room, \(Int64(limit))) AS room, since FROM waiting
-                    WHERE room > 0 AND since IS NOT NULL ORDER BY since, id LIMIT \(Int64(limit))
+        let margin = leaseMargin.milliseconds
+        let minimum = Bounds.subscriberTimeout.lowerBound.milliseconds
+        let maximum = Bounds.subscriberTimeout.upperBound.milliseconds
+        return try await transactions.withConnection("claim deliveries") { connection in
+            let subscribers = try await writer.enabledSubscribers(on: connection)
+            // Nothing to claim for nobody: the engine wakes at every commit, and most have no subscriber to serve.
+            guard !subscribers.isEmpty else { return [] }
+            let byID = Dictionary(subscribers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            // One wait for the whole transaction. A lease lost in a database crash only means the delivery is sent
+            // again (same webhook-id), so the claim does not wait for its commit to reach the disk.
+            let results: [PostgresQueryResult]
+            do {
+                results = try await PostgresTransactions.pipeline(
+                    [
+                        "BEGIN", "SET LOCAL synchronous_commit TO off",
+                        """
+                        SELECT * FROM fieldgate_claim(\(at), \(pausedList)::text[], \(flightIDs)::text[],
+                                                      \(flightCounts)::int8[], \(Int32(clamping: limit)), \(margin),
+                                                      \(minimum), \(maximum))
+                        """,
+                        "COMMIT",
+                    ],
+                    on: connection,
+                    logger: logger
                 )
-                SELECT \(unescaped: Self.prefixed(PostgresRows.deliveryColumns, "c")), c.json
-                FROM chosen w CROSS JOIN LATERAL (
-                    SELECT d.*, e.json FROM delivery d JOIN event e ON e.id = d.event_id
-                    WHERE d.subscriber_id = w.id AND d.state = 'pending' AND d.next_attempt_at <= \(at)
-                      AND (d.lease_until IS NULL OR d.lease_until <= \(at))
-                      AND (d.job_key IS NULL OR NOT EXISTS (
-                          SELECT 1 FROM delivery p
-                          WHERE p.subscriber_id = d.subscriber_id AND p.job_key = d.job_key AND p.state = 'pending'
-                            AND p.id < d.id))
-                    ORDER BY d.next_attempt_at, d.id
-                    LIMIT w.room
-                    FOR UPDATE OF d SKIP LOCKED
-                ) c
-                ORDER BY w.since, w.id, c.next_attempt_at, c.id
-                """,
-                logger: logger
-            ).collect()
-            guard !rows.isEmpty else { return [] }
-            var subscribers: [String: Subscriber] = [:]
-            for subscriber in try await writer.enabledSubscribers(on: connection) {
-                subscribers[subscriber.id] = subscriber
+                try PostgresTransactions.checkCommitted(results.last)
+            } catch {
+                await PostgresTransactions.abandon(on: connection, logger: logger)
+                throw error
             }
             var claimed: [DueDelivery] = []
-            var leaseIDs: [Int64] = []
-            var leaseUntil: [Int64] = []
-            for row in rows where claimed.count < limit {
+            var unknown = false
+            for row in results[2].rows {
                 let (delivery, json) = try PostgresRows.claimedDelivery(row)
-                guard let subscriber = subscribers[delivery.subscriberID] else { continue }
-                leaseIDs.append(delivery.id)
-                leaseUntil.append(
-                    at + Bounds.subscriberTimeout.clamp(subscriber.timeout).milliseconds + leaseMargin.milliseconds
-                )
+                guard let subscriber = byID[delivery.subscriberID] else {
+                    // Enabled since the cache was read: its lease runs out and the next claim sends it.
+                    unknown = true
+                    continue
+                }
                 claimed.append(
                     DueDelivery(delivery: delivery, subscriber: subscriber, body: Array(json.readableBytesView))
                 )
             }
-            if !leaseIDs.isEmpty {
-                try await connection.query(
-                    """
-                    UPDATE delivery d SET lease_until = l.until
-                    FROM unnest(\(leaseIDs)::int8[], \(leaseUntil)::int8[]) AS l(id, until)
-                    WHERE d.id = l.id
-                    """,
-                    logger: logger
-                )
-            }
+            if unknown { writer.forgetSubscribers() }
             return claimed
         }
     }
@@ -182,7 +164,7 @@ extension PostgresEventStore: DeliveryStore {
         let logger = self.logger
         try await transactions.run("release leases") { connection in
             try await connection.query(
-                "UPDATE delivery SET lease_until = NULL WHERE state = 'pending' AND id = ANY(\(deliveryIDs)::int8[])",
+                "DELETE FROM delivery_claim WHERE delivery_id = ANY(\(deliveryIDs)::int8[])",
                 logger: logger
             )
             try await Self.notify(.deliveries, on: connection, logger: logger)
@@ -199,19 +181,11 @@ extension PostgresEventStore: DeliveryStore {
 
     package func nextDueTime(after now: UTCTimestamp) async throws -> UTCTimestamp? {
         let at = now.millisecondsSinceEpoch
+        let writer = self.writer
         return try await read("next due time") { connection, logger in
-            // Per enabled subscriber, each an index seek: the next due time and the next lease to run out.
-            try await connection.query(
-                """
-                SELECT min(LEAST(
-                    (SELECT min(d.next_attempt_at) FROM delivery d
-                     WHERE d.subscriber_id = s.id AND d.state = 'pending' AND d.next_attempt_at > \(at)),
-                    (SELECT min(d.lease_until) FROM delivery d
-                     WHERE d.subscriber_id = s.id AND d.state = 'pending' AND d.lease_until > \(at))))
-                FROM subscriber s WHERE s.enabled
-                """,
-                logger: logger
-            ).collect().first?.decode(Int64?.self).map(UTCTimestamp.init(millisecondsSinceEpoch:))
+            guard !(try await writer.enabledSubscribers(on: connection)).isEmpty else { return nil }
+            return try await connection.query("SELECT fieldgate_next_due(\(at))", logger: logger).collect().first?
+                .decode(Int64?.self).map(UTCTimestamp.init(millisecondsSinceEpoch:))
         }
     }
 
@@ -226,7 +200,8 @@ extension PostgresEventStore: DeliveryStore {
                     SELECT id FROM delivery WHERE state = 'delivered' AND delivered_at < \(instant.millisecondsSinceEpoch)
                     ORDER BY delivered_at LIMIT \(limit)
                 ),
-                attempts AS (DELETE FROM delivery_attempt WHERE delivery_id IN (SELECT id FROM chosen))
+                attempts AS (DELETE FROM delivery_attempt WHERE delivery_id IN (SELECT id FROM chosen)),
+                claims AS (DELETE FROM delivery_claim WHERE delivery_id IN (SELECT id FROM chosen))
                 DELETE FROM delivery WHERE id IN (SELECT id FROM chosen) RETURNING 1
                 """,
                 logger: logger
@@ -318,8 +293,9 @@ extension PostgresEventStore: DeliveryStore {
         let delivery = try await transactions.run("redeliver") { connection in
             let delivery = try await connection.query(
                 """
+                WITH released AS (DELETE FROM delivery_claim WHERE delivery_id = \(id))
                 UPDATE delivery SET state = 'pending', attempts = 0, next_attempt_at = \(now.millisecondsSinceEpoch),
-                    lease_until = NULL, delivered_at = NULL
+                    delivered_at = NULL
                 WHERE id = \(id)
                 RETURNING \(unescaped: PostgresRows.deliveryColumns)
                 """,
@@ -338,7 +314,14 @@ extension PostgresEventStore: DeliveryStore {
     package func recover(subscriberID: String, since: UTCTimestamp, now: UTCTimestamp) async throws -> Int {
         guard let subscriber = try await subscriber(id: subscriberID) else { return 0 }
         let logger = self.logger
-        var after: Int64 = 0
+        // Pages go by sequence (the primary key), from the first event received since then.
+        var after =
+            try await read("recover start") { connection, logger in
+                try await connection.query(
+                    "SELECT min(sequence) FROM event WHERE received_at >= \(since.millisecondsSinceEpoch)",
+                    logger: logger
+                ).collect().first?.decode(Int64?.self)
+            }.map { $0 - 1 } ?? Int64.max
         var queued = 0
         while true {
             let from = after
@@ -355,18 +338,21 @@ extension PostgresEventStore: DeliveryStore {
                     ).collect().first?.decode(Int64.self) ?? 0
                 var deliveries = DeliveryColumns()
                 var last: Int64?
+                // A page of the primary key; the JSON only of events received since then and not waiting for
+                // this subscriber already (they are not queued twice).
                 for try await (sequence, json) in try await connection.query(
                     """
-                    SELECT e.sequence, e.json FROM event e
-                    WHERE e.received_at >= \(since.millisecondsSinceEpoch) AND e.sequence > \(from)
-                      AND NOT EXISTS (
+                    SELECT e.sequence, CASE WHEN e.received_at >= \(since.millisecondsSinceEpoch) AND NOT EXISTS (
                         SELECT 1 FROM delivery d WHERE d.event_id = e.id AND d.subscriber_id = \(subscriberID)
-                          AND d.state = 'pending')
-                    ORDER BY e.sequence LIMIT \(Self.recoveryPage)
+                          AND d.state = 'pending') THEN e.json END
+                    FROM (SELECT sequence, id, received_at, json FROM event WHERE sequence > \(from)
+                          ORDER BY sequence LIMIT \(Self.recoveryPage)) e
+                    ORDER BY e.sequence
                     """,
                     logger: logger
-                ).decode((Int64, ByteBuffer).self) {
+                ).decode((Int64, ByteBuffer?).self) {
                     last = sequence
+                    guard let json else { continue }
                     let event = try CanonicalEvent(decoding: Array(json.readableBytesView))
                     guard subscriber.filter.matches(event) else { continue }
                     nextID += 1

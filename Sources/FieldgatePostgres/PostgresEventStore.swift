@@ -198,7 +198,8 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
             try await connection.query(
                 """
                 WITH deliveries AS (DELETE FROM delivery WHERE event_id = ANY(\(ids)::text[]) RETURNING id),
-                     attempts AS (DELETE FROM delivery_attempt WHERE delivery_id IN (SELECT id FROM deliveries))
+                     attempts AS (DELETE FROM delivery_attempt WHERE delivery_id IN (SELECT id FROM deliveries)),
+                     claims AS (DELETE FROM delivery_claim WHERE delivery_id IN (SELECT id FROM deliveries))
                 DELETE FROM event WHERE id = ANY(\(ids)::text[])
                 """,
                 logger: logger

@@ -32,16 +32,30 @@ final class PostgresEventWriter: Sendable {
 
     let logger: Logger
     let changes: StoreChanges
-    /// Enabled subscribers, read when unknown; forgotten whenever any instance announces a subscriber change. A stale
-    /// entry is harmless: the delivery insert keeps only subscribers that exist and are enabled.
-    private let enabledSubscribers = Mutex<[Subscriber]?>(nil)
+    /// Enabled subscribers, read when unknown or older than ``subscriberCacheLifetime``; forgotten whenever any
+    /// instance announces a subscriber change. A stale entry is harmless: the delivery insert keeps only subscribers
+    /// that exist and are enabled, and a claim for an unknown one is sent at the next claim.
+    private let enabledSubscribers = Mutex(SubscriberCache())
+    private struct SubscriberCache {
+        var subscribers: [Subscriber]?
+        var readAt = ContinuousClock.now
+        /// Counts forgets: a read that a forget overtook must not be kept.
+        var generation = 0
+    }
+    /// A backstop for a change announced while this instance was not listening.
+    static let subscriberCacheLifetime = Duration.seconds(10)
 
     init(logger: Logger, changes: StoreChanges) {
         self.logger = logger
         self.changes = changes
     }
 
-    func forgetSubscribers() { enabledSubscribers.withLock { $0 = nil } }
+    func forgetSubscribers() {
+        enabledSubscribers.withLock { cache in
+            cache.subscribers = nil
+            cache.generation += 1
+        }
+    }
 
     /// A NOTIFY payload from any instance, this one included.
     func received(_ payload: String) {
@@ -57,12 +71,22 @@ final class PostgresEventWriter: Sendable {
 
     /// The enabled subscribers, from the cache or the database.
     func enabledSubscribers(on connection: PostgresConnection) async throws -> [Subscriber] {
-        if let cached = enabledSubscribers.withLock({ $0 }) { return cached }
+        let (cached, generation) = enabledSubscribers.withLock { cache -> ([Subscriber]?, Int) in
+            guard let subscribers = cache.subscribers, ContinuousClock.now - cache.readAt < Self.subscriberCacheLifetime
+            else { return (nil, cache.generation) }
+            return (subscribers, cache.generation)
+        }
+        if let cached { return cached }
+        let readAt = ContinuousClock.now
         let fetched = try await connection.query(
             "SELECT \(unescaped: PostgresRows.subscriberColumns) FROM subscriber WHERE enabled ORDER BY id",
             logger: logger
         ).collect().map(PostgresRows.subscriber)
-        enabledSubscribers.withLock { $0 = fetched }
+        enabledSubscribers.withLock { cache in
+            guard cache.generation == generation else { return }
+            cache.subscribers = fetched
+            cache.readAt = readAt
+        }
         return fetched
     }
 
@@ -78,39 +102,46 @@ final class PostgresEventWriter: Sendable {
     /// its occurrences, eight IDs per round trip.
     func insert(_ writes: [Write], on connection: PostgresConnection) async throws -> [Outcome] {
         let subscribers = try await enabledSubscribers(on: connection)
-        try await connection.query(
-            """
-            SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock)),
-                   pg_notify(\(PostgresSchema.channel), \(StoreChangeKind.events.rawValue))
-            """,
-            logger: logger
-        )
-        var batch = try await BatchState.read(for: writes, on: connection, logger: logger)
-        var outcomes: [Outcome] = []
-        outcomes.reserveCapacity(writes.count)
-        for write in writes {
-            if let replay = write.replay {
-                switch batch.replayState(replay.quarantineID) {
-                case .notFound:
-                    outcomes.append(.replay(.notFound))
-                    continue
-                case .replayed(let eventID, let at):
-                    outcomes.append(.replay(.alreadyReplayed(eventID: eventID, at: at)))
-                    continue
-                case .open:
-                    break
+        // BEGIN and the locked read go out together; the batch waits once for both.
+        let begin = connection.send("BEGIN", logger: logger)
+        let read = connection.send(BatchState.query(for: writes), logger: logger)
+        do {
+            _ = try await begin.get()
+            var batch = try BatchState(for: writes, rows: try await read.get().rows)
+            var outcomes: [Outcome] = []
+            outcomes.reserveCapacity(writes.count)
+            for write in writes {
+                if let replay = write.replay {
+                    switch batch.replayState(replay.quarantineID) {
+                    case .notFound:
+                        outcomes.append(.replay(.notFound))
+                        continue
+                    case .replayed(let eventID, let at):
+                        outcomes.append(.replay(.alreadyReplayed(eventID: eventID, at: at)))
+                        continue
+                    case .open:
+                        break
+                    }
+                    let outcome = try await settle(write, subscribers: subscribers, batch: &batch, on: connection)
+                    batch.markReplayed(replay.quarantineID, as: outcome.event.id, at: replay.at)
+                    outcomes.append(.replay(.replayed(outcome)))
+                } else {
+                    let outcome = try await settle(write, subscribers: subscribers, batch: &batch, on: connection)
+                    outcomes.append(.insert(outcome))
                 }
-                let outcome = try await settle(write, subscribers: subscribers, batch: &batch, on: connection)
-                batch.markReplayed(replay.quarantineID, as: outcome.event.id, at: replay.at)
-                outcomes.append(.replay(.replayed(outcome)))
-            } else {
-                outcomes.append(
-                    .insert(try await settle(write, subscribers: subscribers, batch: &batch, on: connection))
-                )
             }
+            // The write and COMMIT go out together; 202s wait for COMMIT's answer.
+            let results = try await PostgresTransactions.pipeline(
+                [batch.writeQuery(), "COMMIT"],
+                on: connection,
+                logger: logger
+            )
+            try PostgresTransactions.checkCommitted(results.last)
+            return outcomes
+        } catch {
+            await PostgresTransactions.abandon(on: connection, logger: logger)
+            throw error
         }
-        try await batch.write(on: connection, logger: logger)
-        return outcomes
     }
 
     /// One event: a duplicate of the acceptance whose window still counts, or a new event with the first free
@@ -157,28 +188,37 @@ final class PostgresEventWriter: Sendable {
         _ attempts: [(attempt: DeliveryAttempt, disableAfter: Duration?)],
         on connection: PostgresConnection
     ) async throws -> [RecordedAttempt] {
-        var owners: [Int64: String] = [:]
-        for try await (id, subscriberID) in try await connection.query(
-            "SELECT id, subscriber_id FROM delivery WHERE id = ANY(\(attempts.map(\.attempt.deliveryID)))",
-            logger: logger
-        ).decode((Int64, String).self) {
-            owners[id] = subscriberID
-        }
         struct Health {
             var enabled: Bool
             var failingSince: Int64?
             var disabledReason: String?
             var changed = false
         }
-        var health: [String: Health] = [:]
-        for try await (id, enabled, failingSince, reason) in try await connection.query(
+        // BEGIN and the read of the deliveries' subscribers (locked) go out together.
+        let begin = connection.send("BEGIN", logger: logger)
+        let read = connection.send(
             """
-            SELECT id, enabled, failing_since, disabled_reason FROM subscriber
-            WHERE id = ANY(\(Array(Set(owners.values)))) ORDER BY id FOR UPDATE
+            SELECT d.id, s.id, s.enabled, s.failing_since, s.disabled_reason
+            FROM delivery d JOIN subscriber s ON s.id = d.subscriber_id
+            WHERE d.id = ANY(\(attempts.map(\.attempt.deliveryID))::int8[])
+            ORDER BY s.id FOR UPDATE OF s
             """,
             logger: logger
-        ).decode((String, Bool, Int64?, String?).self) {
-            health[id] = Health(enabled: enabled, failingSince: failingSince, disabledReason: reason)
+        )
+        var owners: [Int64: String] = [:]
+        var health: [String: Health] = [:]
+        do {
+            _ = try await begin.get()
+            for row in try await read.get().rows {
+                let (id, subscriberID, enabled, failingSince, reason) = try row.decode(
+                    (Int64, String, Bool, Int64?, String?).self
+                )
+                owners[id] = subscriberID
+                health[subscriberID] = Health(enabled: enabled, failingSince: failingSince, disabledReason: reason)
+            }
+        } catch {
+            await PostgresTransactions.abandon(on: connection, logger: logger)
+            throw error
         }
 
         var results: [RecordedAttempt] = []
@@ -239,8 +279,9 @@ final class PostgresEventWriter: Sendable {
             hasReason.append(state.disabledReason != nil)
             reasons.append(state.disabledReason ?? "")
         }
+        var statements: [PostgresQuery] = []
         for round in rows.rounds() {
-            try await connection.query(
+            statements.append(
                 """
                 WITH a AS (
                     SELECT * FROM unnest(\(round.ids)::int8[], \(round.results)::text[], \(round.ats)::int8[],
@@ -252,24 +293,23 @@ final class PostgresEventWriter: Sendable {
                     UPDATE delivery d SET
                         state = CASE a.result WHEN 'delivered' THEN 'delivered' WHEN 'dead' THEN 'dead' ELSE d.state END,
                         attempts = d.attempts + 1,
-                        lease_until = NULL,
                         next_attempt_at = CASE a.result WHEN 'retry' THEN a.retry_at WHEN 'subscriber-gone' THEN a.at
                                           ELSE d.next_attempt_at END,
                         last_status = NULLIF(a.status_code, -1)::integer,
                         last_error = CASE a.result WHEN 'delivered' THEN NULL ELSE NULLIF(a.error, '') END,
                         delivered_at = CASE a.result WHEN 'delivered' THEN a.at ELSE d.delivered_at END
                     FROM a WHERE d.id = a.delivery_id
-                )
+                ),
+                released AS (DELETE FROM delivery_claim c USING a WHERE c.delivery_id = a.delivery_id)
                 INSERT INTO delivery_attempt (delivery_id, at, status_code, error, duration_ms, result, retry_at)
                 SELECT a.delivery_id, a.at, NULLIF(a.status_code, -1)::integer, NULLIF(a.error, ''), a.duration,
                        a.result, NULLIF(a.retry_at, -1)
                 FROM a
-                """,
-                logger: logger
+                """
             )
         }
         if !subscriberIDs.isEmpty {
-            try await connection.query(
+            statements.append(
                 """
                 UPDATE subscriber s SET
                     enabled = h.enabled,
@@ -279,17 +319,23 @@ final class PostgresEventWriter: Sendable {
                             \(failingSince)::int8[], \(hasReason)::bool[], \(reasons)::text[])
                     AS h(id, enabled, has_failing_since, failing_since, has_reason, reason)
                 WHERE s.id = h.id
-                """,
-                logger: logger
+                """
             )
         }
         if disabled {
-            forgetSubscribers()
-            try await connection.query(
-                "SELECT pg_notify(\(PostgresSchema.channel), \(StoreChangeKind.subscribers.rawValue))",
-                logger: logger
+            statements.append(
+                "SELECT pg_notify(\(PostgresSchema.channel), \(StoreChangeKind.subscribers.rawValue))"
             )
         }
+        statements.append("COMMIT")
+        do {
+            let results = try await PostgresTransactions.pipeline(statements, on: connection, logger: logger)
+            try PostgresTransactions.checkCommitted(results.last)
+        } catch {
+            await PostgresTransactions.abandon(on: connection, logger: logger)
+            throw error
+        }
+        if disabled { forgetSubscribers() }
         return results
     }
 }

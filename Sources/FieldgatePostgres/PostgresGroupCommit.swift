@@ -16,7 +16,8 @@ import Synchronization
 /// retried in a transaction of its own so that one bad write fails alone; when it fails because the database is
 /// unreachable, every writer gets the error at once (retrying would only wait again).
 final class PostgresGroupCommit<Item: Sendable, Output: Sendable>: Sendable {
-    /// Writes one batch on `connection`, inside a transaction the committer opened; one output per item, in order.
+    /// Writes one batch on `connection` in a transaction of its own (pipelined: see
+    /// ``PostgresTransactions/pipeline(_:on:logger:)``); one output per item, in order.
     typealias Commit = @Sendable ([Item], PostgresConnection) async throws -> [Output]
 
     private struct Pending: Sendable {
@@ -98,7 +99,9 @@ final class PostgresGroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     private func commit(_ batch: [Pending], on transactions: PostgresTransactions) async {
         let items = batch.map(\.item)
         do {
-            let outputs = try await transactions.run(label) { connection in try await self.commit(items, connection) }
+            let outputs = try await transactions.withConnection(label) { connection in
+                try await self.commit(items, connection)
+            }
             onCommit(batch.count)
             for (pending, output) in zip(batch, outputs) { pending.continuation.resume(returning: output) }
         } catch {
@@ -108,7 +111,7 @@ final class PostgresGroupCommit<Item: Sendable, Output: Sendable>: Sendable {
             }
             for pending in batch {
                 do {
-                    let output = try await transactions.run(label) { connection in
+                    let output = try await transactions.withConnection(label) { connection in
                         try await self.commit([pending.item], connection)
                     }
                     onCommit(1)

@@ -180,6 +180,8 @@ enum PostgresSchema {
                 "CREATE INDEX delivery_attempt_at ON delivery_attempt (at)",
             ]
         ),
+        Migration(version: 3, name: "functions for the hot paths", sql: HotPathFunctions.version3),
+        Migration(version: 4, name: "delivery claims in a table of their own", sql: HotPathFunctions.version4),
     ]
 
     /// Applies every migration this database has not seen, under ``migrationLock``; returns the versions applied.

@@ -195,6 +195,55 @@ struct PostgresTransactions: Sendable {
     }
 }
 
+extension PostgresConnection {
+    /// Sends `query` now and answers later. Queries sent one after another go out in that order and each runs as
+    /// soon as the one before it has answered, without a trip through the calling task in between: a transaction
+    /// whose statements do not need each other's answers costs one wait, not one per statement.
+    func send(_ query: PostgresQuery, logger: Logger) -> EventLoopFuture<PostgresQueryResult> {
+        self.query(query, logger: logger)
+    }
+}
+
+extension PostgresTransactions {
+    /// Sends `statements` back to back, then waits for every answer; throws the first failure. The last statement
+    /// is normally `COMMIT`: when an earlier one failed, PostgreSQL answers it with `ROLLBACK`, so nothing is half
+    /// done and the earlier failure is what the caller sees.
+    @discardableResult
+    static func pipeline(
+        _ statements: [PostgresQuery],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [PostgresQueryResult] {
+        try checkOpen(connection)
+        let answers = statements.map { connection.send($0, logger: logger) }
+        var results: [PostgresQueryResult] = []
+        var failure: (any Error)?
+        for answer in answers {
+            do {
+                results.append(try await answer.get())
+            } catch {
+                if failure == nil { failure = error }
+            }
+        }
+        if let failure { throw failure }
+        return results
+    }
+
+    /// Throws unless `result` is a COMMIT that committed (PostgreSQL answers COMMIT in a failed transaction with
+    /// `ROLLBACK`).
+    static func checkCommitted(_ result: PostgresQueryResult?) throws {
+        guard result?.metadata.command == "COMMIT" else {
+            throw PostgresStoreError("the transaction was rolled back (\(result?.metadata.command ?? "no answer"))")
+        }
+    }
+
+    /// Ends a transaction that failed part-way: ROLLBACK unless the connection is gone (the server rolled back).
+    static func abandon(on connection: PostgresConnection, logger: Logger) async {
+        guard !connection.isClosed else { return }
+        _ = try? await connection.send("ROLLBACK", logger: logger).get()
+    }
+}
+
 /// Work running on each pooled connection, and what to do with it when the connection closes.
 ///
 /// One close callback per connection (not one per operation, which would pile up on a connection that lives for
