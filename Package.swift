@@ -283,6 +283,22 @@ if benchmarksEnabled {
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Pathological request shapes beside plain bodies of the same size (CONTRACT §1, cost).
+        .executableTarget(
+            name: "Hostile",
+            dependencies: [
+                "FieldgateModel",
+                "FieldgateCore",
+                "FieldgateTestSupport",
+                "TrackTikAdapter",
+                "HellotracksAdapter",
+                "TechLinkAdapter",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Hostile",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // The durable write path: SQLite group commit with synchronous=FULL.
         .executableTarget(
             name: "Store",

@@ -1,0 +1,53 @@
+import Benchmark
+import FieldgateCore
+import FieldgateModel
+import FieldgateTestSupport
+import HellotracksAdapter
+import TechLinkAdapter
+import TrackTikAdapter
+
+import class Foundation.ProcessInfo
+
+// CONTRACT §1: no request shape costs more than a small constant factor over a plain body of the same size.
+// Each pathological shape (FieldgateTestSupport's HostileShapes) runs beside its plain twin — the same vendor's
+// ordinary event padded to exactly the same length — through what the pipeline does after the credential check:
+// normalize (parse, map, canonical content) and the event ID. docs/PERFORMANCE.md tabulates the wall-clock ratios;
+// `mallocCountTotal` is deterministic and is what the committed thresholds check.
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident],
+        timeUnits: .microseconds,
+        maxDuration: .seconds(2),
+        maxIterations: 1_000,
+        thresholds: [.mallocCountTotal: .init(relative: [.p90: 5], absolute: [.p90: 20])]
+    )
+
+    let configuration = try! GatewayConfiguration.parse(yaml: HostileShapes.configurationYAML)
+    let directory = try! TenantDirectory(
+        configuration: configuration,
+        adapters: [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+    )
+
+    // FIELDGATE_HOSTILE_BYTES picks another size (the before/after runs in docs/PERFORMANCE.md use 80 KB too).
+    let size = ProcessInfo.processInfo.environment["FIELDGATE_HOSTILE_BYTES"].flatMap { Int($0) }
+    for shape in HostileShapes.all(size: size ?? HostileShapes.defaultSize) {
+        let tenant = directory.entry(vendor: shape.vendor, tenant: shape.tenant)!.tenant
+        for (variant, body) in [("hostile", shape.body), ("plain", shape.plain)] {
+            let request = AdapterRequest(routeSuffix: shape.routeSuffix, headers: shape.headers, body: body)
+            Benchmark("\(shape.name).\(variant)") { benchmark in
+                for _ in benchmark.scaledIterations {
+                    let adapted = try tenant.normalize(request)
+                    let key = DedupeKey(
+                        vendor: shape.vendor,
+                        tenant: shape.tenant,
+                        routeSuffix: shape.routeSuffix,
+                        canonicalContent: adapted.canonicalContent
+                    )
+                    blackHole(key.eventID)
+                    blackHole(adapted)
+                }
+            }
+        }
+    }
+}
