@@ -107,7 +107,7 @@ struct JSONDocumentTests {
         #expect(reason("{" + members.joined(separator: ",") + "}") == .duplicateKey("k7"))
         members.removeLast()
         #expect(reason("{" + members.joined(separator: ",") + "}") == nil)
-        // Past 256 members the table hashes with the seeded hasher.
+        // Wide objects go through the seeded hash table like any other above eight members.
         var wide = (0..<300).map { #""key\#($0)":\#($0)"# }
         #expect(reason("{" + wide.joined(separator: ",") + "}") == nil)
         wide.append(#""key299":0"#)
@@ -344,4 +344,125 @@ struct JSONObjectWriterTests {
 
 extension JSONObject {
     var jsonText: String { JSONValue.object(self).jsonText }
+}
+
+/// Keys a sender chooses: the canonical order, the duplicate check and lookups must agree with a plain reference
+/// (decode every key, sort bytewise, compare sets) whatever the keys look like.
+@Suite("Object keys against a reference")
+struct ObjectKeyReferenceTests {
+    /// A deterministic generator (SplitMix64) of keys with shared prefixes, escapes, zero bytes, non-ASCII.
+    struct Keys {
+        var state: UInt64
+
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+
+        /// (the key as JSON text, the bytes it decodes to)
+        mutating func key() -> (text: String, decoded: [UInt8]) {
+            let prefixes = ["", "k", "ke", "timestamp", "fieldgate-prefix", String(repeating: "p", count: 40)]
+            var text = prefixes[Int(next() % UInt64(prefixes.count))]
+            var decoded = Array(text.utf8)
+            for _ in 0..<Int(next() % 12) {
+                switch next() % 9 {
+                case 0:
+                    text += #"\u0000"#
+                    decoded.append(0)
+                case 1:
+                    text += #"\u00e9"#
+                    decoded += [0xC3, 0xA9]
+                case 2:
+                    text += "é"
+                    decoded += [0xC3, 0xA9]
+                case 3:
+                    text += #"\ud83d\ude00"#
+                    decoded += Array("😀".utf8)
+                case 4:
+                    text += #"\""#
+                    decoded.append(UInt8(ascii: "\""))
+                default:
+                    let byte = UInt8(ascii: "a") + UInt8(next() % 4)
+                    text.unicodeScalars.append(Unicode.Scalar(byte))
+                    decoded.append(byte)
+                }
+            }
+            return (text, decoded)
+        }
+    }
+
+    @Test(arguments: [1, 2, 5, 8, 9, 16, 17, 40, 300])
+    func canonicalOrderDuplicatesAndLookupsMatchTheReference(count: Int) throws {
+        var generator = Keys(state: UInt64(count))
+        for _ in 0..<20 {
+            var members: [(text: String, decoded: [UInt8])] = []
+            var seen = Set<[UInt8]>()
+            while members.count < count {
+                let key = generator.key()
+                if seen.insert(key.decoded).inserted { members.append(key) }
+            }
+            let text = "{" + members.enumerated().map { #""\#($1.text)":\#($0)"# }.joined(separator: ",") + "}"
+            let root = try JSONDocument(parsing: Array(text.utf8)).root
+
+            // Canonical order: bytewise on the decoded keys.
+            var expected = Array("{".utf8)
+            let order = members.indices.sorted { members[$0].decoded.lexicographicallyPrecedes(members[$1].decoded) }
+            for (position, index) in order.enumerated() {
+                if position > 0 { expected.append(UInt8(ascii: ",")) }
+                JSONEscaping.appendQuoted(String(decoding: members[index].decoded, as: UTF8.self), to: &expected)
+                expected += Array(":\(index)".utf8)
+            }
+            expected.append(UInt8(ascii: "}"))
+            #expect(root.canonicalBytes == expected, "\(text)")
+
+            // Lookups, scanned and indexed, find every key and nothing else.
+            let index = JSONMemberIndex(root)
+            for (position, member) in members.enumerated() {
+                let key = String(decoding: member.decoded, as: UTF8.self)
+                #expect(root[key]?.numberText == "\(position)", "\(member.text)")
+                #expect(index[key]?.numberText == "\(position)", "\(member.text)")
+                #expect(root[key + "x"] == nil || seen.contains(Array((key + "x").utf8)))
+            }
+
+            // A repeat of any key, escaped differently, is found.
+            let repeated = members[count / 2]
+            let plainSpelling = String(decoding: repeated.decoded, as: UTF8.self)
+            var spelled: [UInt8] = []
+            JSONEscaping.appendQuoted(plainSpelling, to: &spelled)
+            let withRepeat = String(text.dropLast()) + "," + String(decoding: spelled, as: UTF8.self) + ":0}"
+            do {
+                _ = try JSONDocument(parsing: Array(withRepeat.utf8))
+                Issue.record("no duplicate found in \(withRepeat)")
+            } catch {
+                guard case .duplicateKey = error.reason else {
+                    Issue.record("\(error)")
+                    continue
+                }
+            }
+        }
+    }
+
+    @Test func escapedKeysCompareWithoutDecodingPastTheFirstDifference() throws {
+        let root = try JSONDocument(parsing: Array(#"{"\u0061bc":1,"x\ud83d\ude00":2,"\u00e9":3}"#.utf8)).root
+        #expect(root["abc"]?.numberText == "1")
+        #expect(root["ab"] == nil)
+        #expect(root["abcd"] == nil)
+        #expect(root["x😀"]?.numberText == "2")
+        #expect(root["x"] == nil)
+        #expect(root["é"]?.numberText == "3")
+    }
+
+    @Test func aDuplicateKeyIsNamedShortened() {
+        let key = String(repeating: "k", count: 10_000)
+        do {
+            _ = try JSONDocument(parsing: Array(#"{"\#(key)":1,"\#(key)":2}"#.utf8))
+            Issue.record("accepted a duplicate key")
+        } catch {
+            #expect(error.reason == .duplicateKey(String(repeating: "k", count: 64) + "…"))
+            #expect(error.description.utf8.count < 200)
+        }
+    }
 }

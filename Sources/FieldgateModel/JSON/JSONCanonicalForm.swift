@@ -16,9 +16,9 @@ public enum JSONCanonicalForm {
     static func write(_ document: JSONDocument, _ index: Int, sortsKeys: Bool = true, into output: inout [UInt8]) {
         document.bytes.withUnsafeBufferPointer { bytes in
             document.tape.withUnsafeBufferPointer { tape in
-                let walk = Walk(bytes: bytes, tape: tape, sortsKeys: sortsKeys)
-                let bound = walk.span(index)
+                let bound = Walk.span(tape[index])
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { room in
+                    let walk = Walk(bytes: bytes, tape: tape, sortsKeys: sortsKeys, limit: room.baseAddress! + bound)
                     let end = walk.write(index, to: room.baseAddress!)
                     output.append(
                         contentsOf: UnsafeBufferPointer(start: room.baseAddress!, count: end - room.baseAddress!)
@@ -32,8 +32,9 @@ public enum JSONCanonicalForm {
     static func bytes(_ document: JSONDocument, _ index: Int) -> [UInt8] {
         document.bytes.withUnsafeBufferPointer { bytes in
             document.tape.withUnsafeBufferPointer { tape in
-                let walk = Walk(bytes: bytes, tape: tape)
-                return [UInt8](unsafeUninitializedCapacity: max(walk.span(index), 1)) { room, count in
+                let bound = max(Walk.span(tape[index]), 1)
+                return [UInt8](unsafeUninitializedCapacity: bound) { room, count in
+                    let walk = Walk(bytes: bytes, tape: tape, limit: room.baseAddress! + bound)
                     count = walk.write(index, to: room.baseAddress!) - room.baseAddress!
                 }
             }
@@ -42,14 +43,18 @@ public enum JSONCanonicalForm {
 
     /// The document's bytes and tape while one serialisation is written: canonical (keys sorted) or compact in
     /// document order (``JSONObjectWriter`` copying a vendor value into `detail`).
+    ///
+    /// Every raw write checks (in debug builds) that it stays before `limit`, the end of the room reserved from
+    /// ``span(_:)``: the bound holds by construction, and the asserts are what says so when a change breaks it.
     struct Walk {
         let bytes: UnsafeBufferPointer<UInt8>
         let tape: UnsafeBufferPointer<JSONToken>
         var sortsKeys = true
+        /// One past the last byte of the room being written.
+        let limit: UnsafeMutablePointer<UInt8>
 
         /// The length of the value's own text: an upper bound for what ``write(_:to:)`` writes.
-        func span(_ index: Int) -> Int {
-            let token = tape[index]
+        static func span(_ token: JSONToken) -> Int {
             switch token.kind {
             case .null, .true, .false: return 5
             case .number: return Int(token.end - token.start)
@@ -67,25 +72,19 @@ public enum JSONCanonicalForm {
             case .true: out = put(out, 0x74, 0x72, 0x75, 0x65)
             case .false:
                 out = put(out, 0x66, 0x61, 0x6C, 0x73)
-                out.pointee = 0x65
-                out += 1
+                out = byte(0x65, to: out)
             case .number: out = copy(slice(token), to: out)
             case .string: out = writeString(token, to: out)
             case .array:
-                out.pointee = UInt8(ascii: "[")
-                out += 1
+                out = byte(UInt8(ascii: "["), to: out)
                 var cursor = index + 1
                 let end = Int(token.next)
                 while cursor < end {
-                    if cursor > index + 1 {
-                        out.pointee = UInt8(ascii: ",")
-                        out += 1
-                    }
+                    if cursor > index + 1 { out = byte(UInt8(ascii: ","), to: out) }
                     out = write(cursor, to: out)
                     cursor = Int(tape[cursor].next)
                 }
-                out.pointee = UInt8(ascii: "]")
-                out += 1
+                out = byte(UInt8(ascii: "]"), to: out)
             case .object:
                 out = writeObject(index, token, to: out)
             }
@@ -99,48 +98,42 @@ public enum JSONCanonicalForm {
         )
             -> UnsafeMutablePointer<UInt8>
         {
-            let count = Int(object.count)
-            var out = out
-            out.pointee = UInt8(ascii: "{")
-            out += 1
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: max(count, 1)) { keys in
+            var out = byte(UInt8(ascii: "{"), to: out)
+            if sortsKeys {
+                out = JSONKeyOrder.withKeys(ofObjectAt: index, bytes: bytes, tape: tape) { keys, slices in
+                    JSONKeyOrder.sort(keys, by: slices)
+                    var out = out
+                    for (position, keyIndex) in keys.enumerated() {
+                        if position > 0 { out = byte(UInt8(ascii: ","), to: out) }
+                        out = member(keyIndex, to: out)
+                    }
+                    return out
+                }
+            } else {
+                // Document order.
                 var cursor = index + 1
-                var anyEscaped = false
-                for position in 0..<count {
-                    keys[position] = cursor
-                    anyEscaped = anyEscaped || tape[cursor].escaped
+                let end = Int(object.next)
+                while cursor < end {
+                    if cursor > index + 1 { out = byte(UInt8(ascii: ","), to: out) }
+                    out = member(cursor, to: out)
                     cursor = Int(tape[cursor + 1].next)
                 }
-                if !sortsKeys {
-                    // Document order.
-                } else if anyEscaped {
-                    sortByDecodedKey(keys, count: count)
-                } else {
-                    JSONKeyOrder.sortRaw(UnsafeMutableBufferPointer(rebasing: keys[..<count]), bytes: bytes, tape: tape)
-                }
-                for position in 0..<count {
-                    if position > 0 {
-                        out.pointee = UInt8(ascii: ",")
-                        out += 1
-                    }
-                    let keyIndex = keys[position]
-                    out = writeString(tape[keyIndex], to: out)
-                    out.pointee = UInt8(ascii: ":")
-                    out += 1
-                    out = write(keyIndex + 1, to: out)
-                }
             }
-            out.pointee = UInt8(ascii: "}")
-            return out + 1
+            return byte(UInt8(ascii: "}"), to: out)
         }
 
-        /// Escaped keys are rare (`"\u0062"`): decode them all and sort by the decoded bytes.
-        func sortByDecodedKey(_ keys: UnsafeMutableBufferPointer<Int>, count: Int) {
-            let decoded = (0..<count).map { position in
-                (index: keys[position], key: JSONStringDecoding.decode(bytes, tape[keys[position]]))
-            }
-            let sorted = decoded.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            for (position, member) in sorted.enumerated() { keys[position] = member.index }
+        /// `"key":value` for the key at `keyIndex` (its value follows it on the tape).
+        func member(_ keyIndex: Int, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+            var out = writeString(tape[keyIndex], to: out)
+            out = byte(UInt8(ascii: ":"), to: out)
+            return write(keyIndex + 1, to: out)
+        }
+
+        @inline(__always)
+        func byte(_ value: UInt8, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+            assert(out < limit, "canonical form overran its room")
+            out.pointee = value
+            return out + 1
         }
 
         @inline(__always)
@@ -154,6 +147,7 @@ public enum JSONCanonicalForm {
             to out: UnsafeMutablePointer<UInt8>
         ) -> UnsafeMutablePointer<UInt8> {
             guard let base = source.baseAddress, source.count > 0 else { return out }
+            assert(out + source.count <= limit, "canonical form overran its room")
             out.update(from: base, count: source.count)
             return out + source.count
         }
@@ -168,6 +162,7 @@ public enum JSONCanonicalForm {
         )
             -> UnsafeMutablePointer<UInt8>
         {
+            assert(out + 4 <= limit, "canonical form overran its room")
             out[0] = a
             out[1] = b
             out[2] = c
@@ -176,21 +171,19 @@ public enum JSONCanonicalForm {
         }
 
         func writeString(_ token: JSONToken, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-            var out = out
-            out.pointee = UInt8(ascii: "\"")
-            out += 1
+            var out = byte(UInt8(ascii: "\""), to: out)
             if token.escaped {
                 out = writeReescaped(token, to: out)
             } else {
                 // A valid JSON string without backslashes has no quotes or control characters: copy verbatim.
                 out = copy(slice(token), to: out)
             }
-            out.pointee = UInt8(ascii: "\"")
-            return out + 1
+            return byte(UInt8(ascii: "\""), to: out)
         }
 
         /// Decodes each escape of a validated string and writes its character as ``JSONEscaping`` would: the
-        /// same bytes as decoding the whole string and escaping it again, without the intermediate copy.
+        /// same bytes as decoding the whole string and escaping it again, without the intermediate copy. An
+        /// escape never grows: the longest output, `\u00XX` for a control character, replaces a six-byte escape.
         func writeReescaped(_ token: JSONToken, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
             var out = out
             var i = Int(token.start)
@@ -200,28 +193,13 @@ public enum JSONCanonicalForm {
                 out = copy(UnsafeBufferPointer(rebasing: bytes[i..<run]), to: out)
                 i = run
                 guard i < end else { break }
-                let escape = bytes[i + 1]
-                i += 2
-                switch escape {
-                case UInt8(ascii: "b"): out = JSONEscaping.writeEscapedByte(0x08, to: out)
-                case UInt8(ascii: "f"): out = JSONEscaping.writeEscapedByte(0x0C, to: out)
-                case UInt8(ascii: "n"): out = JSONEscaping.writeEscapedByte(0x0A, to: out)
-                case UInt8(ascii: "r"): out = JSONEscaping.writeEscapedByte(0x0D, to: out)
-                case UInt8(ascii: "t"): out = JSONEscaping.writeEscapedByte(0x09, to: out)
-                case UInt8(ascii: "u"):
-                    var scalar = JSONStringDecoding.hex4(bytes, i)
-                    i += 4
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        let low = JSONStringDecoding.hex4(bytes, i + 2)
-                        i += 6
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    if scalar < 0x80 {
-                        out = JSONEscaping.writeEscapedByte(UInt8(scalar), to: out)
-                    } else {
-                        out += JSONStringDecoding.writeUTF8(scalar, to: out)
-                    }
-                default: out = JSONEscaping.writeEscapedByte(escape, to: out)  // \" \\ \/
+                let (scalar, length) = JSONStringDecoding.escape(bytes, at: i)
+                assert(out + length <= limit, "canonical form overran its room")
+                i += length
+                if scalar < 0x80 {
+                    out = JSONEscaping.writeEscapedByte(UInt8(scalar), to: out)
+                } else {
+                    out += JSONStringDecoding.writeUTF8(scalar, to: out)
                 }
             }
             return out

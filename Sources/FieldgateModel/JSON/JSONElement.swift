@@ -27,8 +27,10 @@ public struct JSONElement: Sendable {
 
     /// The value of `key` when this is an object that has it.
     ///
-    /// Adapters make dozens of these per request over objects of up to ~50 members, so the scan compares
-    /// lengths first and bytes with `memcmp`-like loops over the raw buffers, without bounds checks per byte.
+    /// Adapters make dozens of these per request, so the scan compares lengths first and bytes a word at a time
+    /// over the raw buffers. An escaped key is decoded while it is compared and the comparison stops at the first
+    /// difference, so no key costs more than the lookup key's length. Wide objects that a mapping reads many
+    /// fields of go through ``JSONMemberIndex`` instead.
     public subscript(key: String) -> JSONElement? {
         let object = token
         guard object.kind == .object else { return nil }
@@ -42,13 +44,13 @@ public struct JSONElement: Sendable {
                     while cursor < end {
                         let keyToken = tape[cursor]
                         if keyToken.escaped {
-                            if document.keyEquals(keyToken, keyBytes) { return cursor + 1 }
+                            if JSONStringDecoding.equals(bytes, keyToken, keyBytes) { return cursor + 1 }
                         } else if keyToken.end - keyToken.start == length,
                             length == 0
-                                || memcmpEqual(
+                                || RawBytes.equal(
                                     bytes.baseAddress! + Int(keyToken.start),
                                     keyBytes.baseAddress!,
-                                    Int(length)
+                                    count: Int(length)
                                 )
                         {
                             return cursor + 1
@@ -186,16 +188,6 @@ public struct JSONElement: Sendable {
     }
 }
 
-@inline(__always)
-func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-    var i = 0
-    while i < count {
-        if a[i] != b[i] { return false }
-        i += 1
-    }
-    return true
-}
-
 extension JSONDocument {
     @usableFromInline
     func string(at tapeIndex: Int) -> String {
@@ -207,23 +199,6 @@ extension JSONDocument {
                 as: UTF8.self
             )
         }
-    }
-
-    @usableFromInline
-    func keyEquals(_ token: JSONToken, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        if token.escaped {
-            let decoded = JSONStringDecoding.decode(bytes, token)
-            return decoded.elementsEqual(key)
-        }
-        let length = Int(token.end - token.start)
-        guard length == key.count else { return false }
-        var i = 0
-        let start = Int(token.start)
-        while i < length {
-            if bytes[start + i] != key[i] { return false }
-            i += 1
-        }
-        return true
     }
 }
 
@@ -240,99 +215,6 @@ extension JSONElement: JSONMemberLookup {
     public var canonicalBytes: [UInt8] {
         JSONCanonicalForm.bytes(document, index)
     }
-}
-
-// MARK: - Member index
-
-/// An object's keys hashed once, for mappings that read dozens of fields of a wide object: a Hellotracks job has
-/// ~45 members and its mapping makes ~35 lookups, which a linear scan turns into ~800 key comparisons.
-///
-/// Lookups answer exactly as ``JSONElement/subscript(_:)`` does. Small objects (where a scan is as fast as
-/// hashing) and objects with escaped keys (rare) are not indexed and fall back to the scan.
-public struct JSONMemberIndex: JSONMemberLookup, Sendable {
-    /// Below this many members the scan wins.
-    public static let minimumIndexedCount = 12
-
-    public let object: JSONElement
-    /// Open addressing: the key's tape index + 1, or 0 for an empty slot. Empty when not indexed.
-    private var slots: [Int32]
-    private let mask: Int
-
-    public init(_ object: JSONElement) {
-        self.object = object
-        let token = object.token
-        let document = object.document
-        guard token.kind == .object, token.count >= Self.minimumIndexedCount else {
-            slots = []
-            mask = 0
-            return
-        }
-        var capacity = 8
-        while capacity < Int(token.count) * 2 { capacity <<= 1 }
-        mask = capacity - 1
-        let start = object.index + 1
-        let end = Int(token.next)
-        let mask = self.mask
-        var indexable = true
-        slots = document.tape.withUnsafeBufferPointer { tape in
-            document.bytes.withUnsafeBufferPointer { bytes in
-                [Int32](unsafeUninitializedCapacity: capacity) { slots, initialized in
-                    slots.initialize(repeating: 0)
-                    initialized = capacity
-                    var cursor = start
-                    while cursor < end {
-                        let key = tape[cursor]
-                        if key.escaped {
-                            indexable = false
-                            return
-                        }
-                        var slot = Self.hash(UnsafeBufferPointer(rebasing: bytes[Int(key.start)..<Int(key.end)])) & mask
-                        while slots[slot] != 0 { slot = (slot + 1) & mask }
-                        slots[slot] = Int32(cursor + 1)
-                        cursor = Int(tape[cursor + 1].next)
-                    }
-                }
-            }
-        }
-        if !indexable { slots = [] }
-    }
-
-    @inline(__always)
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int { JSONKeyOrder.fnv1a(bytes) }
-
-    /// The value of `key` when the object has it.
-    public subscript(key: String) -> JSONElement? {
-        guard !slots.isEmpty else { return object[key] }
-        var key = key
-        let document = object.document
-        let found: Int? = key.withUTF8 { keyBytes in
-            slots.withUnsafeBufferPointer { slots in
-                document.tape.withUnsafeBufferPointer { tape in
-                    document.bytes.withUnsafeBufferPointer { bytes in
-                        var slot = Self.hash(keyBytes) & mask
-                        while true {
-                            let entry = Int(slots[slot])
-                            if entry == 0 { return nil }
-                            let token = tape[entry - 1]
-                            if Int(token.end - token.start) == keyBytes.count,
-                                keyBytes.isEmpty
-                                    || memcmpEqual(
-                                        bytes.baseAddress! + Int(token.start),
-                                        keyBytes.baseAddress!,
-                                        keyBytes.count
-                                    )
-                            {
-                                return entry
-                            }
-                            slot = (slot + 1) & mask
-                        }
-                    }
-                }
-            }
-        }
-        return found.map { JSONElement(document: document, index: $0) }
-    }
-
 }
 
 /// What mappings read from an object, scanned (``JSONElement``) or hashed (``JSONMemberIndex``).
