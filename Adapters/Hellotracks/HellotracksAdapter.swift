@@ -154,24 +154,22 @@ struct HellotracksTenant: VendorTenant {
     /// by its canonical JSON: encoding (`+` vs `%20`, hex case) and parameter order do not matter, an extra or
     /// missing parameter does. An array of pairs rather than an object keeps repeated unread parameters.
     static func canonicalContent(_ form: FormBody, data: JSONElement) -> [UInt8] {
-        let sorted = form.pairs.sorted { lhs, rhs in
-            lhs.key != rhs.key
-                ? lhs.key.lexicographicallyPrecedes(rhs.key) : lhs.value.lexicographicallyPrecedes(rhs.value)
-        }
         var output: [UInt8] = []
-        output.reserveCapacity(data.document.bytes.count + 256)
+        output.reserveCapacity(form.decoded.count + form.pairs.count * 8 + 256)
         output.append(UInt8(ascii: "["))
-        for (position, pair) in sorted.enumerated() {
+        for (position, index) in form.sortedPairIndices().enumerated() {
             if position > 0 { output.append(UInt8(ascii: ",")) }
             output.append(contentsOf: [UInt8(ascii: "["), UInt8(ascii: "\"")])
-            JSONEscaping.appendEscaped(pair.key, to: &output)
-            output.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ",")])
-            if pair.key.elementsEqual("data".utf8) {
-                data.writeCanonical(into: &output)
-            } else {
-                output.append(UInt8(ascii: "\""))
-                JSONEscaping.appendEscaped(pair.value, to: &output)
-                output.append(UInt8(ascii: "\""))
+            form.withPair(index) { key, value in
+                JSONEscaping.appendEscaped(key, to: &output)
+                output.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ",")])
+                if key.elementsEqual("data".utf8) {
+                    data.writeCanonical(into: &output)
+                } else {
+                    output.append(UInt8(ascii: "\""))
+                    JSONEscaping.appendEscaped(value, to: &output)
+                    output.append(UInt8(ascii: "\""))
+                }
             }
             output.append(UInt8(ascii: "]"))
         }
