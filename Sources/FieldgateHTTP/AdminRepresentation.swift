@@ -5,7 +5,7 @@ import struct Foundation.Data
 
 /// The admin API's JSON: events are written from their stored form, everything else from ``JSONValue``.
 enum AdminRepresentation {
-    /// `{"event": <CloudEvent>, "raw": <RawRequest>, "receivedAt": …}`.
+    /// `{"event": <CloudEvent>, "raw": <RedactedRequest>, "receivedAt": …}`.
     static func storedEvent(_ stored: StoredEvent) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(2048)
@@ -50,7 +50,7 @@ enum AdminRepresentation {
     }
 
     /// Mirrors a corpus line (CONTRACT §6): `body` when the bytes are UTF-8, `bodyBase64` otherwise.
-    static func raw(_ raw: RawRequest) -> JSONValue {
+    static func raw(_ raw: RedactedRequest) -> JSONValue {
         var object: JSONObject = [
             "method": .string(raw.method),
             "path": .string(raw.path),

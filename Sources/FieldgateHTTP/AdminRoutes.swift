@@ -5,8 +5,9 @@ import Hummingbird
 
 /// `/v1/…`: events, job timelines, quarantine and replay, for operators and the systems they build.
 struct AdminRoutes<Context: RequestContext>: Sendable {
+    let store: any EventStore
+    /// Quarantine replay runs the stored request through today's pipeline.
     let pipeline: IngestPipeline
-    var store: any EventStore { pipeline.store }
 
     func register(on group: RouterGroup<Context>) {
         group.get("events") { request, _ in try await listEvents(request) }
@@ -113,16 +114,19 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
         let event: CanonicalEvent
         switch try await storeCall({ try await pipeline.replay(quarantineID: id) }) {
         case .accepted(let accepted): (status, event) = ("accepted", accepted)
-        case .duplicate(let original): (status, event) = ("duplicate", original)
+        case .duplicate(let id):
+            // The pipeline answers a duplicate with the first copy's ID; the replay's answer shows its event.
+            guard let original = try await storeCall({ try await store.event(id: id) }) else {
+                throw Problem.resourceNotFound("the event '\(id)' this request duplicates is gone")
+            }
+            (status, event) = ("duplicate", original.event)
         case .rejected(let problem): throw problem
         case .notFound: throw Problem.resourceNotFound("no quarantined request with ID '\(id)'")
         case .alreadyReplayed(let eventID, let at):
             let when = at.map { " at \($0.rfc3339(alwaysMilliseconds: true))" } ?? ""
             let problem = Problem(
-                code: "already-replayed",
-                status: 409,
-                title: "Already replayed",
-                detail: "quarantined request \(id) was replayed\(when) into event \(eventID); it is not replayed twice"
+                .alreadyReplayed,
+                "quarantined request \(id) was replayed\(when) into event \(eventID); it is not replayed twice"
             )
             guard case .object(var members) = problem.json else { throw problem }
             members.set("eventId", .string(eventID))

@@ -67,12 +67,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         else { throw Problem.invalidSubscriber("id must be a non-empty string without spaces or '/'") }
         guard body["url"] != nil else { throw Problem.invalidSubscriber("url is required") }
         if try await storeCall({ try await store.subscriber(id: id) }) != nil {
-            throw Problem(
-                code: "subscriber-exists",
-                status: 409,
-                title: "Subscriber exists",
-                detail: "a subscriber with ID '\(id)' exists; PATCH /v1/subscribers/\(id) changes it"
-            )
+            throw Problem(.subscriberExists, "a subscriber with ID '\(id)' exists; PATCH /v1/subscribers/\(id) changes it")
         }
         var subscriber = Subscriber(
             id: id,
@@ -169,12 +164,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
                     throw Problem.invalidSubscriber("url must be an http(s) URL")
                 }
                 if let refusal = delivery.networkPolicy.refusal(forURL: url) {
-                    throw Problem(
-                        code: "destination-refused",
-                        status: 422,
-                        title: "Destination refused",
-                        detail: "url refused: \(refusal)"
-                    )
+                    throw Problem(.destinationRefused, "url refused: \(refusal)")
                 }
                 subscriber.url = url
             case "secret":
@@ -338,11 +328,8 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         let existing = try await delivery(text)
         guard existing.state != .pending else {
             throw Problem(
-                code: "delivery-pending",
-                status: 409,
-                title: "Delivery pending",
-                detail:
-                    "delivery \(existing.id) is still pending (attempt \(existing.attempts + 1) is due at \(existing.nextAttemptAt))"
+                .deliveryPending,
+                "delivery \(existing.id) is still pending (attempt \(existing.attempts + 1) is due at \(existing.nextAttemptAt))"
             )
         }
         guard let delivery = try await storeCall({ try await store.redeliver(id: existing.id, now: clock.now()) })
@@ -372,16 +359,12 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
 }
 
 extension Problem {
-    static func invalidSubscriber(_ detail: String) -> Problem {
-        Problem(code: "invalid-subscriber", status: 400, title: "Invalid subscriber", detail: detail)
-    }
-
     /// 422 for a value outside its bounds, `malformed` for one that is not a value of its kind at all.
     init(bounds violation: Bounds.Violation, malformed: Problem) {
         switch violation.kind {
         case .malformed: self = malformed
         case .outOfRange:
-            self.init(code: "out-of-range", status: 422, title: "Value out of range", detail: violation.reason)
+            self.init(.outOfRange, violation.reason)
         }
     }
 }

@@ -9,8 +9,15 @@ package import struct NIOCore.ByteBuffer
 package import protocol NIOCore.Channel
 
 /// Everything the HTTP application needs, built by the composition root (`fieldgate serve`) or a test.
+///
+/// Each part is passed as itself: the routes get the store and the clock they use, not a pipeline to reach
+/// into.
 package struct GatewayDependencies: Sendable {
+    /// Ingest: `/webhooks/…` requests and quarantine replay.
     package var pipeline: IngestPipeline
+    /// Events, quarantine, readiness, the live stream and the purge: the store the pipeline writes to.
+    package var store: any EventStore
+    package var clock: any WallClock
     package var adminToken: String?
     package var metrics: GatewayMetrics
     package var logger: Logger
@@ -29,6 +36,8 @@ package struct GatewayDependencies: Sendable {
 
     package init(
         pipeline: IngestPipeline,
+        store: any EventStore,
+        clock: any WallClock,
         adminToken: String?,
         metrics: GatewayMetrics,
         logger: Logger,
@@ -40,6 +49,8 @@ package struct GatewayDependencies: Sendable {
         console: ConsoleOptions? = nil
     ) {
         self.pipeline = pipeline
+        self.store = store
+        self.clock = clock
         self.adminToken = adminToken
         self.metrics = metrics
         self.logger = logger
@@ -68,7 +79,7 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
     router.get("healthz") { _, _ in Response.json(#"{"status":"ok"}"#.utf8.map { $0 }) }
     router.get("readyz") { _, context in
         do {
-            try await dependencies.pipeline.store.checkWritable()
+            try await dependencies.store.checkWritable()
             return Response.json(#"{"status":"ready","store":"writable"}"#.utf8.map { $0 })
         } catch {
             // The cause goes to the log only: /readyz answers anyone, and database errors name paths and internals.
@@ -94,13 +105,13 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
     }
 
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: dependencies.adminToken))
-    AdminRoutes(pipeline: dependencies.pipeline).register(on: admin)
-    let stream = EventStream(store: dependencies.pipeline.store, changes: dependencies.changes)
+    AdminRoutes(store: dependencies.store, pipeline: dependencies.pipeline).register(on: admin)
+    let stream = EventStream(store: dependencies.store, changes: dependencies.changes)
     admin.get("stream") { request, _ in try await stream.response(request) }
     if let deliveries = dependencies.deliveries {
         DeliveryRoutes(
             store: deliveries,
-            clock: dependencies.pipeline.clock,
+            clock: dependencies.clock,
             delivery: dependencies.delivery,
             wake: dependencies.wakeDeliveries
         )

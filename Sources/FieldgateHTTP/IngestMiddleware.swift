@@ -9,6 +9,10 @@ import struct NIOCore.ByteBuffer
 ///
 /// It sits in front of the router because ingest routing is the pipeline's job: paths match exactly as sent
 /// (raw, case-sensitive, `%2F` as data), which a router that decodes and normalises paths would not preserve.
+///
+/// The head decides first: route, method, declared size, tenant and credentials are checked before a byte of
+/// the body is read, so a refused request is answered at once and its body is never buffered (the connection
+/// handler drains it, bounded, or closes the connection).
 struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
     let pipeline: IngestPipeline
     let metrics: GatewayMetrics
@@ -24,25 +28,34 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
         let target = request.head.path ?? "/"
         guard target.hasPrefix(IngestPipeline.routePrefix) else { return try await next(request, context) }
         let started = ContinuousClock.now
-        let headers = RequestHeaders(request.headers.map { (name: $0.name.rawName, value: $0.value) })
+        let head = RequestHead(
+            method: request.method.rawValue,
+            target: target,
+            headers: RequestHeaders(request.headers.map { (name: $0.name.rawName, value: $0.value) })
+        )
         let outcome: IngestOutcome
         var vendor = "none"
         var tenant = "unknown"
-        switch pipeline.route(method: request.method.rawValue, path: target, headers: headers) {
-        case .failure(let problem):
+        switch pipeline.admit(head) {
+        case .refused(let problem, let refusedVendor, let refusedTenant):
+            vendor = refusedVendor ?? vendor
+            tenant = refusedTenant ?? tenant
             outcome = .rejected(problem, quarantined: false)
-        case .success(let routed):
-            vendor = routed.vendor
-            if pipeline.directory.entry(vendor: routed.vendor, tenant: routed.tenant) != nil { tenant = routed.tenant }
-            if let body = try await Self.readBody(request.body, limit: pipeline.maxBodyBytes, expected: headers) {
+        case .admitted(let admitted):
+            vendor = admitted.vendor
+            tenant = admitted.tenant
+            switch try await RequestBodyReader.read(request.body, limit: pipeline.maxBodyBytes) {
+            case .complete(let body):
                 do {
-                    outcome = try await pipeline.process(routed, body: body)
+                    outcome = try await pipeline.process(admitted, body: body)
+                } catch let overload as StoreOverloaded {
+                    outcome = .rejected(.overloaded(overload), quarantined: false)
                 } catch {
                     metrics.countStoreError(operation: "ingest")
                     metrics.countIngest(vendor: vendor, tenant: tenant, outcome: "store-unavailable", duration: .zero)
                     throw StoreFailure(underlying: error)
                 }
-            } else {
+            case .tooLarge:
                 outcome = .rejected(
                     .bodyTooLarge("the body exceeds the limit of \(pipeline.maxBodyBytes) bytes"),
                     quarantined: false
@@ -55,12 +68,12 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
         case .accepted(let event):
             response = Self.acknowledgement(status: "accepted", id: event.id)
             label = "accepted"
-        case .duplicate(let original):
-            response = Self.acknowledgement(status: "duplicate", id: original.id)
+        case .duplicate(let id):
+            response = Self.acknowledgement(status: "duplicate", id: id)
             label = "duplicate"
         case .rejected(let problem, _):
             response = problem.response
-            label = problem.code
+            label = problem.code.rawValue
         }
         metrics.countIngest(vendor: vendor, tenant: tenant, outcome: label, duration: ContinuousClock.now - started)
         if vendor != "none" {
@@ -84,8 +97,10 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
     static func metadata(_ outcome: IngestOutcome, vendor: String, tenant: String, label: String) -> Logger.Metadata {
         var metadata: Logger.Metadata = ["vendor": "\(vendor)", "tenant": "\(tenant)", "outcome": "\(label)"]
         switch outcome {
-        case .accepted(let event), .duplicate(of: let event):
+        case .accepted(let event):
             metadata["event.id"] = "\(event.id)"
+        case .duplicate(let id):
+            metadata["event.id"] = "\(id)"
         case .rejected(let problem, let quarantined):
             metadata["problem.detail"] = "\(problem.detail)"
             if quarantined { metadata["quarantined"] = "true" }
@@ -93,21 +108,50 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
         return metadata
     }
 
-    /// The body, or nil once it grows past `limit`: reading stops there, so an oversized upload is never buffered.
-    static func readBody(_ body: RequestBody, limit: Int, expected headers: RequestHeaders) async throws -> [UInt8]? {
-        var bytes: [UInt8] = []
-        if let declared = headers["Content-Length"].flatMap(Int.init), declared <= limit {
-            bytes.reserveCapacity(declared)
-        }
-        for try await buffer in body {
-            guard bytes.count + buffer.readableBytes <= limit else { return nil }
-            bytes.append(contentsOf: buffer.readableBytesView)
-        }
-        return bytes
-    }
-
     static func acknowledgement(status: String, id: String) -> Response {
         .json(Acknowledgement.bytes(status: status, id: id), status: .accepted)
+    }
+}
+
+/// Reads an admitted request's body into one array, stopping at the limit.
+///
+/// Nothing is reserved for the declared length up front: a `Content-Length` is a claim, and a client that
+/// declares a megabyte and sends a byte must not cost a megabyte. The chunks NIO delivers are kept as they
+/// arrive (each already allocated) and copied once, at the end, into an array of exactly their total size —
+/// or handed over without a copy into a second buffer when there is only one.
+enum RequestBodyReader {
+    enum Result: Sendable, Equatable {
+        case complete([UInt8])
+        /// The body grew past the limit while it was read; reading stopped there.
+        case tooLarge
+    }
+
+    static func read<Body: AsyncSequence>(
+        _ body: Body,
+        limit: Int
+    ) async throws -> Result where Body.Element == ByteBuffer {
+        var chunks: [ByteBuffer] = []
+        var total = 0
+        for try await chunk in body {
+            total += chunk.readableBytes
+            guard total <= limit else { return .tooLarge }
+            if chunk.readableBytes > 0 { chunks.append(chunk) }
+        }
+        if chunks.count == 1 { return .complete(Array(chunks[0].readableBytesView)) }
+        let bytes = [UInt8](unsafeUninitializedCapacity: total) { output, count in
+            var offset = 0
+            for chunk in chunks {
+                chunk.withUnsafeReadableBytes { bytes in
+                    let target = UnsafeMutableRawBufferPointer(
+                        rebasing: UnsafeMutableRawBufferPointer(output)[offset...]
+                    )
+                    target.copyMemory(from: bytes)
+                }
+                offset += chunk.readableBytes
+            }
+            count = offset
+        }
+        return .complete(bytes)
     }
 }
 

@@ -6,43 +6,40 @@ import Logging
 import struct NIOCore.ByteBuffer
 
 extension Problem {
-    /// The problem as an `application/problem+json` response; 405 carries `Allow: POST` (ingest routes).
+    /// The problem as an `application/problem+json` response; 405 carries `Allow: POST` (ingest routes), a
+    /// problem with a retry time carries `Retry-After` in whole seconds.
     package var response: Response {
         var headers: HTTPFields = [.contentType: Problem.mediaType]
         if status == 405 { headers[.allow] = "POST" }
-        // 503 is always temporary here (the store is unreachable or busy): say when to come back.
-        if status == 503 { headers[.retryAfter] = Problem.retryAfterSeconds }
-        var bytes: [UInt8] = []
-        json.write(into: &bytes)
+        // A 503 is temporary (the store is unreachable, busy or full): say when to come back.
+        if let retryAfter {
+            headers[.retryAfter] = String(Self.wholeSeconds(retryAfter))
+        } else if status == 503 {
+            headers[.retryAfter] = Problem.retryAfterSeconds
+        }
         return Response(
             status: HTTPResponse.Status(code: status),
             headers: headers,
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBytes))
         )
     }
 
-    /// `Retry-After` on a 503: long enough for a restarting database or a burst to pass, short enough that a
-    /// vendor retrying on its own schedule is not told to wait longer than it would anyway.
+    /// `Retry-After` on a 503 without a time of its own: long enough for a restarting database or a burst to pass,
+    /// short enough that a vendor retrying on its own schedule is not told to wait longer than it would anyway.
     package static let retryAfterSeconds = "2"
 
-    package static func unauthorized(_ detail: String) -> Problem {
-        Problem(code: "unauthorized", status: 401, title: "Unauthorized", detail: detail)
+    /// The problem document's bytes.
+    package var jsonBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        json.write(into: &bytes)
+        return bytes
     }
 
-    package static func invalidQuery(_ detail: String) -> Problem {
-        Problem(code: "invalid-query", status: 400, title: "Invalid query", detail: detail)
+    /// `Retry-After` takes whole seconds: a fraction rounds up, so a client never comes back early.
+    static func wholeSeconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return max(1, seconds + (attoseconds > 0 ? 1 : 0))
     }
-
-    package static func resourceNotFound(_ detail: String) -> Problem {
-        Problem(code: "not-found", status: 404, title: "Not found", detail: detail)
-    }
-
-    package static let internalError = Problem(
-        code: "internal-error",
-        status: 500,
-        title: "Internal error",
-        detail: "the gateway failed to answer this request; it has been logged"
-    )
 }
 
 /// Turns every error a route throws into a problem document, so no client ever sees an empty or HTML error.
@@ -65,13 +62,17 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case .notFound:
                 return Problem.notFound(request.uri.path).response
             default:
-                return Problem(
-                    code: "http-\(error.status.code)",
+                // Hummingbird's own errors (a body it could not decode, say) keep their status.
+                let code = Problem.Code(
+                    "http-\(error.status.code)",
                     status: error.status.code,
-                    title: error.status.reasonPhrase,
-                    detail: error.body ?? error.status.reasonPhrase
-                ).response
+                    title: error.status.reasonPhrase
+                )
+                return Problem(code, error.body ?? error.status.reasonPhrase).response
             }
+        } catch let error as StoreOverloaded {
+            context.logger.warning("store overloaded", metadata: ["reason": "\(error.reason)"])
+            return Problem.overloaded(error).response
         } catch let error as StoreFailure {
             context.logger.error("store failure", metadata: ["error": "\(error.underlying)"])
             return Problem.storeUnavailable("the event store cannot be reached; retry later").response
@@ -87,12 +88,15 @@ struct StoreFailure: Error {
     var underlying: any Error
 }
 
-/// Runs a store operation for a route: its errors become ``StoreFailure`` (503); problems pass through.
+/// Runs a store operation for a route: its errors become ``StoreFailure`` (503); problems and overload (503 with
+/// `Retry-After`) pass through.
 func storeCall<T>(_ operation: () async throws -> T) async throws -> T {
     do {
         return try await operation()
     } catch let problem as Problem {
         throw problem
+    } catch let overload as StoreOverloaded {
+        throw overload
     } catch {
         throw StoreFailure(underlying: error)
     }

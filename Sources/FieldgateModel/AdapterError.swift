@@ -10,11 +10,16 @@ public struct AdapterError: Error, Sendable, Equatable, CustomStringConvertible 
         public let status: Int
         /// A short human title for the problem document.
         public let title: String
+        /// Whether the request is kept for replay (quarantined) when it is refused with this code. Adapters
+        /// see only authenticated requests, so their refusals are kept, unless the code is itself an
+        /// authentication failure (CONTRACT §1: 401 is counted, never stored).
+        public let quarantinesRequest: Bool
 
-        public init(_ rawValue: String, status: Int, title: String) {
+        public init(_ rawValue: String, status: Int, title: String, quarantinesRequest: Bool = true) {
             self.rawValue = rawValue
             self.status = status
             self.title = title
+            self.quarantinesRequest = quarantinesRequest
         }
 
         public var description: String { rawValue }
@@ -26,13 +31,24 @@ public struct AdapterError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let formSyntax = Code("form-syntax", status: 400, title: "Malformed form body")
         public static let dataNotJSON = Code("data-not-json", status: 400, title: "Form field data is not JSON")
         // 401 after parsing: the body names another account.
-        public static let accountMismatch = Code("account-mismatch", status: 401, title: "Account mismatch")
+        public static let accountMismatch = Code(
+            "account-mismatch",
+            status: 401,
+            title: "Account mismatch",
+            quarantinesRequest: false
+        )
         // 422: well-formed, but not an event the gateway can use.
         public static let unsupportedRoute = Code("unsupported-route", status: 422, title: "Unsupported route")
         public static let missingField = Code("missing-field", status: 422, title: "Missing field")
         public static let invalidField = Code("invalid-field", status: 422, title: "Invalid field")
         public static let unknownAction = Code("unknown-action", status: 422, title: "Unknown action")
         public static let unknownEvent = Code("unknown-event", status: 422, title: "Unknown event")
+
+        /// Every code above, for the gateway's catalogue of problem codes.
+        public static let all: [Code] = [
+            invalidUTF8, jsonSyntax, notAnObject, formSyntax, dataNotJSON, accountMismatch, unsupportedRoute,
+            missingField, invalidField, unknownAction, unknownEvent,
+        ]
     }
 
     public var code: Code

@@ -117,13 +117,22 @@ public struct JobState: Sendable, Equatable {
     public var previousStatus: JobStatus?
     public var previousVendorStatus: VendorStatus?
 
-    public init(vendor: String, tenant: String, adapted: AdaptedJob) {
-        id = adapted.id
-        key = adapted.id.map { "\(vendor):\(tenant):\($0)" }
-        status = adapted.status
-        vendorStatus = adapted.vendorStatus
-        previousStatus = adapted.previousStatus
-        previousVendorStatus = adapted.previousVendorStatus
+    /// The job facts an adapter extracted; `key` is left for the gateway, which knows the vendor and tenant.
+    public init(
+        id: String?,
+        status: JobStatus? = nil,
+        vendorStatus: VendorStatus? = nil,
+        previousStatus: JobStatus? = nil,
+        previousVendorStatus: VendorStatus? = nil
+    ) {
+        self.init(
+            id: id,
+            key: nil,
+            status: status,
+            vendorStatus: vendorStatus,
+            previousStatus: previousStatus,
+            previousVendorStatus: previousVendorStatus
+        )
     }
 
     /// Appends `data.job`'s JSON: all six keys, absent values as null (the schema requires each key).

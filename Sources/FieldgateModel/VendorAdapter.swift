@@ -81,8 +81,9 @@ public struct AdaptedEvent: Sendable {
     public var type: EventType
     /// The vendor's own name for what happened: TrackTik's route, Hellotracks' action, TechLink's event.
     public var vendorEvent: String
-    /// The job the event concerns; nil for site, account, place and alert events.
-    public var job: AdaptedJob?
+    /// The job the event concerns; nil for site, account, place and alert events. Its `key` is the gateway's
+    /// to set.
+    public var job: JobState?
     /// When it happened according to the payload; nil when the payload does not say.
     public var occurredAt: UTCTimestamp?
     public var detail: JSONObject
@@ -92,7 +93,7 @@ public struct AdaptedEvent: Sendable {
     public init(
         type: EventType,
         vendorEvent: String,
-        job: AdaptedJob?,
+        job: JobState?,
         occurredAt: UTCTimestamp?,
         detail: JSONObject,
         canonicalContent: [UInt8]
@@ -106,25 +107,6 @@ public struct AdaptedEvent: Sendable {
     }
 }
 
-/// The job facts an adapter extracted.
-public struct AdaptedJob: Sendable, Equatable {
-    public var id: String?
-    public var status: JobStatus?
-    public var vendorStatus: VendorStatus?
-    public var previousStatus: JobStatus?
-    public var previousVendorStatus: VendorStatus?
-
-    public init(
-        id: String?,
-        status: JobStatus? = nil,
-        vendorStatus: VendorStatus? = nil,
-        previousStatus: JobStatus? = nil,
-        previousVendorStatus: VendorStatus? = nil
-    ) {
-        self.id = id
-        self.status = status
-        self.vendorStatus = vendorStatus
-        self.previousStatus = previousStatus
-        self.previousVendorStatus = previousVendorStatus
-    }
-}
+/// The name adapters knew ``JobState`` by when it was a separate, near-identical type: an adapter fills in a
+/// ``JobState`` without its `key`, which the gateway derives from the vendor, tenant and job ID.
+public typealias AdaptedJob = JobState

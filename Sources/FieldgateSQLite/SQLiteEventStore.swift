@@ -83,14 +83,14 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
     {
         let now = candidate.event.receivedAt.millisecondsSinceEpoch
         // Statements on this path are cached per connection: preparing them costs more than running them.
-        let probe = try database.cachedStatement(sql: "SELECT keyExpiresAt, json FROM event WHERE id = ?")
+        let probe = try database.cachedStatement(sql: "SELECT keyExpiresAt FROM event WHERE id = ?")
         var occurrence = 1
         var eventID = candidate.key.eventID
         var earlier: [String] = []
         while let record = try Row.fetchOne(probe, arguments: [eventID]) {
             if let expiresAt = record[0] as Int64?, now < expiresAt {
-                // Only the event is answered: its raw request is not read, let alone decoded.
-                return .duplicate(of: try CanonicalEvent(decoding: Array(record[1] as Data)))
+                // A duplicate is answered with the first copy's ID alone: nothing of it is read or decoded.
+                return .duplicate(id: eventID)
             }
             earlier.append(eventID)
             occurrence += 1
@@ -134,7 +134,7 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
                 arguments: [
                     request.id, request.vendor, request.tenant, request.routeSuffix, request.raw.method,
                     request.raw.path, SQLiteSchema.encode(request.raw.headers), Data(request.raw.body),
-                    request.problem.code, request.problem.status, request.problem.title, request.problem.detail,
+                    request.problem.code.rawValue, request.problem.status, request.problem.title, request.problem.detail,
                     request.receivedAt.millisecondsSinceEpoch,
                 ]
             )
@@ -169,7 +169,7 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
             }
             try database.execute(
                 sql: "UPDATE quarantine SET replayedAs = ?, replayedAt = ? WHERE id = ?",
-                arguments: [outcome.event.id, instant.millisecondsSinceEpoch, quarantineID]
+                arguments: [outcome.eventID, instant.millisecondsSinceEpoch, quarantineID]
             )
             return .replayed(outcome)
         }
@@ -339,8 +339,8 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
         )
     }
 
-    static func raw(_ row: Row) throws -> RawRequest {
-        RawRequest(
+    static func raw(_ row: Row) throws -> RedactedRequest {
+        RedactedRequest(
             method: row["rawMethod"],
             path: row["rawPath"],
             headers: try SQLiteSchema.decodeHeaders(row["rawHeaders"]),
@@ -356,7 +356,7 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
             routeSuffix: row["routeSuffix"],
             raw: try raw(row),
             problem: Problem(
-                code: row["problemCode"],
+                storedCode: row["problemCode"],
                 status: row["problemStatus"],
                 title: row["problemTitle"],
                 detail: row["problemDetail"]

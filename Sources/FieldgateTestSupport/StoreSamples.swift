@@ -25,13 +25,12 @@ package enum StoreSamples {
         let key = DedupeKey(vendor: vendor, tenant: tenant, routeSuffix: "", canonicalContent: Array(content.utf8))
         let job = jobID.map {
             JobState(
-                vendor: vendor,
-                tenant: tenant,
-                adapted: AdaptedJob(
-                    id: $0,
-                    status: status,
-                    vendorStatus: status.flatMap { VendorStatus(code: "22", name: $0.rawValue) }
-                )
+                id: $0,
+                key: "\(vendor):\(tenant):\($0)",
+                status: status,
+                vendorStatus: status.flatMap { VendorStatus(code: "22", name: $0.rawValue) },
+                previousStatus: nil,
+                previousVendorStatus: nil
             )
         }
         let event = CanonicalEvent(
@@ -45,11 +44,12 @@ package enum StoreSamples {
             job: job,
             detail: ["content": .string(content), "note": "caf\u{e9} \u{1F600} \"quoted\""]
         )
-        let raw = RawRequest(
+        let raw = RedactedRequest(
             method: "POST",
             path: "/webhooks/\(vendor)/\(tenant)",
             headers: RequestHeaders([
-                (name: "Content-Type", value: "application/json"), (name: "X-Token", value: RawRequest.redactedValue),
+                (name: "Content-Type", value: "application/json"),
+                (name: "X-Token", value: RedactedRequest.redactedValue),
                 (name: "X-Repeated", value: "one"), (name: "X-Repeated", value: "two"),
                 (name: "X-Quoted", value: #"say "hi" \ caf\#u{e9}"#),
             ]),
@@ -74,7 +74,7 @@ package enum StoreSamples {
             vendor: vendor,
             tenant: tenant,
             routeSuffix: "",
-            raw: RawRequest(
+            raw: RedactedRequest(
                 method: "POST",
                 path: "/webhooks/\(vendor)/\(tenant)",
                 headers: RequestHeaders([(name: "Content-Type", value: "text/plain")]),

@@ -64,9 +64,17 @@ package struct PipelineHarness: Sendable {
 }
 
 extension IngestOutcome {
+    /// The event a new request became (a duplicate carries only the first copy's ID).
     package var event: CanonicalEvent? {
+        if case .accepted(let event) = self { return event }
+        return nil
+    }
+
+    /// The event ID the answer names: the new event's, or the first copy's for a duplicate.
+    package var eventID: String? {
         switch self {
-        case .accepted(let event), .duplicate(of: let event): event
+        case .accepted(let event): event.id
+        case .duplicate(let id): id
         case .rejected: nil
         }
     }

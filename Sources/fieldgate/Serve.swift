@@ -268,6 +268,8 @@ struct Serve: AsyncParsableCommand {
         }
         let dependencies = GatewayDependencies(
             pipeline: pipeline,
+            store: store,
+            clock: clock,
             adminToken: configuration.adminToken,
             metrics: metrics,
             logger: logger,

@@ -89,7 +89,7 @@ struct ContractFixtureTests {
             }
         case "rejected":
             let problem = try #require(outcome.problem, "\(fixture.name) was not rejected")
-            #expect(problem.code == expect["problem"]?["code"]?.stringValue, "\(fixture.name): \(problem)")
+            #expect(problem.code.rawValue == expect["problem"]?["code"]?.stringValue, "\(fixture.name): \(problem)")
             #expect(problem.type == "urn:fieldgate:problem:\(problem.code)")
             #expect(!problem.detail.isEmpty)
             if case .bool(let quarantined) = expect["quarantined"] {

@@ -72,13 +72,15 @@ struct CorpusTests {
             if result.duplicateOf != original {
                 failures.append("duplicateOf \(String(describing: result.duplicateOf))")
             }
-            if first.id != acceptedIDByLine[original] { failures.append("id is not line \(original)'s") }
+            if first != acceptedIDByLine[original] { failures.append("id is not line \(original)'s") }
             return failures
         }
         guard expected.http == 202 else {
             guard let problem = result.outcome.problem else { return failures + ["no problem document"] }
             guard let codes = expected.problemCodes else { return failures + ["no problem code known for this reason"] }
-            if !codes.contains(problem.code) { failures.append("code \(problem.code), not \(codes.sorted())") }
+            if !codes.contains(problem.code.rawValue) {
+                failures.append("code \(problem.code.rawValue), not \(codes.sorted())")
+            }
             return failures
         }
         guard case .accepted(let event) = result.outcome else { return failures + ["not accepted as new"] }
@@ -111,7 +113,7 @@ struct CorpusTests {
             )
             var ids: [String?] = []
             for line in lines {
-                ids.append(try await harness.send(CorpusRequest(line: String(line)).inboundRequest).event?.id)
+                ids.append(try await harness.send(CorpusRequest(line: String(line)).inboundRequest).eventID)
             }
             runs.append(ids)
         }

@@ -57,7 +57,7 @@ struct CorpusOverHTTPTests {
                         "x-webhook-key",
                     ]
                     .contains(name.lowercased()) {
-                        #expect(header["value"]?.stringValue == RawRequest.redactedValue, "line \(line) \(name)")
+                        #expect(header["value"]?.stringValue == RedactedRequest.redactedValue, "line \(line) \(name)")
                     }
                 }
             }

@@ -40,6 +40,8 @@ struct GatewayHarness: Sendable {
                 clock: clock,
                 maxBodyBytes: configuration.server.maxBodyBytes
             ),
+            store: store,
+            clock: clock,
             adminToken: adminToken,
             metrics: metrics,
             logger: logger,

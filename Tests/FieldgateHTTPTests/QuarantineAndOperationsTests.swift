@@ -38,7 +38,7 @@ struct ReleasedAdapter: VendorAdapter {
             return AdaptedEvent(
                 type: .jobUpdated,
                 vendorEvent: "widget.moved",
-                job: AdaptedJob(id: root.text("id")),
+                job: JobState(id: root.text("id")),
                 occurredAt: nil,
                 detail: [:],
                 canonicalContent: root.canonicalBytes
@@ -77,7 +77,7 @@ struct QuarantineReplayTests {
             let detail = try await client.admin("/v1/quarantine/\(id)").json
             #expect(detail["raw"]?["body"]?.stringValue == String(decoding: widgetMoved.body, as: UTF8.self))
             let key = detail["raw"]?["headers"]?.arrayValue?.first { $0["name"]?.stringValue == "X-Acme-Key" }
-            #expect(key?["value"]?.stringValue == RawRequest.redactedValue)
+            #expect(key?["value"]?.stringValue == RedactedRequest.redactedValue)
             // This release still cannot read it: the answer says why, and the request stays quarantined.
             let again = try await client.admin("/v1/quarantine/\(id)/replay", method: .post)
             #expect(again.status == .unprocessableContent)
@@ -139,7 +139,7 @@ struct QuarantineReplayTests {
             #expect(unsupported.status == .unsupportedMediaType)
         }
         let kept = try await harness.store.quarantinedRequests(QuarantineQuery())
-        #expect(kept.items.map(\.problem.code) == ["unsupported-media-type"])
+        #expect(kept.items.map(\.problem.code.rawValue) == ["unsupported-media-type"])
     }
 }
 
@@ -260,13 +260,17 @@ struct GatewayOperationsTests {
 
     @Test func aFailingStoreAnswers503SoTheVendorRetries() async throws {
         let configuration = try GatewayConfiguration.parse(yaml: adminTestConfiguration)
+        let store = UnavailableStore()
+        let clock = ManualWallClock(StoreSamples.start)
         let dependencies = GatewayDependencies(
             pipeline: IngestPipeline(
                 directory: try TenantDirectory(configuration: configuration, adapters: GatewayHarness.adapters),
-                store: UnavailableStore(),
-                clock: ManualWallClock(StoreSamples.start),
+                store: store,
+                clock: clock,
                 maxBodyBytes: 4096
             ),
+            store: store,
+            clock: clock,
             adminToken: GatewayHarness.adminToken,
             metrics: GatewayMetrics(),
             logger: .init(label: "test")

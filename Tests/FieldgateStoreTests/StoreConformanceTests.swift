@@ -83,7 +83,7 @@ struct StoreConformanceTests {
                 content: "a",
                 receivedAt: UTCTimestamp(millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + 60_000)
             )
-            #expect(try await store.insertIfNew(later) == .duplicate(of: stored))
+            #expect(try await store.insertIfNew(later) == .duplicate(id: stored.id))
             #expect(try await store.events(EventQuery()).items.count == 1)
         }
     }
@@ -126,7 +126,8 @@ struct StoreConformanceTests {
             let ids = Set(
                 outcomes.map { outcome -> String in
                     switch outcome {
-                    case .inserted(let event), .duplicate(of: let event): event.id
+                    case .inserted(let event): event.id
+                    case .duplicate(let id): id
                     }
                 }
             )
@@ -326,7 +327,7 @@ struct StoreConformanceTests {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             let replayed = outcomes.compactMap { outcome -> String? in
-                if case .replayed(let inserted) = outcome { return inserted.event.id }
+                if case .replayed(let inserted) = outcome { return inserted.eventID }
                 return nil
             }
             #expect(replayed.count == 1)
@@ -349,7 +350,7 @@ struct StoreConformanceTests {
             let copy = Samples.candidate(content: "seen before", receivedAt: later)
             #expect(
                 try await store.insertReplay(copy, quarantineID: "q_dup", at: later)
-                    == .replayed(.duplicate(of: original.event))
+                    == .replayed(.duplicate(id: original.event.id))
             )
             #expect(try await store.quarantinedRequest(id: "q_dup")?.replayedAs == original.key.eventID)
             #expect(try await store.events(EventQuery()).items.count == 1)
@@ -399,7 +400,7 @@ struct StoreConformanceTests {
                 try await store.deleteEvents(receivedBefore: Self.minutes(30), now: Self.minutes(30), limit: 100) == 0
             )
             let copy = Samples.candidate(content: "long window", receivedAt: Self.minutes(31))
-            #expect(try await store.insertIfNew(copy) == .duplicate(of: long.event))
+            #expect(try await store.insertIfNew(copy) == .duplicate(id: long.event.id))
             #expect(
                 try await store.deleteEvents(receivedBefore: Self.minutes(90), now: Self.minutes(90), limit: 100) == 1
             )
@@ -419,7 +420,7 @@ struct StoreConformanceTests {
                 receivedAt: Self.minutes(113),
                 window: .seconds(600)
             )
-            #expect(try await store.insertIfNew(copyOfSecond) == .duplicate(of: second))
+            #expect(try await store.insertIfNew(copyOfSecond) == .duplicate(id: second.id))
             #expect(try await store.event(id: second.id) != nil)
             // Once every acceptance has expired, both go.
             _ = try await store.deleteEvents(receivedBefore: Self.minutes(200), now: Self.minutes(200), limit: 100)
@@ -473,7 +474,7 @@ struct SQLiteStoreTests {
             try await store.quarantine(StoreSamples.quarantined(id: "q_kept"))
         }
         let reopened = try SQLiteEventStore(path: path)
-        #expect(try await reopened.insertIfNew(candidate) == .duplicate(of: candidate.event))
+        #expect(try await reopened.insertIfNew(candidate) == .duplicate(id: candidate.event.id))
         #expect(try await reopened.event(id: candidate.key.eventID)?.raw == candidate.raw)
         #expect(try await reopened.quarantinedRequest(id: "q_kept") != nil)
         // Sequences keep increasing across the restart.
@@ -554,7 +555,7 @@ struct SQLiteStoreTests {
             }
         }
         let store = try SQLiteEventStore(path: path)
-        #expect(try await store.insertIfNew(live) == .duplicate(of: live.event))
+        #expect(try await store.insertIfNew(live) == .duplicate(id: live.event.id))
         guard case .inserted(let again) = try await store.insertIfNew(expired) else {
             Issue.record("an expired key must accept the event again")
             return

@@ -1,11 +1,13 @@
-import FieldgateModel
+package import FieldgateModel
 
 /// `fieldgate normalize`: runs corpus requests through the pipeline in order and describes each outcome as one
 /// JSON line (CONTRACT §6).
 package struct CorpusNormalizer: Sendable {
     package let pipeline: IngestPipeline
-    /// Line number of the first accepted copy of each event, for `duplicateOf`.
-    private var acceptedLines: [String: Int] = [:]
+    /// The line and the event of each accepted copy, by event ID: a duplicate names the first copy's line in
+    /// `duplicateOf` and prints its event. (The pipeline answers a duplicate with the ID alone; the run saw
+    /// every original, so nothing is read back.)
+    private var accepted: [String: (line: Int, event: CanonicalEvent)] = [:]
     package private(set) var tally = Tally()
 
     package struct Tally: Sendable, Equatable {
@@ -22,17 +24,18 @@ package struct CorpusNormalizer: Sendable {
     /// The result line for corpus line `number`.
     package mutating func normalize(line number: Int, request: CorpusRequest) async throws -> NormalizedLine {
         let outcome = try await pipeline.process(request.inboundRequest)
+        var original: (line: Int, event: CanonicalEvent)?
         switch outcome {
         case .accepted(let event):
-            acceptedLines[event.id] = number
+            accepted[event.id] = (number, event)
             tally.accepted += 1
-        case .duplicate:
+        case .duplicate(let id):
+            original = accepted[id]
             tally.duplicate += 1
         case .rejected:
             tally.rejected += 1
         }
-        let duplicateOf: Int? = if case .duplicate(let original) = outcome { acceptedLines[original.id] } else { nil }
-        return NormalizedLine(line: number, outcome: outcome, duplicateOf: duplicateOf)
+        return NormalizedLine(line: number, outcome: outcome, duplicateOf: original?.line, original: original?.event)
     }
 
     package mutating func countInvalidLine() {
@@ -46,6 +49,8 @@ package struct NormalizedLine: Sendable {
     package var outcome: IngestOutcome
     /// For duplicates: the corpus line of the first accepted copy.
     package var duplicateOf: Int?
+    /// For duplicates: the first accepted copy's event, when this run accepted it.
+    package var original: CanonicalEvent?
 
     /// `{"line":N,"http":202,"outcome":…,"id":…,"duplicateOf":…,"event":{…}|null,"problem":{…}|null}`.
     package var jsonBytes: [UInt8] {
@@ -56,16 +61,21 @@ package struct NormalizedLine: Sendable {
         output.append(contentsOf: #","http":"#.utf8)
         output.append(contentsOf: String(outcome.httpStatus).utf8)
         switch outcome {
-        case .accepted(let event), .duplicate(of: let event):
-            let name = if case .accepted = outcome { "accepted" } else { "duplicate" }
+        case .accepted, .duplicate:
+            let (name, id, event): (String, String, CanonicalEvent?) =
+                switch outcome {
+                case .accepted(let event): ("accepted", event.id, event)
+                case .duplicate(let id): ("duplicate", id, original)
+                case .rejected: ("rejected", "", nil)
+                }
             output.append(contentsOf: #","outcome":""#.utf8)
             output.append(contentsOf: name.utf8)
             output.append(contentsOf: #"","id":"#.utf8)
-            JSONEscaping.appendQuoted(event.id, to: &output)
+            JSONEscaping.appendQuoted(id, to: &output)
             output.append(contentsOf: #","duplicateOf":"#.utf8)
             output.append(contentsOf: (duplicateOf.map { String($0) } ?? "null").utf8)
             output.append(contentsOf: #","event":"#.utf8)
-            event.write(into: &output)
+            if let event { event.write(into: &output) } else { output.append(contentsOf: "null".utf8) }
             output.append(contentsOf: #","problem":null}"#.utf8)
         case .rejected(let problem, _):
             output.append(

@@ -1,27 +1,56 @@
 package import FieldgateModel
 
-/// An HTTP request as the pipeline sees it, whether it came from a socket, a corpus file or a test.
-package struct InboundRequest: Sendable {
+/// The head of an HTTP request: what a server has before it reads a byte of the body.
+package struct RequestHead: Sendable, Equatable {
     package var method: String
     /// The request target: path, optionally followed by `?query`.
-    package var path: String
+    package var target: String
     package var headers: RequestHeaders
+
+    package init(method: String, target: String, headers: RequestHeaders) {
+        self.method = method
+        self.target = target
+        self.headers = headers
+    }
+}
+
+/// An HTTP request as the pipeline sees it, whether it came from a socket, a corpus file or a test.
+package struct InboundRequest: Sendable {
+    package var head: RequestHead
     package var body: [UInt8]
 
     package init(method: String, path: String, headers: RequestHeaders, body: [UInt8]) {
-        self.method = method
-        self.path = path
-        self.headers = headers
+        head = RequestHead(method: method, target: path, headers: headers)
         self.body = body
     }
+}
+
+/// A request whose head passed every check that needs no body (CONTRACT §1: route, method, declared size,
+/// tenant, credentials): the body may now be read. Rejections from here on are quarantined.
+package struct AdmittedRequest: Sendable {
+    package var head: RequestHead
+    package var vendor: String
+    package var tenant: String
+    package var routeSuffix: String
+    /// `Content-Length`, when the request declared one (already checked against the limit).
+    package var declaredLength: Int?
+    let entry: TenantDirectory.Entry
+}
+
+/// What the head alone decides.
+package enum Admission: Sendable {
+    case admitted(AdmittedRequest)
+    /// Refused before the body: `vendor` when the route named one, `tenant` only when it is configured (metric
+    /// labels take configured names only, so scanners cannot create series).
+    case refused(Problem, vendor: String?, tenant: String?)
 }
 
 /// What became of a request.
 package enum IngestOutcome: Sendable, Equatable {
     /// A new event, durably stored.
     case accepted(CanonicalEvent)
-    /// A repeat of an event accepted within the tenant's window; carries that first accepted copy.
-    case duplicate(of: CanonicalEvent)
+    /// A repeat of an event accepted within the tenant's window: the ID of that first accepted copy.
+    case duplicate(id: String)
     /// Refused; `quarantined` tells whether the request was kept for replay.
     case rejected(Problem, quarantined: Bool)
 
@@ -37,14 +66,15 @@ package enum IngestOutcome: Sendable, Equatable {
 /// Verify → adapt → dedupe → store, in the order CONTRACT §1 fixes: the first failing check wins.
 ///
 /// One pipeline serves the HTTP server, `fieldgate normalize` and quarantine replay, so every path into the
-/// gateway answers a request the same way.
+/// gateway answers a request the same way. A server calls ``admit(_:)`` with the head and reads the body only
+/// for an admitted request; the offline tools call ``process(_:)`` with the whole request.
 package struct IngestPipeline: Sendable {
     package static let maximumHeaderBytes = 64 * 1024
     package static let routePrefix = "/webhooks/"
 
-    package let directory: TenantDirectory
-    package let store: any EventStore
-    package let clock: any WallClock
+    let directory: TenantDirectory
+    let store: any EventStore
+    let clock: any WallClock
     package let maxBodyBytes: Int
     /// Called after each new event is stored: the delivery engine and live streams wake up on it.
     package var onAccepted: @Sendable (CanonicalEvent) -> Void
@@ -63,79 +93,85 @@ package struct IngestPipeline: Sendable {
         self.onAccepted = onAccepted
     }
 
-    /// Runs one request through every check and, when it passes, stores its event.
+    /// Runs one whole request through every check and, when it passes, stores its event.
     ///
-    /// Throws only when the store fails; the caller answers 503 and the vendor retries.
+    /// Throws only when the store fails (``StoreOverloaded`` when it is full); the caller answers 503 and the
+    /// vendor retries.
     package func process(_ request: InboundRequest) async throws -> IngestOutcome {
-        switch route(method: request.method, path: request.path, headers: request.headers) {
-        case .success(let routed): return try await process(routed, body: request.body)
-        case .failure(let problem): return .rejected(problem, quarantined: false)
+        switch admit(request.head) {
+        case .admitted(let admitted): return try await process(admitted, body: request.body)
+        case .refused(let problem, _, _): return .rejected(problem, quarantined: false)
         }
     }
 
-    /// The checks that need only the request head, so a server can refuse before it reads a byte of the body:
-    /// header size, framing, route, method and the declared length.
-    package func route(method: String, path target: String, headers: RequestHeaders) -> Result<RoutedRequest, Problem> {
-        let headerBytes = headers.wireSize
+    /// The checks that need only the request head, so a server can refuse before it buffers a byte of the body:
+    /// header size, framing, route, method, the declared length, the tenant and its credentials.
+    package func admit(_ head: RequestHead) -> Admission {
+        let headerBytes = head.headers.wireSize
         if headerBytes > Self.maximumHeaderBytes {
-            return .failure(.headersTooLarge(headerBytes, limit: Self.maximumHeaderBytes))
+            return .refused(.headersTooLarge(headerBytes, limit: Self.maximumHeaderBytes), vendor: nil, tenant: nil)
         }
         let declaredLength: Int?
-        switch Self.declaredLength(headers) {
+        switch Self.declaredLength(head.headers) {
         case .success(let length): declaredLength = length
-        case .failure(let problem): return .failure(problem)
+        case .failure(let problem): return .refused(problem, vendor: nil, tenant: nil)
         }
 
         // Routing: exact, case-sensitive, no dot-segment removal; `%2F` stays data.
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        guard path.hasPrefix(Self.routePrefix) else { return .failure(.notFound(String(path))) }
+        let path = head.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard path.hasPrefix(Self.routePrefix) else {
+            return .refused(.notFound(String(path)), vendor: nil, tenant: nil)
+        }
         let segments = path.dropFirst(Self.routePrefix.count).split(separator: "/", omittingEmptySubsequences: false)
         guard segments.count >= 2, let adapter = directory.adapter(for: segments[0]), !segments[1].isEmpty,
             let routeSuffix = adapter.routeSuffix(for: Array(segments.dropFirst(2)))
-        else { return .failure(.notFound(String(path))) }
-        guard method == "POST" else { return .failure(.methodNotAllowed(method)) }
+        else { return .refused(.notFound(String(path)), vendor: nil, tenant: nil) }
+        let vendor = adapter.vendor
+        guard head.method == "POST" else {
+            return .refused(.methodNotAllowed(head.method), vendor: vendor, tenant: nil)
+        }
 
         // 1. Size, by declared length (the bytes read are checked in `process(_:body:)`).
+        let entry = directory.entry(vendor: vendor, tenant: segments[1])
+        let label = entry.map { _ in String(segments[1]) }
         if let declaredLength, declaredLength > maxBodyBytes {
-            return .failure(
-                .bodyTooLarge("Content-Length \(declaredLength) exceeds the limit of \(maxBodyBytes) bytes")
+            return .refused(
+                .bodyTooLarge("Content-Length \(declaredLength) exceeds the limit of \(maxBodyBytes) bytes"),
+                vendor: vendor,
+                tenant: label
             )
         }
-        return .success(
-            RoutedRequest(
-                method: method,
-                path: target,
-                headers: headers,
-                vendor: adapter.vendor,
+        // 2. Tenant and credentials: every vendor credential is a header.
+        guard let entry else {
+            return .refused(.unknownTenant(vendor: vendor, tenant: String(segments[1])), vendor: vendor, tenant: nil)
+        }
+        if let failure = entry.tenant.authenticate(head.headers) {
+            return .refused(.badCredentials(failure), vendor: vendor, tenant: label)
+        }
+        return .admitted(
+            AdmittedRequest(
+                head: head,
+                vendor: vendor,
                 tenant: String(segments[1]),
-                routeSuffix: routeSuffix
+                routeSuffix: routeSuffix,
+                declaredLength: declaredLength,
+                entry: entry
             )
         )
     }
 
-    /// Runs a routed request and its body through the remaining checks and stores its event.
-    package func process(_ routed: RoutedRequest, body: [UInt8]) async throws -> IngestOutcome {
+    /// Runs an admitted request's body through the remaining checks and stores its event.
+    package func process(_ admitted: AdmittedRequest, body: [UInt8]) async throws -> IngestOutcome {
         let receivedAt = clock.now()
         if body.count > maxBodyBytes {
             return .rejected(.bodyTooLarge("the body exceeds the limit of \(maxBodyBytes) bytes"), quarantined: false)
         }
-        // 2. Tenant and credentials.
-        guard let entry = directory.entry(vendor: routed.vendor, tenant: routed.tenant) else {
-            return .rejected(.unknownTenant(vendor: routed.vendor, tenant: routed.tenant), quarantined: false)
-        }
-        if let failure = entry.tenant.authenticate(routed.headers) {
-            return .rejected(.badCredentials(failure), quarantined: false)
-        }
-        let request = InboundRequest(method: routed.method, path: routed.path, headers: routed.headers, body: body)
-        let verified = VerifiedRequest(
-            request: request,
-            raw: RawRequest.redacting(request, secretHeaders: entry.tenant.secretHeaderNames),
-            vendor: routed.vendor,
-            tenant: routed.tenant,
-            routeSuffix: routed.routeSuffix,
-            entry: entry
+        let redacted = RedactedRequest(
+            admitted.head,
+            body: body,
+            secretHeaders: admitted.entry.tenant.secretHeaderNames
         )
-        return try await adaptAndStore(verified, receivedAt: receivedAt, quarantineRejections: true)
+        return try await adaptAndStore(admitted, redacted: redacted, receivedAt: receivedAt, quarantineRejections: true)
     }
 
     /// Re-runs a quarantined request through today's adapters and tenants: `POST /v1/quarantine/{id}/replay`.
@@ -152,17 +188,22 @@ package struct IngestPipeline: Sendable {
         guard let entry = directory.entry(vendor: quarantined.vendor, tenant: quarantined.tenant) else {
             return .rejected(.unknownTenant(vendor: quarantined.vendor, tenant: quarantined.tenant))
         }
-        let raw = quarantined.raw
-        let verified = VerifiedRequest(
-            request: InboundRequest(method: raw.method, path: raw.path, headers: raw.headers, body: raw.body),
-            raw: raw,
+        let admitted = AdmittedRequest(
+            head: quarantined.raw.head,
             vendor: quarantined.vendor,
             tenant: quarantined.tenant,
             routeSuffix: quarantined.routeSuffix,
+            declaredLength: nil,
             entry: entry
         )
         let replayedAt = clock.now()
-        switch try await adapt(verified, receivedAt: replayedAt, quarantineRejections: false) {
+        let adaptation = try await adapt(
+            admitted,
+            redacted: quarantined.raw,
+            receivedAt: replayedAt,
+            quarantineRejections: false
+        )
+        switch adaptation {
         case .rejected(let problem, _):
             return .rejected(problem)
         case .candidate(let candidate):
@@ -170,21 +211,11 @@ package struct IngestPipeline: Sendable {
             case .replayed(.inserted(let event)):
                 onAccepted(event)
                 return .accepted(event)
-            case .replayed(.duplicate(let original)): return .duplicate(of: original)
+            case .replayed(.duplicate(let id)): return .duplicate(id: id)
             case .alreadyReplayed(let eventID, let at): return .alreadyReplayed(eventID: eventID, at: at)
             case .notFound: return .notFound
             }
         }
-    }
-
-    /// A request that passed routing, size and credentials: from here on, rejections are quarantined.
-    struct VerifiedRequest {
-        var request: InboundRequest
-        var raw: RawRequest
-        var vendor: String
-        var tenant: String
-        var routeSuffix: String
-        var entry: TenantDirectory.Entry
     }
 
     /// `Content-Length` as a number; conflicting framing is refused because proxies and servers may disagree
@@ -215,12 +246,20 @@ package struct IngestPipeline: Sendable {
 
     // MARK: Checks after authentication (rejections are quarantined)
 
+    /// The checks after authentication, then the store.
     func adaptAndStore(
-        _ verified: VerifiedRequest,
+        _ request: AdmittedRequest,
+        redacted: RedactedRequest,
         receivedAt: UTCTimestamp,
         quarantineRejections: Bool
     ) async throws -> IngestOutcome {
-        switch try await adapt(verified, receivedAt: receivedAt, quarantineRejections: quarantineRejections) {
+        let adaptation = try await adapt(
+            request,
+            redacted: redacted,
+            receivedAt: receivedAt,
+            quarantineRejections: quarantineRejections
+        )
+        switch adaptation {
         case .rejected(let problem, let quarantined):
             return .rejected(problem, quarantined: quarantined)
         case .candidate(let candidate):
@@ -228,7 +267,7 @@ package struct IngestPipeline: Sendable {
             case .inserted(let stored):
                 onAccepted(stored)
                 return .accepted(stored)
-            case .duplicate(let original): return .duplicate(of: original)
+            case .duplicate(let id): return .duplicate(id: id)
             }
         }
     }
@@ -239,25 +278,26 @@ package struct IngestPipeline: Sendable {
         case rejected(Problem, quarantined: Bool)
     }
 
-    /// Media type, syntax, account and semantics; a rejection is quarantined when `quarantineRejections` is set.
+    /// Media type, syntax, account and semantics; a rejection is quarantined when `quarantineRejections` is set
+    /// and its code quarantines. The adapter sees the request's own headers; what is stored is `redacted` (for a
+    /// replay the two are the same: the stored request is all there is).
     func adapt(
-        _ verified: VerifiedRequest,
+        _ request: AdmittedRequest,
+        redacted: RedactedRequest,
         receivedAt: UTCTimestamp,
         quarantineRejections: Bool
     ) async throws -> Adaptation {
-        let request = verified.request
-        let raw = verified.raw
+        let body = redacted.body
         func reject(_ problem: Problem) async throws -> Adaptation {
-            // 401 (account mismatch) is an authentication failure: counted, not kept.
-            guard quarantineRejections, [400, 415, 422].contains(problem.status) else {
+            guard quarantineRejections, problem.quarantinesRequest else {
                 return .rejected(problem, quarantined: false)
             }
             let quarantined = QuarantinedRequest(
                 id: QuarantineID.make(receivedAt: receivedAt),
-                vendor: verified.vendor,
-                tenant: verified.tenant,
-                routeSuffix: verified.routeSuffix,
-                raw: raw,
+                vendor: request.vendor,
+                tenant: request.tenant,
+                routeSuffix: request.routeSuffix,
+                raw: redacted,
                 problem: problem,
                 receivedAt: receivedAt
             )
@@ -266,36 +306,41 @@ package struct IngestPipeline: Sendable {
         }
 
         // 3. Media type.
-        if let problem = Self.checkMediaType(request.headers, expected: verified.entry.adapter.mediaType) {
+        if let problem = Self.checkMediaType(request.head.headers, expected: request.entry.adapter.mediaType) {
             return try await reject(problem)
         }
         // 4–6. Syntax, account, semantics: the adapter checks them in that order.
-        guard !request.body.isEmpty else { return try await reject(.emptyBody) }
+        guard !body.isEmpty else { return try await reject(.emptyBody) }
         let adapted: AdaptedEvent
         do {
-            adapted = try verified.entry.tenant.normalize(
-                AdapterRequest(routeSuffix: verified.routeSuffix, headers: request.headers, body: request.body)
+            adapted = try request.entry.tenant.normalize(
+                AdapterRequest(routeSuffix: request.routeSuffix, headers: request.head.headers, body: body)
             )
         } catch {
             return try await reject(Problem(error))
         }
 
-        // 7. Dedupe and store.
+        // 7. The event and its dedupe key.
         let key = DedupeKey(
-            vendor: verified.vendor,
-            tenant: verified.tenant,
-            routeSuffix: verified.routeSuffix,
+            vendor: request.vendor,
+            tenant: request.tenant,
+            routeSuffix: request.routeSuffix,
             canonicalContent: adapted.canonicalContent
         )
+        var job = adapted.job
+        if var state = job {
+            state.key = state.id.map { "\(request.vendor):\(request.tenant):\($0)" }
+            job = state
+        }
         let event = CanonicalEvent(
             id: key.eventID,
             type: adapted.type,
             time: adapted.occurredAt ?? receivedAt,
-            vendor: verified.vendor,
-            tenant: verified.tenant,
+            vendor: request.vendor,
+            tenant: request.tenant,
             vendorEvent: adapted.vendorEvent,
             receivedAt: receivedAt,
-            job: adapted.job.map { JobState(vendor: verified.vendor, tenant: verified.tenant, adapted: $0) },
+            job: job,
             detail: adapted.detail
         )
         return .candidate(
@@ -304,9 +349,9 @@ package struct IngestPipeline: Sendable {
                 key: key,
                 keyExpiresAt: UTCTimestamp(
                     millisecondsSinceEpoch: receivedAt.millisecondsSinceEpoch
-                        + verified.entry.dedupeWindow.milliseconds
+                        + request.entry.dedupeWindow.milliseconds
                 ),
-                raw: raw
+                raw: redacted
             )
         )
     }
@@ -335,23 +380,13 @@ package struct IngestPipeline: Sendable {
 package enum ReplayOutcome: Sendable, Equatable {
     /// The replay made a new event.
     case accepted(CanonicalEvent)
-    /// The replay's event duplicates one accepted within its window; carries that original.
-    case duplicate(of: CanonicalEvent)
+    /// The replay's event duplicates one accepted within its window: that original's ID.
+    case duplicate(id: String)
     /// Today's pipeline still refuses the request; it stays quarantined and is not quarantined again.
     case rejected(Problem)
     /// Replayed before, into this event: nothing was replayed now.
     case alreadyReplayed(eventID: String, at: UTCTimestamp?)
     case notFound
-}
-
-/// A request whose head passed routing, method and declared size: what the server knows before reading the body.
-package struct RoutedRequest: Sendable {
-    package var method: String
-    package var path: String
-    package var headers: RequestHeaders
-    package var vendor: String
-    package var tenant: String
-    package var routeSuffix: String
 }
 
 /// Quarantine IDs: unique per request and sortable by receipt time (`q_<ms hex>_<random hex>`).

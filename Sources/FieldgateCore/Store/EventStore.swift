@@ -7,6 +7,9 @@ package import FieldgateModel
 /// followed by a write.
 package protocol EventStore: Sendable {
     /// Stores the event unless its dedupe key was accepted within its window; returns what happened.
+    ///
+    /// Returns only once the outcome is durable. Throws ``StoreOverloaded`` when the store cannot take the write
+    /// now (its queue is full, the database is busy or full): nothing was stored and the caller answers 503.
     func insertIfNew(_ candidate: EventCandidate) async throws -> InsertOutcome
 
     /// Keeps a request that was authenticated but not understood, so it can be inspected and replayed.
@@ -174,9 +177,9 @@ package struct EventCandidate: Sendable {
     package var key: DedupeKey
     /// When the dedupe key stops counting: receipt time plus the tenant's window.
     package var keyExpiresAt: UTCTimestamp
-    package var raw: RawRequest
+    package var raw: RedactedRequest
 
-    package init(event: CanonicalEvent, key: DedupeKey, keyExpiresAt: UTCTimestamp, raw: RawRequest) {
+    package init(event: CanonicalEvent, key: DedupeKey, keyExpiresAt: UTCTimestamp, raw: RedactedRequest) {
         self.event = event
         self.key = key
         self.keyExpiresAt = keyExpiresAt
@@ -187,13 +190,15 @@ package struct EventCandidate: Sendable {
 package enum InsertOutcome: Sendable, Equatable {
     /// Stored; the event may carry a re-derived ID when an earlier acceptance of the same key had expired.
     case inserted(CanonicalEvent)
-    /// The key was accepted within its window: this is the first accepted copy.
-    case duplicate(of: CanonicalEvent)
+    /// The key was accepted within its window: the ID of that first accepted copy. Only the ID: the answer to a
+    /// duplicate needs nothing else, so a store need not read (let alone decode) the stored event.
+    case duplicate(id: String)
 
-    /// The event the outcome is about: the new one, or the original.
-    package var event: CanonicalEvent {
+    /// The ID the outcome names: the new event's, or the original's.
+    package var eventID: String {
         switch self {
-        case .inserted(let event), .duplicate(of: let event): event
+        case .inserted(let event): event.id
+        case .duplicate(let id): id
         }
     }
 }
@@ -208,8 +213,27 @@ package enum ReplayInsertOutcome: Sendable, Equatable {
     case notFound
 }
 
-/// A request as received, secrets redacted: kept beside its event or in quarantine.
-package struct RawRequest: Sendable, Equatable {
+/// The store cannot take this write now and says so rather than queueing it without bound: the caller answers
+/// 503 with `Retry-After` and the vendor retries (CONTRACT §1, "Overload never means an unbounded queue").
+/// Nothing was stored, so nothing is acknowledged. Every store throws this same error, so the HTTP layer maps
+/// it in one place whatever the store.
+package struct StoreOverloaded: Error, Sendable, Equatable, CustomStringConvertible {
+    /// When the caller should try again.
+    package var retryAfter: Duration
+    /// What is full, for the problem detail and the log: "the commit queue holds 4096 writes".
+    package var reason: String
+
+    package init(retryAfter: Duration, reason: String) {
+        self.retryAfter = retryAfter
+        self.reason = reason
+    }
+
+    package var description: String { "store overloaded: \(reason)" }
+}
+
+/// A request as received with the values of its secret-bearing headers replaced: what is kept beside its event or
+/// in quarantine, what the admin API shows and what a replay runs on.
+package struct RedactedRequest: Sendable, Equatable {
     package var method: String
     package var path: String
     package var headers: RequestHeaders
@@ -224,45 +248,47 @@ package struct RawRequest: Sendable, Equatable {
 
     package static let redactedValue = "[redacted]"
 
-    /// Replaces the values of secret-bearing headers; the names stay so that operators can see what was sent.
-    package static func redacting(
-        _ request: InboundRequest,
-        secretHeaders: [String]
-    ) -> RawRequest {
+    /// Replaces the values of secret-bearing headers (the always-secret ones and the tenant's own); the names
+    /// stay so that operators can see what was sent.
+    package init(_ head: RequestHead, body: [UInt8], secretHeaders: [String]) {
         var headers = RequestHeaders()
-        for field in request.headers {
+        for field in head.headers {
             let secret =
-                alwaysSecret.contains { field.name.equalsIgnoringASCIICase($0) }
+                Self.alwaysSecret.contains { field.name.equalsIgnoringASCIICase($0) }
                 || secretHeaders.contains { field.name.equalsIgnoringASCIICase($0) }
-            headers.append(name: field.name, value: secret ? redactedValue : field.value)
+            headers.append(name: field.name, value: secret ? Self.redactedValue : field.value)
         }
-        return RawRequest(method: request.method, path: request.path, headers: headers, body: request.body)
+        self.init(method: head.method, path: head.target, headers: headers, body: body)
     }
 
-    static let alwaysSecret = ["Authorization", "Proxy-Authorization", "Cookie", "X-Token"]
+    /// Headers that carry secrets whatever the vendor; each tenant names its own (`VendorTenant.secretHeaderNames`).
+    static let alwaysSecret = ["Authorization", "Proxy-Authorization", "Cookie"]
+
+    /// The request's head, as stored.
+    package var head: RequestHead { RequestHead(method: method, target: path, headers: headers) }
 }
 
 /// An accepted event as stored.
 package struct StoredEvent: Sendable, Equatable {
     package var event: CanonicalEvent
-    package var raw: RawRequest
+    package var raw: RedactedRequest
     /// Acceptance order within the store: increasing, not necessarily dense.
     package var sequence: Int64
 
-    package init(event: CanonicalEvent, raw: RawRequest, sequence: Int64) {
+    package init(event: CanonicalEvent, raw: RedactedRequest, sequence: Int64) {
         self.event = event
         self.raw = raw
         self.sequence = sequence
     }
 }
 
-/// A request that passed authentication but was rejected with 400, 415 or 422.
+/// A request that passed authentication but was rejected with a problem that quarantines (400, 415, 422).
 package struct QuarantinedRequest: Sendable, Equatable {
     package var id: String
     package var vendor: String
     package var tenant: String
     package var routeSuffix: String
-    package var raw: RawRequest
+    package var raw: RedactedRequest
     package var problem: Problem
     package var receivedAt: UTCTimestamp
     /// The event a successful replay produced, and when.
@@ -276,7 +302,7 @@ package struct QuarantinedRequest: Sendable, Equatable {
         vendor: String,
         tenant: String,
         routeSuffix: String,
-        raw: RawRequest,
+        raw: RedactedRequest,
         problem: Problem,
         receivedAt: UTCTimestamp,
         replayedAs: String? = nil,

@@ -37,7 +37,7 @@ package final class InMemoryEventStore: EventStore, StoreChangeAnnouncing {
         var occurrence = 1
         if let record = state.keys[candidate.key.digest] {
             if now < record.expiresAt, let original = state.events[record.eventID] {
-                return .duplicate(of: original.event)
+                return .duplicate(id: original.event.id)
             }
             occurrence = record.occurrences + 1
         }
@@ -75,7 +75,7 @@ package final class InMemoryEventStore: EventStore, StoreChangeAnnouncing {
                 return .alreadyReplayed(eventID: eventID, at: state.quarantined[index].replayedAt)
             }
             let outcome = Self.insertIfNew(candidate, in: &state)
-            state.quarantined[index].replayedAs = outcome.event.id
+            state.quarantined[index].replayedAs = outcome.eventID
             state.quarantined[index].replayedAt = instant
             return .replayed(outcome)
         }
