@@ -33,6 +33,8 @@ package struct GatewayDependencies: Sendable {
     package var tally: IngestTally
     /// Mounts the operator console at `/console` when set.
     package var console: ConsoleOptions?
+    /// Request deadline, idle timeout, connection cap (`server:` in fieldgate.yaml).
+    package var connectionLimits: ConnectionLimits
 
     package init(
         pipeline: IngestPipeline,
@@ -46,7 +48,8 @@ package struct GatewayDependencies: Sendable {
         changes: StoreChanges = StoreChanges(),
         delivery: GatewayConfiguration.Delivery = GatewayConfiguration.Delivery(),
         tally: IngestTally = IngestTally(),
-        console: ConsoleOptions? = nil
+        console: ConsoleOptions? = nil,
+        connectionLimits: ConnectionLimits = ConnectionLimits()
     ) {
         self.pipeline = pipeline
         self.store = store
@@ -60,6 +63,7 @@ package struct GatewayDependencies: Sendable {
         self.delivery = delivery
         self.tally = tally
         self.console = console
+        self.connectionLimits = connectionLimits
     }
 }
 
@@ -151,6 +155,7 @@ package func buildApplication(
 ) -> some ApplicationProtocol {
     Application(
         router: buildRouter(dependencies),
+        server: .gateway(dependencies.connectionLimits, logger: dependencies.logger),
         configuration: configuration,
         services: services,
         onServerRunning: onServerRunning,

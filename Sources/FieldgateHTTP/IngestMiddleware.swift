@@ -44,7 +44,12 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
         case .admitted(let admitted):
             vendor = admitted.vendor
             tenant = admitted.tenant
-            switch try await RequestBodyReader.read(request.body, limit: pipeline.maxBodyBytes) {
+            let body = try await RequestBodyReader.read(
+                request.body,
+                limit: pipeline.maxBodyBytes,
+                declaredLength: admitted.declaredLength
+            )
+            switch body {
             case .complete(let body):
                 do {
                     outcome = try await pipeline.process(admitted, body: body)
@@ -126,9 +131,12 @@ enum RequestBodyReader {
         case tooLarge
     }
 
+    /// Throws what reading throws (a body the parser refused), and ``IncompleteRequest`` when the body ended
+    /// short of its declared length: a truncated body is never taken for the whole.
     static func read<Body: AsyncSequence>(
         _ body: Body,
-        limit: Int
+        limit: Int,
+        declaredLength: Int? = nil
     ) async throws -> Result where Body.Element == ByteBuffer {
         var chunks: [ByteBuffer] = []
         var total = 0
@@ -136,6 +144,9 @@ enum RequestBodyReader {
             total += chunk.readableBytes
             guard total <= limit else { return .tooLarge }
             if chunk.readableBytes > 0 { chunks.append(chunk) }
+        }
+        if let declaredLength, total < declaredLength {
+            throw IncompleteRequest(received: total, declared: declaredLength)
         }
         if chunks.count == 1 { return .complete(Array(chunks[0].readableBytesView)) }
         let bytes = [UInt8](unsafeUninitializedCapacity: total) { output, count in

@@ -4,6 +4,7 @@ package import Hummingbird
 import Logging
 
 import struct NIOCore.ByteBuffer
+import enum NIOHTTP1.HTTPParserError
 
 extension Problem {
     /// The problem as an `application/problem+json` response; 405 carries `Allow: POST` (ingest routes), a
@@ -70,6 +71,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 )
                 return Problem(code, error.body ?? error.status.reasonPhrase).response
             }
+        } catch let error as HTTPParserError {
+            // The body of the request being answered did not parse: the connection cannot go on.
+            return Self.closing(Problem(error).response)
+        } catch let error as IncompleteRequest {
+            return Self.closing(Problem(.badRequest, "\(error)").response)
         } catch let error as StoreOverloaded {
             context.logger.warning("store overloaded", metadata: ["reason": "\(error.reason)"])
             return Problem.overloaded(error).response
@@ -80,6 +86,15 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("unhandled error", metadata: ["error": "\(error)"])
             return Problem.internalError.response
         }
+    }
+}
+
+extension ProblemMiddleware {
+    /// The response with `Connection: close`: the connection handler closes it once the answer is out.
+    static func closing(_ response: Response) -> Response {
+        var response = response
+        response.headers[.connection] = "close"
+        return response
     }
 }
 

@@ -283,7 +283,8 @@ struct Serve: AsyncParsableCommand {
                 adapters: BuiltInVendors.adapters,
                 publicURL: publicURL,
                 counts: store
-            )
+            ),
+            connectionLimits: ConnectionLimits(configuration.server)
         )
         if configuration.adminToken == nil {
             logger.warning("admin.token is not set: the /v1 admin API answers 401 to every request")

@@ -22,7 +22,7 @@ struct ConfigurationTests {
 
     @Test func readsTheContractExample() throws {
         let yaml = """
-            server:   {host: 0.0.0.0, port: 9090, maxBodyBytes: 2048}
+            server:   {host: 0.0.0.0, port: 9090, maxBodyBytes: 2048, requestTimeout: 20s, idleTimeout: 2m, maxConnections: 64}
             storage:  {postgres: "postgres://fg@127.0.0.1:5432/fieldgate"}
             admin:    {token: "${FIELDGATE_ADMIN_TOKEN}"}
             delivery: {allowNetworks: ["127.0.0.0/8", "::1/128", "10.20.0.0/16"]}
@@ -40,6 +40,9 @@ struct ConfigurationTests {
         #expect(configuration.server.host == "0.0.0.0")
         #expect(configuration.server.port == 9090)
         #expect(configuration.server.maxBodyBytes == 2048)
+        #expect(configuration.server.requestTimeout == .seconds(20))
+        #expect(configuration.server.idleTimeout == .seconds(120))
+        #expect(configuration.server.maxConnections == 64)
         #expect(configuration.storage == .postgres(url: "postgres://fg@127.0.0.1:5432/fieldgate"))
         #expect(configuration.adminToken == "tok")
         #expect(
@@ -61,6 +64,9 @@ struct ConfigurationTests {
         let configuration = try GatewayConfiguration.parse(yaml: "")
         #expect(configuration.server.port == 8080)
         #expect(configuration.server.maxBodyBytes == 1_048_576)
+        #expect(configuration.server.requestTimeout == .seconds(30))
+        #expect(configuration.server.idleTimeout == .seconds(60))
+        #expect(configuration.server.maxConnections == 4096)
         #expect(configuration.storage == .sqlite(path: "fieldgate.db"))
         #expect(configuration.tenants.isEmpty)
         #expect(configuration.retention == GatewayConfiguration.Retention())
@@ -92,6 +98,10 @@ struct ConfigurationTests {
         ("server: {port: 99999}\n", 1, "server.port"),
         ("server:\n  port: 80\n  maxBodyBytes: -1\n", 3, "maxBodyBytes"),
         ("servr: {}\n", 1, "unknown key 'servr'"),
+        ("server: {requestTimeout: 0s}\n", 1, "server.requestTimeout '0s' is out of range"),
+        ("server: {requestTimeout: soon}\n", 1, "server.requestTimeout"),
+        ("server: {idleTimeout: 2d}\n", 1, "server.idleTimeout '2d' is out of range"),
+        ("server: {maxConnections: 0}\n", 1, "server.maxConnections 0 is out of range"),
         ("storage: {mysql: x}\n", 1, "unknown storage 'mysql'"),
         ("admin: {token: \"${NOT_SET_ANYWHERE}\"}\n", 1, "NOT_SET_ANYWHERE is not set"),
         ("tenants: [\n", 2, "not valid YAML"),

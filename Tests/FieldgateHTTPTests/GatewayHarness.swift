@@ -25,7 +25,8 @@ struct GatewayHarness: Sendable {
         databasePath: String,
         adapters: [any VendorAdapter] = Self.adapters,
         adminToken: String? = Self.adminToken,
-        clock: ManualWallClock = ManualWallClock(StoreSamples.start)
+        clock: ManualWallClock = ManualWallClock(StoreSamples.start),
+        connectionLimits: ConnectionLimits = ConnectionLimits()
     ) throws {
         let configuration = try GatewayConfiguration.parse(yaml: configurationYAML)
         let metrics = GatewayMetrics()
@@ -47,7 +48,8 @@ struct GatewayHarness: Sendable {
             logger: logger,
             deliveries: store,
             changes: store.changes,
-            delivery: configuration.delivery
+            delivery: configuration.delivery,
+            connectionLimits: connectionLimits
         )
     }
 

@@ -16,6 +16,12 @@ package enum Bounds {
     package static let secretGracePeriod: ClosedRange<Duration> = .zero...(.seconds(7 * 86_400))
     /// `server.shutdownTimeout`.
     package static let shutdownTimeout: ClosedRange<Duration> = .seconds(1)...(.seconds(600))
+    /// `server.requestTimeout`: a request's head and body (CONTRACT §1).
+    package static let requestTimeout: ClosedRange<Duration> = .seconds(1)...(.seconds(3_600))
+    /// `server.idleTimeout`: an idle keep-alive connection.
+    package static let idleTimeout: ClosedRange<Duration> = .seconds(1)...(.seconds(86_400))
+    /// `server.maxConnections`.
+    package static let maxConnections: ClosedRange<Int> = 1...1_000_000
     /// `delivery.disableAfter`.
     package static let disableAfter: ClosedRange<Duration> = .seconds(60)...(.seconds(365 * 86_400))
     /// Each `retention:` setting.

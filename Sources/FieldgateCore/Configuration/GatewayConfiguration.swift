@@ -14,6 +14,12 @@ package struct GatewayConfiguration: Sendable {
         package var maxBodyBytes = 1_048_576
         /// How long a graceful stop (SIGTERM, SIGINT) may take before what is still running is cancelled.
         package var shutdownTimeout: Duration = .seconds(30)
+        /// The head and the whole body must arrive within this (CONTRACT §1: 408, then close).
+        package var requestTimeout: Duration = .seconds(30)
+        /// An idle keep-alive connection is closed after this.
+        package var idleTimeout: Duration = .seconds(60)
+        /// Connections beyond this are refused at once.
+        package var maxConnections = 4096
         package init() {}
     }
 
@@ -189,10 +195,23 @@ package struct GatewayConfiguration: Sendable {
                 server.shutdownTimeout = try bounded(value) { text throws(Bounds.Violation) in
                     try Bounds.duration(text, of: "server.shutdownTimeout", in: Bounds.shutdownTimeout)
                 }
+            case "requestTimeout":
+                server.requestTimeout = try bounded(value) { text throws(Bounds.Violation) in
+                    try Bounds.duration(text, of: "server.requestTimeout", in: Bounds.requestTimeout)
+                }
+            case "idleTimeout":
+                server.idleTimeout = try bounded(value) { text throws(Bounds.Violation) in
+                    try Bounds.duration(text, of: "server.idleTimeout", in: Bounds.idleTimeout)
+                }
+            case "maxConnections":
+                server.maxConnections = try bounded(value) { text throws(Bounds.Violation) in
+                    try Bounds.count(text, of: "server.maxConnections", in: Bounds.maxConnections)
+                }
             default:
                 throw ConfigurationError(
                     line: value.line,
-                    "unknown key 'server.\(key)' (expected host, port, maxBodyBytes, shutdownTimeout)"
+                    "unknown key 'server.\(key)' (expected host, port, maxBodyBytes, requestTimeout, idleTimeout, "
+                        + "maxConnections, shutdownTimeout)"
                 )
             }
         }
