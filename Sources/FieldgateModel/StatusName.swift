@@ -10,19 +10,7 @@ public struct StatusName: Hashable, Sendable, CustomStringConvertible {
             normalized = ascii
             return
         }
-        var result = ""
-        result.reserveCapacity(raw.utf8.count)
-        var pendingSpace = false
-        for character in raw {
-            if character.isWhitespace {
-                pendingSpace = !result.isEmpty
-                continue
-            }
-            if pendingSpace { result.append(" ") }
-            pendingSpace = false
-            result.append(contentsOf: character.lowercased())
-        }
-        normalized = result
+        normalized = Self.normalizedUnicode(raw)
     }
 
     public var description: String { normalized }
@@ -50,6 +38,69 @@ public struct StatusName: Hashable, Sendable, CustomStringConvertible {
                 }
                 return count
             }
+        }
+    }
+}
+
+extension StatusName {
+    /// The reduction for names with non-ASCII characters, in one pass over the scalars, with the same result as
+    /// folding `Character` by `Character` (`isWhitespace`, then `lowercased()`, which lowercases scalar by scalar):
+    /// a whitespace scalar separates, and so do the marks that extend it into one character (`" \u{301}"` is
+    /// whitespace as a `Character`), except after a control (a tab or line feed is a character of its own, so a
+    /// mark after it is one too); every other scalar is replaced by its full lowercase mapping. ASCII and scalars
+    /// that lowercasing leaves alone are copied without building a string each: a name is the sender's and may be
+    /// a megabyte long.
+    static func normalizedUnicode(_ raw: String) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity(raw.utf8.count)
+        var pendingSpace = false
+        /// The last character was whitespace that marks can extend.
+        var extendingWhitespace = false
+        for scalar in raw.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                let byte = UInt8(value)
+                if byte.isASCIIWhitespace {
+                    pendingSpace = !output.isEmpty
+                    extendingWhitespace = byte == 0x20
+                    continue
+                }
+                extendingWhitespace = false
+                if pendingSpace { output.append(UInt8(ascii: " ")) }
+                pendingSpace = false
+                output.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte)
+                continue
+            }
+            let properties = scalar.properties
+            if extendingWhitespace && Self.extendsCharacter(scalar) { continue }
+            if properties.isWhitespace {
+                pendingSpace = !output.isEmpty
+                extendingWhitespace = !Self.isControl(scalar)
+                continue
+            }
+            extendingWhitespace = false
+            if pendingSpace { output.append(UInt8(ascii: " ")) }
+            pendingSpace = false
+            if properties.changesWhenLowercased {
+                output.append(contentsOf: properties.lowercaseMapping.utf8)
+            } else {
+                output.append(contentsOf: UTF8.encode(scalar)!)
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Scalars that continue the character before them (grapheme Extend, spacing marks, the zero-width joiner).
+    static func extendsCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        let properties = scalar.properties
+        return properties.isGraphemeExtend || properties.generalCategory == .spacingMark || scalar.value == 0x200D
+    }
+
+    /// Characters that stand alone whatever follows (grapheme Control, CR and LF).
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: true
+        default: false
         }
     }
 }

@@ -107,3 +107,41 @@ struct StatusNameTests {
         #expect(headers.values("x-token") == ["a", "b"])
     }
 }
+
+/// Status names with non-ASCII characters are folded in one pass over scalars; the result must be what the
+/// `Character`-based reduction gave (case-folded with `lowercased()`, whitespace collapsed).
+@Suite("Status name folding")
+struct StatusNameFoldingTests {
+    static func reference(_ raw: String) -> String {
+        var result = ""
+        var pendingSpace = false
+        for character in raw {
+            if character.isWhitespace {
+                pendingSpace = !result.isEmpty
+                continue
+            }
+            if pendingSpace { result.append(" ") }
+            pendingSpace = false
+            result.append(contentsOf: character.lowercased())
+        }
+        return result
+    }
+
+    static let fragments = [
+        "On", "SITE", " ", "  ", "\t", "\r\n", "\n", "\u{00A0}", "\u{3000}", "\u{2003}", "É", "é", "ß", "İ", "Σ",
+        "ΣΑΣ", "e\u{301}", " \u{301}", "\u{301}", "Ǆ", "ﬁ", "😀", "👩‍🔧", "Ω", "Å", "К", "ǅ", "x",
+    ]
+
+    @Test func everyMixFoldsAsTheCharacterVersionDid() {
+        var state: UInt64 = 9
+        for _ in 0..<5_000 {
+            var text = ""
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            for _ in 0..<Int((state >> 33) % 12) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text += Self.fragments[Int((state >> 33) % UInt64(Self.fragments.count))]
+            }
+            #expect(StatusName(text).normalized == Self.reference(text), "\(text.debugDescription)")
+        }
+    }
+}
