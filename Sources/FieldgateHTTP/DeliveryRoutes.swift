@@ -67,7 +67,10 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         else { throw Problem.invalidSubscriber("id must be a non-empty string without spaces or '/'") }
         guard body["url"] != nil else { throw Problem.invalidSubscriber("url is required") }
         if try await storeCall({ try await store.subscriber(id: id) }) != nil {
-            throw Problem(.subscriberExists, "a subscriber with ID '\(id)' exists; PATCH /v1/subscribers/\(id) changes it")
+            throw Problem(
+                .subscriberExists,
+                "a subscriber with ID '\(id)' exists; PATCH /v1/subscribers/\(id) changes it"
+            )
         }
         var subscriber = Subscriber(
             id: id,

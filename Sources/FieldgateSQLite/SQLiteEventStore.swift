@@ -5,6 +5,22 @@ import Synchronization
 
 import struct Foundation.Data
 
+/// How much may wait for the SQLite committer (see ``GroupCommit``): 4,096 writes or 64 MiB by default, far more
+/// than the disk commits in a second at the measured rates, so only a stalled or overwhelmed disk reaches it.
+package struct CommitQueueLimits: Sendable {
+    var limits = GroupCommit.Limits()
+
+    package init() {}
+
+    package init(maximumQueued: Int, maximumQueuedBytes: Int = 64 * 1_048_576, retryAfter: Duration = .seconds(1)) {
+        limits = GroupCommit.Limits(
+            maximumQueued: maximumQueued,
+            maximumQueuedBytes: maximumQueuedBytes,
+            retryAfter: retryAfter
+        )
+    }
+}
+
 /// The embedded default ``EventStore``: one SQLite file in WAL mode, `synchronous=FULL`, writes group-committed.
 ///
 /// An answer from a write means the row is on disk: SQLite with `synchronous=FULL` fsyncs the WAL at every
@@ -23,7 +39,13 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
     /// Opens (creating if needed) and migrates the database at `path`.
     ///
     /// - Parameter onCommit: called with the number of writes in each committed batch.
-    package init(path: String, onCommit: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+    /// - Parameter commitQueue: how many ingest writes (and bytes) may wait for the committer before more are
+    ///   refused with ``StoreOverloaded``.
+    package init(
+        path: String,
+        commitQueue: CommitQueueLimits = CommitQueueLimits(),
+        onCommit: @escaping @Sendable (Int) -> Void = { _ in }
+    ) throws {
         var configuration = Configuration()
         configuration.label = "fieldgate"
         configuration.busyMode = .timeout(5)
@@ -38,7 +60,7 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
         checkpointer = try WALCheckpointer(path: path, configuration: configuration)
-        commits = GroupCommit(writer: pool, checkpointer: checkpointer, onCommit: onCommit)
+        commits = GroupCommit(writer: pool, checkpointer: checkpointer, limits: commitQueue.limits, onCommit: onCommit)
         self.path = path
     }
 
@@ -52,7 +74,8 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
             headers: SQLiteSchema.encode(candidate.raw.headers),
             body: Data(candidate.raw.body)
         )
-        let outcome = try await commits.write { database in
+        let outcome = try await commits.write(bytes: row.json.count + row.headers.utf8.count + row.body.count) {
+            database in
             let outcome = try Self.insertIfNew(candidate, row: row, in: database)
             if case .inserted(let event) = outcome {
                 try self.queueDeliveries(of: event, in: database)
@@ -124,7 +147,7 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
     }
 
     package func quarantine(_ request: QuarantinedRequest) async throws {
-        try await commits.write { database in
+        try await commits.write(bytes: request.raw.body.count + 1024) { database in
             try database.execute(
                 sql: """
                     INSERT INTO quarantine (id, vendor, tenant, routeSuffix, rawMethod, rawPath, rawHeaders, rawBody,
@@ -134,7 +157,8 @@ package final class SQLiteEventStore: EventStore, StoreChangeAnnouncing {
                 arguments: [
                     request.id, request.vendor, request.tenant, request.routeSuffix, request.raw.method,
                     request.raw.path, SQLiteSchema.encode(request.raw.headers), Data(request.raw.body),
-                    request.problem.code.rawValue, request.problem.status, request.problem.title, request.problem.detail,
+                    request.problem.code.rawValue, request.problem.status, request.problem.title,
+                    request.problem.detail,
                     request.receivedAt.millisecondsSinceEpoch,
                 ]
             )

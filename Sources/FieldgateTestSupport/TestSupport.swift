@@ -38,6 +38,7 @@ package struct TestSupportError: Error, CustomStringConvertible {
 /// A pipeline over an in-memory store with a manual clock: the usual setup for tests.
 package struct PipelineHarness: Sendable {
     package let pipeline: IngestPipeline
+    package let directory: TenantDirectory
     package let store: InMemoryEventStore
     package let clock: ManualWallClock
 
@@ -47,7 +48,7 @@ package struct PipelineHarness: Sendable {
         now: UTCTimestamp = UTCTimestamp(rfc3339: "2026-10-26T21:14:06.512Z")!
     ) throws {
         let configuration = try GatewayConfiguration.parse(yaml: configurationYAML)
-        let directory = try TenantDirectory(configuration: configuration, adapters: adapters)
+        directory = try TenantDirectory(configuration: configuration, adapters: adapters)
         store = InMemoryEventStore()
         clock = ManualWallClock(now)
         pipeline = IngestPipeline(

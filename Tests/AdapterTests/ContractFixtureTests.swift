@@ -78,9 +78,10 @@ struct ContractFixtureTests {
             let differences = JSONDifference.between(expected, event.jsonValue)
             #expect(differences.isEmpty, "\(fixture.name):\n\(differences.joined(separator: "\n"))")
         case "duplicate":
-            // The first accepted copy's event, and which `before` entry that copy was.
-            let event = try #require(outcome.event, "\(fixture.name): \(outcome)")
+            // The first accepted copy's event (the answer names its ID), and which `before` entry that copy was.
+            let id = try #require(outcome.eventID, "\(fixture.name): \(outcome)")
             #expect(outcome.isDuplicate, "\(fixture.name): \(outcome)")
+            let event = try #require(try await harness.store.event(id: id)?.event, "\(fixture.name): \(id) is stored")
             let expected = try #require(expect["event"])
             let differences = JSONDifference.between(expected, event.jsonValue)
             #expect(differences.isEmpty, "\(fixture.name):\n\(differences.joined(separator: "\n"))")

@@ -220,7 +220,7 @@ struct VendorSetupTests {
         #expect(report.setup.generatedSecret)
         let harness = try harness(for: report)
         #expect(
-            harness.pipeline.directory.entry(vendor: "techlink", tenant: "cobalt-pos")?.dedupeWindow == .seconds(900)
+            harness.directory.entry(vendor: "techlink", tenant: "cobalt-pos")?.dedupeWindow == .seconds(900)
         )
     }
 

@@ -26,11 +26,14 @@ struct GatewayHarness: Sendable {
         adapters: [any VendorAdapter] = Self.adapters,
         adminToken: String? = Self.adminToken,
         clock: ManualWallClock = ManualWallClock(StoreSamples.start),
-        connectionLimits: ConnectionLimits = ConnectionLimits()
+        connectionLimits: ConnectionLimits = ConnectionLimits(),
+        commitQueue: CommitQueueLimits = CommitQueueLimits()
     ) throws {
         let configuration = try GatewayConfiguration.parse(yaml: configurationYAML)
         let metrics = GatewayMetrics()
-        store = try SQLiteEventStore(path: databasePath) { metrics.recordCommitBatch(size: $0) }
+        store = try SQLiteEventStore(path: databasePath, commitQueue: commitQueue) {
+            metrics.recordCommitBatch(size: $0)
+        }
         self.clock = clock
         var logger = Logger(label: "fieldgate-test")
         logger.logLevel = .warning

@@ -108,15 +108,18 @@ struct JobListingAPITests {
     @Test func aStoreFailureIsA503() async throws {
         let configuration = try GatewayConfiguration.parse(yaml: adminTestConfiguration)
         let store = UnavailableStore()
+        let clock = ManualWallClock(StoreSamples.start)
         let pipeline = IngestPipeline(
             directory: try TenantDirectory(configuration: configuration, adapters: GatewayHarness.adapters),
             store: store,
-            clock: ManualWallClock(StoreSamples.start),
+            clock: clock,
             maxBodyBytes: 4096
         )
         let application = buildApplication(
             GatewayDependencies(
                 pipeline: pipeline,
+                store: store,
+                clock: clock,
                 adminToken: GatewayHarness.adminToken,
                 metrics: GatewayMetrics(),
                 logger: .init(label: "test")
