@@ -11,9 +11,11 @@ import struct NIOCore.ByteBuffer
 /// What the console reads and changes: the same stores and pipeline as the admin API, and the configuration
 /// it shows tenants from. Built by the HTTP application from its own dependencies.
 package struct ConsoleDependencies: Sendable {
+    /// Quarantine replay.
     package var pipeline: IngestPipeline
-    package var store: any EventStore { pipeline.store }
-    package var clock: any WallClock { pipeline.clock }
+    /// The store the pipeline writes to, and the clock it reads.
+    package var store: any EventStore
+    package var clock: any WallClock
     /// Subscribers and the outbox, when the store keeps them.
     package var deliveries: (any DeliveryStore)?
     /// Ingest counts for the overview, when the store keeps them.
@@ -35,6 +37,8 @@ package struct ConsoleDependencies: Sendable {
 
     package init(
         pipeline: IngestPipeline,
+        store: any EventStore,
+        clock: any WallClock,
         deliveries: (any DeliveryStore)?,
         counts: (any IngestCountStore)?,
         tally: IngestTally? = nil,
@@ -47,6 +51,8 @@ package struct ConsoleDependencies: Sendable {
         logger: Logger
     ) {
         self.pipeline = pipeline
+        self.store = store
+        self.clock = clock
         self.deliveries = deliveries
         self.counts = counts
         self.tally = tally

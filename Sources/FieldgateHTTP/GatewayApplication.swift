@@ -75,6 +75,7 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
     router.add(
         middleware: IngestMiddleware(
             pipeline: dependencies.pipeline,
+            clock: dependencies.clock,
             metrics: dependencies.metrics,
             tally: dependencies.tally
         )
@@ -125,6 +126,8 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
         Console(
             ConsoleDependencies(
                 pipeline: dependencies.pipeline,
+                store: dependencies.store,
+                clock: dependencies.clock,
                 deliveries: dependencies.deliveries,
                 counts: options.counts,
                 tally: dependencies.tally,

@@ -15,6 +15,7 @@ import struct NIOCore.ByteBuffer
 /// handler drains it, bounded, or closes the connection).
 struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
     let pipeline: IngestPipeline
+    let clock: any WallClock
     let metrics: GatewayMetrics
     let tally: IngestTally
 
@@ -36,14 +37,18 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
         let outcome: IngestOutcome
         var vendor = "none"
         var tenant = "unknown"
+        /// Only a configured tenant is a label (metrics, counts): scanners must not create series.
+        var configuredTenant: String?
         switch pipeline.admit(head) {
         case .refused(let problem, let refusedVendor, let refusedTenant):
             vendor = refusedVendor ?? vendor
             tenant = refusedTenant ?? tenant
+            configuredTenant = refusedTenant
             outcome = .rejected(problem, quarantined: false)
         case .admitted(let admitted):
             vendor = admitted.vendor
             tenant = admitted.tenant
+            configuredTenant = admitted.tenant
             let body = try await RequestBodyReader.read(
                 request.body,
                 limit: pipeline.maxBodyBytes,
@@ -84,10 +89,10 @@ struct IngestMiddleware<Context: RequestContext>: RouterMiddleware {
         if vendor != "none" {
             tally.record(
                 vendor: vendor,
-                tenant: pipeline.directory.entry(vendor: vendor, tenant: tenant) == nil ? nil : tenant,
+                tenant: configuredTenant,
                 outcome: outcome.tallied,
                 quarantined: outcome.isQuarantined,
-                at: pipeline.clock.now()
+                at: clock.now()
             )
         }
         // The metadata is built only when the level is enabled (accepted requests log at debug).

@@ -159,7 +159,7 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
                                         problem_code, problem_status, problem_title, problem_detail, received_at)
                 VALUES (\(request.id), \(request.vendor), \(request.tenant), \(request.routeSuffix),
                         \(request.raw.method), \(request.raw.path), \(StoredJSON.encode(request.raw.headers)),
-                        \(ByteBuffer(bytes: request.raw.body)), \(request.problem.code), \(request.problem.status),
+                        \(ByteBuffer(bytes: request.raw.body)), \(request.problem.code.rawValue), \(request.problem.status),
                         \(request.problem.title), \(request.problem.detail),
                         \(request.receivedAt.millisecondsSinceEpoch))
                 """,

@@ -123,7 +123,7 @@ final class PostgresEventWriter: Sendable {
                         break
                     }
                     let outcome = try await settle(write, subscribers: subscribers, batch: &batch, on: connection)
-                    batch.markReplayed(replay.quarantineID, as: outcome.event.id, at: replay.at)
+                    batch.markReplayed(replay.quarantineID, as: outcome.eventID, at: replay.at)
                     outcomes.append(.replay(.replayed(outcome)))
                 } else {
                     let outcome = try await settle(write, subscribers: subscribers, batch: &batch, on: connection)
@@ -164,7 +164,7 @@ final class PostgresEventWriter: Sendable {
             }
             guard let existing = batch.row(id) else { break }
             if let expiresAt = existing.keyExpiresAt, now < expiresAt {
-                return .duplicate(of: try existing.event())
+                return .duplicate(id: id)
             }
             earlier.append(id)
             occurrence += 1

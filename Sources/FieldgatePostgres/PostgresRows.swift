@@ -13,7 +13,7 @@ enum PostgresRows {
         )
         return StoredEvent(
             event: try CanonicalEvent(decoding: Array(json.readableBytesView)),
-            raw: RawRequest(
+            raw: RedactedRequest(
                 method: method,
                 path: path,
                 headers: try StoredJSON.decodeHeaders(headers),
@@ -43,13 +43,13 @@ enum PostgresRows {
             vendor: vendor,
             tenant: tenant,
             routeSuffix: routeSuffix,
-            raw: RawRequest(
+            raw: RedactedRequest(
                 method: method,
                 path: path,
                 headers: try StoredJSON.decodeHeaders(headers),
                 body: Array(body.readableBytesView)
             ),
-            problem: Problem(code: code, status: status, title: title, detail: detail),
+            problem: Problem(storedCode: code, status: status, title: title, detail: detail),
             receivedAt: UTCTimestamp(millisecondsSinceEpoch: receivedAt),
             replayedAs: replayedAs,
             replayedAt: replayedAt.map(UTCTimestamp.init(millisecondsSinceEpoch:)),

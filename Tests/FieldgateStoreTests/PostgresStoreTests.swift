@@ -58,9 +58,7 @@ struct PostgresStoreTests {
                 let inserted = outcomes.filter { if case .inserted = $0 { true } else { false } }
                 #expect(inserted.count == 1, "round \(round): \(outcomes)")
                 for outcome in outcomes {
-                    switch outcome {
-                    case .inserted(let event), .duplicate(of: let event): #expect(event.id == candidate.key.eventID)
-                    }
+                    #expect(outcome.eventID == candidate.key.eventID)
                 }
             }
             #expect(try await first.events(EventQuery(limit: 100)).items.count == 20)
@@ -76,11 +74,7 @@ struct PostgresStoreTests {
             async let a = first.insertIfNew(repeat_)
             async let b = second.insertIfNew(repeat_)
             let outcomes = try await [a, b]
-            let ids = outcomes.map { outcome -> String in
-                switch outcome {
-                case .inserted(let event), .duplicate(of: let event): event.id
-                }
-            }
+            let ids = outcomes.map(\.eventID)
             #expect(outcomes.filter { if case .inserted = $0 { true } else { false } }.count == 1)
             #expect(Set(ids) == [original.key.eventID(occurrence: 2)])
         }
@@ -313,7 +307,7 @@ struct PostgresFaultTests {
                     if !recovered { try await Task.sleep(for: .milliseconds(50)) }
                 }
                 #expect(recovered, "the store did not reconnect")
-                #expect(try await store.insertIfNew(before) == .duplicate(of: before.event))
+                #expect(try await store.insertIfNew(before) == .duplicate(id: before.event.id))
                 let after = StoreSamples.candidate(content: "after the restart")
                 #expect(try await store.insertIfNew(after) == .inserted(after.event))
             }

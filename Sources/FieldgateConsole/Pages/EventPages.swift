@@ -162,7 +162,7 @@ extension Console {
     }
 
     /// The stored request: method, path, headers in arrival order, body as text (or base64 when not UTF-8).
-    static func rawRequest(_ html: inout HTML, _ raw: RawRequest) {
+    static func rawRequest(_ html: inout HTML, _ raw: RedactedRequest) {
         html.element("p", [.class("mono")], text: "\(raw.method) \(raw.path)")
         html.open("div", [.class("table-wrap")])
         html.open("table", [.id("raw-headers")])

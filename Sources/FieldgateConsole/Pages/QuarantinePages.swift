@@ -172,15 +172,23 @@ extension Console {
                     html.link(ConsoleLink("quarantine", id), id)
                 }
                 switch outcome {
-                case .accepted(let event), .duplicate(of: let event):
-                    let accepted: Bool = if case .accepted = outcome { true } else { false }
+                case .accepted, .duplicate:
+                    let (accepted, eventID, type): (Bool, String, String?) =
+                        switch outcome {
+                        case .accepted(let event): (true, event.id, event.type.rawValue)
+                        case .duplicate(let id): (false, id, nil)
+                        default: (false, "", nil)
+                        }
                     html.element(
                         "td",
                         [Attribute("data-label", "Outcome")],
                         text: accepted ? "accepted: a new event" : "duplicate of an event accepted before"
                     )
                     html.element("td", [Attribute("data-label", "Event")]) { html in
-                        html.link(ConsoleLink("events", event.id), "\(event.type.rawValue) \(event.id.prefix(12))")
+                        html.link(
+                            ConsoleLink("events", eventID),
+                            type.map { "\($0) \(eventID.prefix(12))" } ?? String(eventID.prefix(12))
+                        )
                     }
                 case .rejected(let problem):
                     html.element(

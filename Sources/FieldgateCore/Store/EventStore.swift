@@ -228,6 +228,11 @@ package struct StoreOverloaded: Error, Sendable, Equatable, CustomStringConverti
         self.reason = reason
     }
 
+    /// `queued` writes were already waiting when this one was refused.
+    package init(queued: Int, retryAfter: Duration = .seconds(2)) {
+        self.init(retryAfter: retryAfter, reason: "\(queued) writes are waiting to be committed")
+    }
+
     package var description: String { "store overloaded: \(reason)" }
 }
 
@@ -320,13 +325,4 @@ package struct QuarantinedRequest: Sendable, Equatable {
         self.replayedAt = replayedAt
         self.sequence = sequence
     }
-}
-
-/// The store has as many writes waiting as it may hold: the request is refused now (503 with `Retry-After`)
-/// rather than queued without bound; nothing was stored.
-package struct StoreOverloaded: Error, CustomStringConvertible {
-    /// Writes already waiting when this one was refused.
-    package var queued: Int
-    package init(queued: Int) { self.queued = queued }
-    package var description: String { "the store has \(queued) writes waiting; retry shortly" }
 }
