@@ -1036,18 +1036,21 @@ package enum OpenAPIDocument {
                   description: |
                     Stable problem code:
                     * 400 — `empty-body`, `invalid-utf8`, `json-syntax`, `not-an-object`, `form-syntax`, `data-not-json`,
-                      `bad-framing`, `invalid-query` (admin API), `invalid-subscriber` (admin API)
+                      `bad-framing`, `bad-request` (what the HTTP parser refuses), `invalid-query` (admin API),
+                      `invalid-subscriber` (admin API)
                     * 401 — `unknown-tenant`, `bad-credentials`, `account-mismatch`, `unauthorized` (admin API)
                     * 404 — `not-found`
                     * 405 — `method-not-allowed`
                     * 409 — `subscriber-exists`, `delivery-pending`, `already-replayed` (admin API)
+                    * 408 — `request-timeout` (head and body not in within `server.requestTimeout`; the connection closes)
                     * 413 — `body-too-large`
                     * 415 — `unsupported-media-type`
                     * 422 — `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`, `unknown-event`,
                       `out-of-range`, `destination-refused` (admin API)
                     * 431 — `headers-too-large`
                     * 500 — `internal-error` (logged with its cause; never expected)
-                    * 503 — `store-unavailable`
+                    * 503 — `store-unavailable`, `overloaded` (the store's queue is full), `too-many-connections`
+                      (`server.maxConnections`); all with `Retry-After`
               examples:
                 - type: 'urn:fieldgate:problem:missing-field'
                   title: Missing field

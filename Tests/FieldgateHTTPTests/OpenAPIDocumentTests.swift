@@ -1,3 +1,4 @@
+import FieldgateCore
 import FieldgateHTTP
 import FieldgateModel
 import FieldgateTestSupport
@@ -14,6 +15,23 @@ import Yams
     static var contractsSchema: String {
         get throws {
             try RepositoryPaths.read(RepositoryPaths.contracts.appendingPathComponent("canonical-event.schema.json"))
+        }
+    }
+
+    /// Every code of the catalogue is documented with its status, so no client meets a code the API never named.
+    @Test func everyProblemCodeIsDocumentedUnderItsStatus() throws {
+        let lines = try Self.contractsDocument.components(separatedBy: "\n")
+        let start = try #require(lines.firstIndex { $0.contains("Stable problem code:") })
+        let end = try #require(lines[start...].firstIndex { $0.contains("examples:") })
+        let section = Array(lines[start..<end])
+        for code in Problem.Code.catalogue {
+            guard let line = section.firstIndex(where: { $0.contains("`\(code.rawValue)`") }) else {
+                Issue.record("problem code \(code.rawValue) is not in Contracts/openapi.yaml's list of codes")
+                continue
+            }
+            // The status is on the code's line or on the bullet that the line continues.
+            let bullet = section[...line].last { $0.trimmingCharacters(in: .whitespaces).hasPrefix("* ") } ?? ""
+            #expect(bullet.contains("\(code.status) —"), "\(code.rawValue) is documented under '\(bullet)'")
         }
     }
 
