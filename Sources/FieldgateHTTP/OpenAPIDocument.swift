@@ -1049,7 +1049,7 @@ package enum OpenAPIDocument {
                       `out-of-range`, `destination-refused` (admin API)
                     * 431 — `headers-too-large`
                     * 500 — `internal-error` (logged with its cause; never expected)
-                    * 503 — `store-unavailable`, `overloaded` (the store's queue is full), `too-many-connections`
+                    * 503 — `store-unavailable`, `store-overloaded` (the store's queue is full), `too-many-connections`
                       (`server.maxConnections`); all with `Retry-After`
               examples:
                 - type: 'urn:fieldgate:problem:missing-field'

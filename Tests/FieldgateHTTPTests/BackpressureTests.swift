@@ -43,7 +43,7 @@ struct BackpressureTests {
             #expect(refused.status == .serviceUnavailable)
             #expect(refused.headers[.retryAfter] == "3")
             #expect(refused.headers[.contentType] == "application/problem+json")
-            #expect(try refused.json["code"]?.stringValue == "overloaded")
+            #expect(try refused.json["code"]?.stringValue == "store-overloaded")
 
             release.signal()
             try await held.value

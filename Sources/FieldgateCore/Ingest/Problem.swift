@@ -118,7 +118,7 @@ extension Problem.Code {
 
     // The store.
     package static let storeUnavailable = Self("store-unavailable", status: 503, title: "Store unavailable")
-    package static let overloaded = Self("overloaded", status: 503, title: "Overloaded")
+    package static let overloaded = Self("store-overloaded", status: 503, title: "Store overloaded")
 
     // The admin API.
     package static let unauthorized = Self("unauthorized", status: 401, title: "Unauthorized")
