@@ -28,7 +28,7 @@ extension PostgresEventStore: StoreImporting {
                 return ExportedEvent(
                     stored: StoredEvent(
                         event: try CanonicalEvent(decoding: Array(json.readableBytesView)),
-                        raw: RawRequest(
+                        raw: RedactedRequest(
                             method: method,
                             path: path,
                             headers: try StoredJSON.decodeHeaders(headers),
@@ -220,7 +220,7 @@ extension PostgresEventStore: StoreImporting {
                     VALUES (\(request.sequence), \(request.id), \(request.vendor), \(request.tenant),
                             \(request.routeSuffix), \(request.raw.method), \(request.raw.path),
                             \(StoredJSON.encode(request.raw.headers)), \(ByteBuffer(bytes: request.raw.body)),
-                            \(request.problem.code), \(request.problem.status), \(request.problem.title),
+                            \(request.problem.code.rawValue), \(request.problem.status), \(request.problem.title),
                             \(request.problem.detail), \(request.receivedAt.millisecondsSinceEpoch),
                             \(request.replayedAs), \(request.replayedAt?.millisecondsSinceEpoch))
                     ON CONFLICT DO NOTHING

@@ -119,13 +119,13 @@ struct StoreCopyTests {
                 content: "copied 1",
                 receivedAt: Self.at(120)
             )
-            #expect(try await target.insertIfNew(retry).event.id == ids[1])
+            #expect(try await target.insertIfNew(retry).eventID == ids[1])
             let cycled = Samples.candidate(content: "cycles", receivedAt: Self.at(120), window: .seconds(3600))
             guard case .duplicate(let original) = try await target.insertIfNew(cycled) else {
                 Issue.record("the second acceptance of a key must still answer duplicates after the copy")
                 return
             }
-            #expect(original.id == cycled.key.eventID(occurrence: 2))
+            #expect(original == cycled.key.eventID(occurrence: 2))
             let fresh = Samples.candidate(content: "after the copy", receivedAt: Self.at(130))
             _ = try await target.insertIfNew(fresh)
             let newest = try await target.events(EventQuery(limit: 2)).items

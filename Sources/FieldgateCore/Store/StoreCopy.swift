@@ -252,7 +252,7 @@ struct RowDigest {
 
     private mutating func field(_ number: Int64?) { field(number.map { String($0) }) }
 
-    private mutating func raw(_ raw: RawRequest) {
+    private mutating func raw(_ raw: RedactedRequest) {
         field(raw.method)
         field(raw.path)
         field(StoredJSON.encode(raw.headers))
@@ -297,7 +297,7 @@ struct RowDigest {
         field(request.tenant)
         field(request.routeSuffix)
         raw(request.raw)
-        field(request.problem.code)
+        field(request.problem.code.rawValue)
         field(Int64(request.problem.status))
         field(request.problem.title)
         field(request.problem.detail)
