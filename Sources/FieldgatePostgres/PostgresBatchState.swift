@@ -31,6 +31,12 @@ struct BatchState {
 
     private var nextSequence: Int64
     private var nextDeliveryID: Int64
+    /// The highest numbers when the state was read: a checked write moves the batch's numbers past what others
+    /// committed since.
+    private var sequenceBase: Int64 = 0
+    private var deliveryBase: Int64 = 0
+    /// Each job row's version as read; a checked write requires it unchanged.
+    private var readJobs: [String: (lastSequence: Int64, eventCount: Int)] = [:]
     /// Event IDs read from the database: present (with their dedupe state) or known to be absent.
     private var stored: [String: EventRow?] = [:]
     private var jobs: [String: JobSummary] = [:]
@@ -47,11 +53,17 @@ struct BatchState {
 
     /// The call that reads it (``HotPathFunctions``: under the commit-order lock, with the batch's NOTIFY): the
     /// highest numbers, the batch's first-occurrence IDs, its jobs and the quarantined requests it replays.
-    static func query(for writes: [Write]) -> PostgresQuery {
+    ///
+    /// `locked: false` reads the same without the lock (``HotPathFunctions/version5``): the batch then writes with
+    /// ``writeQuery(checked:)`` and `checked: true`.
+    static func query(for writes: [Write], locked: Bool) -> PostgresQuery {
         let ids = Array(Set(writes.map(\.candidate.key.eventID)))
         let jobKeys = Array(Set(writes.compactMap(\.candidate.event.job?.key)))
         let quarantineIDs = Array(Set(writes.compactMap(\.replay?.quarantineID)))
-        return "SELECT * FROM fieldgate_ingest_state(\(ids)::text[], \(jobKeys)::text[], \(quarantineIDs)::text[])"
+        if locked {
+            return "SELECT * FROM fieldgate_ingest_state(\(ids)::text[], \(jobKeys)::text[], \(quarantineIDs)::text[])"
+        }
+        return "SELECT * FROM fieldgate_ingest_read(\(ids)::text[], \(jobKeys)::text[], \(quarantineIDs)::text[])"
     }
 
     /// The state from the answer to ``query(for:)``.
@@ -73,12 +85,15 @@ struct BatchState {
             case 0:
                 nextSequence = (a ?? 0) + 1
                 nextDeliveryID = (b ?? 0) + 1
+                sequenceBase = a ?? 0
+                deliveryBase = b ?? 0
             case 1:
                 if let id { stored[id] = EventRow(keyExpiresAt: number, json: json) }
             case 2:
                 guard let id, let vendor, let tenant, let jobID, let lastEventAt, let lastEventID, let lastSequence,
                     let eventCount
                 else { continue }
+                readJobs[id] = (lastSequence, eventCount)
                 jobs[id] = JobSummary(
                     key: id,
                     vendor: vendor,
@@ -176,8 +191,10 @@ struct BatchState {
         replays.append((quarantineID, eventID, instant.millisecondsSinceEpoch))
     }
 
-    /// Everything the batch decided, in one call (``HotPathFunctions``).
-    func writeQuery() -> PostgresQuery {
+    /// Everything the batch decided, in one call (``HotPathFunctions``). `checked`: the optimistic write, which
+    /// answers false and writes nothing when what the batch decided on changed since it read (then the batch is
+    /// decided again under the lock).
+    func writeQuery(checked: Bool) -> PostgresQuery {
         let supersededIDs = superseded.keys.sorted()
         let supersededUntil = supersededIDs.map { superseded[$0]! }
         var job = JobColumns()
@@ -185,8 +202,30 @@ struct BatchState {
         let replayIDs = replays.map(\.id)
         let replayEvents = replays.map(\.eventID)
         let replayAts = replays.map(\.at)
+        guard checked else {
+            return """
+                SELECT fieldgate_write_events(
+                \(supersededIDs)::text[], \(supersededUntil)::int8[],
+                \(events.sequences)::int8[], \(events.ids)::text[], \(events.vendors)::text[], \(events.tenants)::text[],
+                \(events.types)::text[], \(events.jobKeys)::text[], \(events.statuses)::text[], \(events.times)::int8[],
+                \(events.receivedAts)::int8[], \(events.jsons)::bytea[], \(events.methods)::text[],
+                \(events.paths)::text[], \(events.headers)::text[], \(events.bodies)::bytea[],
+                \(events.expiries)::int8[], \(events.chainExpiries)::int8[],
+                \(deliveries.ids)::int8[], \(deliveries.eventIDs)::text[], \(deliveries.subscriberIDs)::text[],
+                \(deliveries.jobKeys)::text[], \(deliveries.due)::int8[],
+                \(job.keys)::text[], \(job.vendors)::text[], \(job.tenants)::text[], \(job.jobIDs)::text[],
+                \(job.statuses)::text[], \(job.hasCode)::bool[], \(job.codes)::text[], \(job.hasName)::bool[],
+                \(job.names)::text[], \(job.statusAts)::int8[], \(job.statusSequences)::int8[],
+                \(job.lastEventAts)::int8[], \(job.lastEventIDs)::text[], \(job.lastSequences)::int8[],
+                \(job.eventCounts)::int4[], \(job.updatedAts)::int8[],
+                \(replayIDs)::text[], \(replayEvents)::text[], \(replayAts)::int8[])
+                """
+        }
+        let versions = job.keys.map { readJobs[$0]?.lastSequence ?? -1 }
+        let counts = job.keys.map { readJobs[$0].map { Int32(clamping: $0.eventCount) } ?? -1 }
         return """
-            SELECT fieldgate_write_events(
+            SELECT fieldgate_write_events_checked(\(sequenceBase), \(deliveryBase), \(job.keys)::text[],
+                \(versions)::int8[], \(counts)::int4[],
                 \(supersededIDs)::text[], \(supersededUntil)::int8[],
                 \(events.sequences)::int8[], \(events.ids)::text[], \(events.vendors)::text[], \(events.tenants)::text[],
                 \(events.types)::text[], \(events.jobKeys)::text[], \(events.statuses)::text[], \(events.times)::int8[],

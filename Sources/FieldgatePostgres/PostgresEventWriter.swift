@@ -102,9 +102,27 @@ final class PostgresEventWriter: Sendable {
     /// its occurrences, eight IDs per round trip.
     func insert(_ writes: [Write], on connection: PostgresConnection) async throws -> [Outcome] {
         let subscribers = try await enabledSubscribers(on: connection)
-        // BEGIN and the locked read go out together; the batch waits once for both.
+        if let outcomes = try await insert(writes, subscribers: subscribers, locked: false, on: connection) {
+            return outcomes
+        }
+        // Another instance wrote what this batch decided on, at the same moment: decide again under the lock.
+        guard let outcomes = try await insert(writes, subscribers: subscribers, locked: true, on: connection) else {
+            throw PostgresStoreError("a batch decided under the commit-order lock was refused")
+        }
+        return outcomes
+    }
+
+    /// One attempt at a batch: read (and, `locked`, take the commit-order lock), decide, write, commit; nil when the
+    /// optimistic write found that what it decided on had changed (nothing was written).
+    private func insert(
+        _ writes: [Write],
+        subscribers: [Subscriber],
+        locked: Bool,
+        on connection: PostgresConnection
+    ) async throws -> [Outcome]? {
+        // BEGIN and the read go out together; the batch waits once for both.
         let begin = connection.send("BEGIN", logger: logger)
-        let read = connection.send(BatchState.query(for: writes), logger: logger)
+        let read = connection.send(BatchState.query(for: writes, locked: locked), logger: logger)
         do {
             _ = try await begin.get()
             var batch = try BatchState(for: writes, rows: try await read.get().rows)
@@ -132,11 +150,12 @@ final class PostgresEventWriter: Sendable {
             }
             // The write and COMMIT go out together; 202s wait for COMMIT's answer.
             let results = try await PostgresTransactions.pipeline(
-                [batch.writeQuery(), "COMMIT"],
+                [batch.writeQuery(checked: !locked), "COMMIT"],
                 on: connection,
                 logger: logger
             )
             try PostgresTransactions.checkCommitted(results.last)
+            if !locked, try results[0].rows.first?.decode(Bool.self) != true { return nil }
             return outcomes
         } catch {
             await PostgresTransactions.abandon(on: connection, logger: logger)

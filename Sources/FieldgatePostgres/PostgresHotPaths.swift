@@ -280,4 +280,85 @@ enum HotPathFunctions {
         $$
         """,
     ]
+
+    /// Optimistic ingest: a batch reads and decides without the commit-order lock, and takes it only to write,
+    /// after checking that nothing it decided on has changed — none of its new event IDs taken, each job row it
+    /// folds into at the version it read, each request it replays still unreplayed. Its numbers are then moved up
+    /// past whatever other instances committed since it read. When a check fails (another instance took the same
+    /// key or wrote the same job at the same moment), nothing is written and the batch is decided again under the
+    /// lock. The lock is held for the write and COMMIT only, not while the gateway decides.
+    static let version5: [String] = [
+        """
+        CREATE FUNCTION fieldgate_ingest_read(p_ids text[], p_job_keys text[], p_quarantine_ids text[])
+        RETURNS TABLE (r_kind integer, r_id text, r_number bigint, r_json bytea, r_a bigint, r_b bigint,
+                       r_vendor text, r_tenant text, r_job_id text, r_status text, r_code text, r_name text,
+                       r_last_event_at bigint, r_last_event_id text, r_last_sequence bigint, r_event_count integer)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            RETURN QUERY SELECT 0, NULL::text, NULL::bigint, NULL::bytea,
+                (SELECT COALESCE(max(e.sequence), 0) FROM event e), (SELECT COALESCE(max(d.id), 0) FROM delivery d),
+                NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::text,
+                NULL::bigint, NULL::integer;
+            RETURN QUERY SELECT 1, e.id, e.key_expires_at, e.json, NULL::bigint, NULL::bigint, NULL::text, NULL::text,
+                NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::bigint, NULL::integer
+                FROM event e WHERE e.id = ANY(p_ids);
+            RETURN QUERY SELECT 2, j.key::text, NULL::bigint, NULL::bytea, j.status_at, j.status_sequence, j.vendor,
+                j.tenant, j.job_id, j.status, j.vendor_status_code, j.vendor_status_name, j.last_event_at,
+                j.last_event_id, j.last_sequence, j.event_count
+                FROM job j WHERE j.key = ANY(p_job_keys);
+            RETURN QUERY SELECT 3, q.id, q.replayed_at, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text,
+                NULL::text, NULL::text, q.replayed_as, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::bigint,
+                NULL::integer
+                FROM quarantine q WHERE q.id = ANY(p_quarantine_ids);
+        END
+        $$
+        """,
+        """
+        CREATE FUNCTION fieldgate_write_events_checked(
+            p_sequence_base bigint, p_delivery_base bigint, x_job_key text[], x_job_last bigint[], x_job_count integer[],
+            s_id text[], s_until bigint[],
+            e_sequence bigint[], e_id text[], e_vendor text[], e_tenant text[], e_type text[], e_job_key text[],
+            e_status text[], e_time bigint[], e_received_at bigint[], e_json bytea[], e_method text[], e_path text[],
+            e_headers text[], e_body bytea[], e_expires bigint[], e_chain bigint[],
+            d_id bigint[], d_event text[], d_subscriber text[], d_job_key text[], d_due bigint[],
+            j_key text[], j_vendor text[], j_tenant text[], j_job_id text[], j_status text[], j_has_code boolean[],
+            j_code text[], j_has_name boolean[], j_name text[], j_status_at bigint[], j_status_sequence bigint[],
+            j_last_event_at bigint[], j_last_event_id text[], j_last_sequence bigint[], j_event_count integer[],
+            j_updated_at bigint[],
+            q_id text[], q_event text[], q_at bigint[])
+        RETURNS boolean LANGUAGE plpgsql AS $$
+        DECLARE shift bigint; delivery_shift bigint;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock));
+            IF EXISTS (SELECT 1 FROM event e WHERE e.id = ANY(e_id)) THEN RETURN false; END IF;
+            IF EXISTS (SELECT 1 FROM unnest(x_job_key, x_job_last, x_job_count) AS x(key, last, count)
+                       LEFT JOIN job j ON j.key = x.key
+                       WHERE j.last_sequence IS DISTINCT FROM NULLIF(x.last, -1)
+                          OR j.event_count IS DISTINCT FROM NULLIF(x.count, -1)) THEN RETURN false; END IF;
+            IF EXISTS (SELECT 1 FROM quarantine q WHERE q.id = ANY(q_id) AND q.replayed_as IS NOT NULL) THEN
+                RETURN false;
+            END IF;
+            PERFORM pg_notify('\(PostgresSchema.channel)', 'events');
+            shift := (SELECT COALESCE(max(e.sequence), 0) FROM event e) - p_sequence_base;
+            delivery_shift := (SELECT COALESCE(max(d.id), 0) FROM delivery d) - p_delivery_base;
+            PERFORM fieldgate_write_events(
+                s_id, s_until,
+                ARRAY(SELECT v + shift FROM unnest(e_sequence) WITH ORDINALITY AS u(v, n) ORDER BY n),
+                e_id, e_vendor, e_tenant, e_type, e_job_key, e_status, e_time, e_received_at, e_json, e_method,
+                e_path, e_headers, e_body, e_expires, e_chain,
+                ARRAY(SELECT v + delivery_shift FROM unnest(d_id) WITH ORDINALITY AS u(v, n) ORDER BY n),
+                d_event, d_subscriber, d_job_key, d_due,
+                j_key, j_vendor, j_tenant, j_job_id, j_status, j_has_code, j_code, j_has_name, j_name, j_status_at,
+                ARRAY(SELECT CASE WHEN v > p_sequence_base THEN v + shift ELSE v END
+                      FROM unnest(j_status_sequence) WITH ORDINALITY AS u(v, n) ORDER BY n),
+                j_last_event_at, j_last_event_id,
+                ARRAY(SELECT CASE WHEN v > p_sequence_base THEN v + shift ELSE v END
+                      FROM unnest(j_last_sequence) WITH ORDINALITY AS u(v, n) ORDER BY n),
+                j_event_count, j_updated_at,
+                q_id, q_event, q_at);
+            RETURN true;
+        END
+        $$
+        """,
+    ]
 }

@@ -182,6 +182,11 @@ enum PostgresSchema {
         ),
         Migration(version: 3, name: "functions for the hot paths", sql: HotPathFunctions.version3),
         Migration(version: 4, name: "delivery claims in a table of their own", sql: HotPathFunctions.version4),
+        Migration(
+            version: 5,
+            name: "ingest batches checked instead of locked while they decide",
+            sql: HotPathFunctions.version5
+        ),
     ]
 
     /// Applies every migration this database has not seen, under ``migrationLock``; returns the versions applied.

@@ -131,6 +131,37 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Instances decide a batch without the commit-order lock and take it only to write, checking what they
+    /// decided on: two instances writing one job's events at once must still fold every event into its row.
+    @Test func twoInstancesWritingOneJobAtOnceKeepItsRowWhole() async throws {
+        try await withTwoInstances { first, second in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (instance, store) in [first, second].enumerated() {
+                    for writer in 0..<6 {
+                        group.addTask {
+                            for index in 0..<10 {
+                                let candidate = Samples.candidate(
+                                    jobID: "shared",
+                                    status: index % 2 == 0 ? .dispatched : .onSite,
+                                    content: "instance \(instance) writer \(writer) event \(index)",
+                                    receivedAt: UTCTimestamp(
+                                        millisecondsSinceEpoch: Samples.start.millisecondsSinceEpoch + Int64(index)
+                                    )
+                                )
+                                _ = try await store.insertIfNew(candidate)
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let events = try await second.events(jobKey: "techlink:summit-telecom:shared")
+            #expect(events.count == 120)
+            let expected = JobSummary(events: events.map { ($0.event, $0.sequence) })
+            #expect(try await first.jobs(JobQuery()).jobs == [expected].compactMap { $0 })
+        }
+    }
+
     @Test func aCommitOnOneInstanceWakesTheOther() async throws {
         try await withTwoInstances { first, second in
             // Once the other instance listens, nothing but a commit publishes there.
