@@ -142,14 +142,14 @@ struct BatchState {
     }
 
     /// Reads the dedupe state of `ids` the batch does not know yet.
-    mutating func fetch(_ ids: [String], on connection: PostgresConnection, logger: Logger) async throws {
+    mutating func fetch(_ ids: [String], on connection: GuardedConnection) async throws {
         let missing = ids.filter { !knows($0) }
         guard !missing.isEmpty else { return }
         for id in missing { stored[id] = .some(nil) }
-        for try await (id, expiresAt, json) in try await connection.query(
-            "SELECT id, key_expires_at, json FROM event WHERE id = ANY(\(missing)::text[])",
-            logger: logger
-        ).decode((String, Int64?, ByteBuffer).self) {
+        for row in try await connection.rows(
+            "SELECT id, key_expires_at, json FROM event WHERE id = ANY(\(missing)::text[])"
+        ) {
+            let (id, expiresAt, json) = try row.decode((String, Int64?, ByteBuffer).self)
             stored[id] = EventRow(keyExpiresAt: expiresAt, json: json)
         }
     }

@@ -114,7 +114,10 @@ extension PostgresEventStore: DeliveryStore {
         let margin = leaseMargin.milliseconds
         let minimum = Bounds.subscriberTimeout.lowerBound.milliseconds
         let maximum = Bounds.subscriberTimeout.upperBound.milliseconds
+        let watch = transactions.watch
+        let timeout = transactions.workTimeout
         return try await transactions.withConnection("claim deliveries") { connection in
+            let connection = GuardedConnection(connection: connection, watch: watch, logger: logger, timeout: timeout)
             let subscribers = try await writer.enabledSubscribers(on: connection)
             // Nothing to claim for nobody: the engine wakes at every commit, and most have no subscriber to serve.
             guard !subscribers.isEmpty else { return [] }
@@ -133,12 +136,11 @@ extension PostgresEventStore: DeliveryStore {
                         """,
                         "COMMIT",
                     ],
-                    on: connection,
-                    logger: logger
+                    on: connection
                 )
                 try PostgresTransactions.checkCommitted(results.last)
             } catch {
-                await PostgresTransactions.abandon(on: connection, logger: logger)
+                await PostgresTransactions.abandon(on: connection)
                 throw error
             }
             var claimed: [DueDelivery] = []

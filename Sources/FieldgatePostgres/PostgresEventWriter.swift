@@ -71,6 +71,20 @@ final class PostgresEventWriter: Sendable {
 
     /// The enabled subscribers, from the cache or the database.
     func enabledSubscribers(on connection: PostgresConnection) async throws -> [Subscriber] {
+        let logger = self.logger
+        return try await enabledSubscribers {
+            try await connection.query(Self.enabledSubscribersQuery, logger: logger).collect()
+        }
+    }
+
+    func enabledSubscribers(on connection: GuardedConnection) async throws -> [Subscriber] {
+        try await enabledSubscribers { try await connection.rows(Self.enabledSubscribersQuery) }
+    }
+
+    static let enabledSubscribersQuery: PostgresQuery =
+        "SELECT \(unescaped: PostgresRows.subscriberColumns) FROM subscriber WHERE enabled ORDER BY id"
+
+    private func enabledSubscribers(fetch: () async throws -> [PostgresRow]) async throws -> [Subscriber] {
         let (cached, generation) = enabledSubscribers.withLock { cache -> ([Subscriber]?, Int) in
             guard let subscribers = cache.subscribers, ContinuousClock.now - cache.readAt < Self.subscriberCacheLifetime
             else { return (nil, cache.generation) }
@@ -78,10 +92,7 @@ final class PostgresEventWriter: Sendable {
         }
         if let cached { return cached }
         let readAt = ContinuousClock.now
-        let fetched = try await connection.query(
-            "SELECT \(unescaped: PostgresRows.subscriberColumns) FROM subscriber WHERE enabled ORDER BY id",
-            logger: logger
-        ).collect().map(PostgresRows.subscriber)
+        let fetched = try await fetch().map(PostgresRows.subscriber)
         enabledSubscribers.withLock { cache in
             guard cache.generation == generation else { return }
             cache.subscribers = fetched
@@ -100,7 +111,7 @@ final class PostgresEventWriter: Sendable {
     /// one statement. Decisions see the batch's own earlier writes, so two copies of one key in a batch are an
     /// original and its duplicate. Only a key accepted before and expired since needs more reads: the walk along
     /// its occurrences, eight IDs per round trip.
-    func insert(_ writes: [Write], on connection: PostgresConnection) async throws -> [Outcome] {
+    func insert(_ writes: [Write], on connection: GuardedConnection) async throws -> [Outcome] {
         let subscribers = try await enabledSubscribers(on: connection)
         if let outcomes = try await insert(writes, subscribers: subscribers, locked: false, on: connection) {
             return outcomes
@@ -118,11 +129,11 @@ final class PostgresEventWriter: Sendable {
         _ writes: [Write],
         subscribers: [Subscriber],
         locked: Bool,
-        on connection: PostgresConnection
+        on connection: GuardedConnection
     ) async throws -> [Outcome]? {
         // BEGIN and the read go out together; the batch waits once for both.
-        let begin = connection.send("BEGIN", logger: logger)
-        let read = connection.send(BatchState.query(for: writes, locked: locked), logger: logger)
+        let begin = connection.send("BEGIN")
+        let read = connection.send(BatchState.query(for: writes, locked: locked))
         do {
             _ = try await begin.get()
             var batch = try BatchState(for: writes, rows: try await read.get().rows)
@@ -151,14 +162,13 @@ final class PostgresEventWriter: Sendable {
             // The write and COMMIT go out together; 202s wait for COMMIT's answer.
             let results = try await PostgresTransactions.pipeline(
                 [batch.writeQuery(checked: !locked), "COMMIT"],
-                on: connection,
-                logger: logger
+                on: connection
             )
             try PostgresTransactions.checkCommitted(results.last)
             if !locked, try results[0].rows.first?.decode(Bool.self) != true { return nil }
             return outcomes
         } catch {
-            await PostgresTransactions.abandon(on: connection, logger: logger)
+            await PostgresTransactions.abandon(on: connection)
             throw error
         }
     }
@@ -169,7 +179,7 @@ final class PostgresEventWriter: Sendable {
         _ write: Write,
         subscribers: [Subscriber],
         batch: inout BatchState,
-        on connection: PostgresConnection
+        on connection: GuardedConnection
     ) async throws -> InsertOutcome {
         let candidate = write.candidate
         let now = candidate.event.receivedAt.millisecondsSinceEpoch
@@ -179,7 +189,7 @@ final class PostgresEventWriter: Sendable {
             let id = candidate.key.eventID(occurrence: occurrence)
             if !batch.knows(id) {
                 let ids = (occurrence..<occurrence + 8).map { candidate.key.eventID(occurrence: $0) }
-                try await batch.fetch(ids, on: connection, logger: logger)
+                try await batch.fetch(ids, on: connection)
             }
             guard let existing = batch.row(id) else { break }
             if let expiresAt = existing.keyExpiresAt, now < expiresAt {
@@ -205,7 +215,7 @@ final class PostgresEventWriter: Sendable {
     /// subscriber at the same moment take turns. An attempt for a delivery that no longer exists records nothing.
     func record(
         _ attempts: [(attempt: DeliveryAttempt, disableAfter: Duration?)],
-        on connection: PostgresConnection
+        on connection: GuardedConnection
     ) async throws -> [RecordedAttempt] {
         struct Health {
             var enabled: Bool
@@ -214,15 +224,14 @@ final class PostgresEventWriter: Sendable {
             var changed = false
         }
         // BEGIN and the read of the deliveries' subscribers (locked) go out together.
-        let begin = connection.send("BEGIN", logger: logger)
+        let begin = connection.send("BEGIN")
         let read = connection.send(
             """
             SELECT d.id, s.id, s.enabled, s.failing_since, s.disabled_reason
             FROM delivery d JOIN subscriber s ON s.id = d.subscriber_id
             WHERE d.id = ANY(\(attempts.map(\.attempt.deliveryID))::int8[])
             ORDER BY s.id FOR UPDATE OF s
-            """,
-            logger: logger
+            """
         )
         var owners: [Int64: String] = [:]
         var health: [String: Health] = [:]
@@ -236,7 +245,7 @@ final class PostgresEventWriter: Sendable {
                 health[subscriberID] = Health(enabled: enabled, failingSince: failingSince, disabledReason: reason)
             }
         } catch {
-            await PostgresTransactions.abandon(on: connection, logger: logger)
+            await PostgresTransactions.abandon(on: connection)
             throw error
         }
 
@@ -348,10 +357,10 @@ final class PostgresEventWriter: Sendable {
         }
         statements.append("COMMIT")
         do {
-            let results = try await PostgresTransactions.pipeline(statements, on: connection, logger: logger)
+            let results = try await PostgresTransactions.pipeline(statements, on: connection)
             try PostgresTransactions.checkCommitted(results.last)
         } catch {
-            await PostgresTransactions.abandon(on: connection, logger: logger)
+            await PostgresTransactions.abandon(on: connection)
             throw error
         }
         if disabled { forgetSubscribers() }

@@ -18,7 +18,7 @@ import Synchronization
 final class PostgresGroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     /// Writes one batch on `connection` in a transaction of its own (pipelined: see
     /// ``PostgresTransactions/pipeline(_:on:logger:)``); one output per item, in order.
-    typealias Commit = @Sendable ([Item], PostgresConnection) async throws -> [Output]
+    typealias Commit = @Sendable ([Item], GuardedConnection) async throws -> [Output]
 
     private struct Pending: Sendable {
         let item: Item
@@ -73,7 +73,39 @@ final class PostgresGroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     }
 
     /// Commits batches until cancelled; what is still queued then fails. Writes queue up until this runs.
+    ///
+    /// The committer keeps one connection of the pool while it has it: no lease, no task per batch. When it has
+    /// none (PostgreSQL away) the writes waiting fail after at most the acquire timeout, and it tries again.
     func run(on transactions: PostgresTransactions) async {
+        while !Task.isCancelled {
+            guard state.withLock({ !$0.queue.isEmpty }) else {
+                await wakeup.wait()
+                continue
+            }
+            do {
+                try await transactions.holding(label) { connection in try await self.serve(on: connection) }
+            } catch {
+                // No connection, or the one it had broke: what waits now would wait for the next one.
+                for pending in takeAll() { pending.continuation.resume(throwing: error) }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        state.withLock { $0.stopped = true }
+        for pending in takeAll() {
+            pending.continuation.resume(throwing: PostgresStoreError("the PostgreSQL store stopped"))
+        }
+    }
+
+    private func takeAll() -> [Pending] {
+        state.withLock { state in
+            defer { state.queue = [] }
+            return state.queue
+        }
+    }
+
+    /// Batch after batch on `connection`, until cancelled (returns) or the connection fails (throws, after
+    /// answering the batch).
+    private func serve(on connection: GuardedConnection) async throws {
         while !Task.isCancelled {
             let batch = state.withLock { state -> [Pending] in
                 let count = min(state.queue.count, maximumBatch)
@@ -84,36 +116,25 @@ final class PostgresGroupCommit<Item: Sendable, Output: Sendable>: Sendable {
                 await wakeup.wait()
                 continue
             }
-            await commit(batch, on: transactions)
-        }
-        let abandoned = state.withLock { state -> [Pending] in
-            state.stopped = true
-            defer { state.queue = [] }
-            return state.queue
-        }
-        for pending in abandoned {
-            pending.continuation.resume(throwing: PostgresStoreError("the PostgreSQL store stopped"))
+            try await commit(batch, on: connection)
         }
     }
 
-    private func commit(_ batch: [Pending], on transactions: PostgresTransactions) async {
+    private func commit(_ batch: [Pending], on connection: GuardedConnection) async throws {
         let items = batch.map(\.item)
         do {
-            let outputs = try await transactions.withConnection(label) { connection in
-                try await self.commit(items, connection)
-            }
+            let outputs = try await commit(items, connection)
             onCommit(batch.count)
             for (pending, output) in zip(batch, outputs) { pending.continuation.resume(returning: output) }
         } catch {
             guard batch.count > 1, PostgresFailure.isStatementFailure(error) else {
                 for pending in batch { pending.continuation.resume(throwing: error) }
+                if !PostgresFailure.isStatementFailure(error) { throw error }
                 return
             }
             for pending in batch {
                 do {
-                    let output = try await transactions.withConnection(label) { connection in
-                        try await self.commit([pending.item], connection)
-                    }
+                    let output = try await commit([pending.item], connection)
                     onCommit(1)
                     pending.continuation.resume(returning: output[0])
                 } catch {

@@ -128,6 +128,66 @@ struct PostgresTransactions: Sendable {
         }
     }
 
+    /// A connection of the pool for as long as `body` runs (a group committer serving batch after batch on it):
+    /// the wait for it is bounded by ``acquireTimeout``, the work is not (every answer it waits for is, through
+    /// ``GuardedConnection``). Cancelling the caller cancels `body`.
+    func holding<Result: Sendable>(
+        _ label: String,
+        _ body: @escaping @Sendable (GuardedConnection) async throws -> Result
+    ) async throws -> Result {
+        let race = Race<Result>()
+        let client = self.client
+        let logger = self.logger
+        let acquireTimeout = self.acquireTimeout
+        let watch = self.watch
+        let workTimeout = self.workTimeout
+        let worker = WorkerHandle()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.begin(continuation)
+                worker.task = Task {
+                    do {
+                        let result = try await client.withConnection { connection in
+                            guard race.startWork() else {
+                                throw PostgresUnavailable(operation: label, timeout: acquireTimeout)
+                            }
+                            try Self.checkOpen(connection)
+                            return try await body(
+                                GuardedConnection(
+                                    connection: connection,
+                                    watch: watch,
+                                    logger: logger,
+                                    timeout: workTimeout
+                                )
+                            )
+                        }
+                        race.finish(.success(result))
+                    } catch {
+                        race.finish(.failure(error))
+                    }
+                }
+                race.deadline = Task {
+                    try? await Task.sleep(for: acquireTimeout)
+                    if race.abandonWaiting(PostgresUnavailable(operation: label, timeout: acquireTimeout)) {
+                        worker.task?.cancel()
+                    }
+                }
+            }
+        } onCancel: {
+            worker.task?.cancel()
+        }
+    }
+
+    private final class WorkerHandle: Sendable {
+        private let state = Mutex<Task<Void, Never>?>(nil)
+        var task: Task<Void, Never>? {
+            get { state.withLock { $0 } }
+            set {
+                state.withLock { $0 = newValue }
+            }
+        }
+    }
+
     /// Which of work, deadline and a closed connection answers the caller, exactly once.
     private final class Race<Result: Sendable>: Sendable {
         private enum Stage {
@@ -211,11 +271,10 @@ extension PostgresTransactions {
     @discardableResult
     static func pipeline(
         _ statements: [PostgresQuery],
-        on connection: PostgresConnection,
-        logger: Logger
+        on connection: GuardedConnection
     ) async throws -> [PostgresQueryResult] {
-        try checkOpen(connection)
-        let answers = statements.map { connection.send($0, logger: logger) }
+        try checkOpen(connection.connection)
+        let answers = statements.map { connection.send($0) }
         var results: [PostgresQueryResult] = []
         var failure: (any Error)?
         for answer in answers {
@@ -238,9 +297,71 @@ extension PostgresTransactions {
     }
 
     /// Ends a transaction that failed part-way: ROLLBACK unless the connection is gone (the server rolled back).
-    static func abandon(on connection: PostgresConnection, logger: Logger) async {
-        guard !connection.isClosed else { return }
-        _ = try? await connection.send("ROLLBACK", logger: logger).get()
+    static func abandon(on connection: GuardedConnection) async {
+        guard !connection.connection.isClosed else { return }
+        _ = try? await connection.send("ROLLBACK").get()
+    }
+}
+
+/// A pooled connection whose every answer is bounded: by ``timeout``, and by the connection closing (then within
+/// ``PostgresTransactions/afterClose``). postgres-nio 1.33 never answers a query written to a torn-down channel;
+/// here such a query fails instead, so that whoever waits for it — a group committer on a connection it keeps —
+/// is never stuck.
+struct GuardedConnection: Sendable {
+    let connection: PostgresConnection
+    let watch: ConnectionWatch
+    let logger: Logger
+    let timeout: Duration
+
+    /// Sends now, answers later (see ``PostgresConnection/send(_:logger:)``), never later than the bounds.
+    func send(_ query: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> {
+        let eventLoop = connection.eventLoop
+        let answer = AnswerOnce(eventLoop.makePromise(of: PostgresQueryResult.self))
+        let connection = self.connection
+        let token = watch.begin(on: connection) {
+            answer.complete(.failure(PostgresUnavailable(operation: "a query on a closed connection", timeout: .zero)))
+        }
+        let limit = timeout
+        let timer = eventLoop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) {
+            answer.complete(.failure(PostgresStoreError("a query got no answer from PostgreSQL in \(limit)")))
+        }
+        let watch = self.watch
+        connection.send(query, logger: logger).whenComplete { result in
+            timer.cancel()
+            watch.end(token, on: connection)
+            answer.complete(result)
+        }
+        return answer.future
+    }
+
+    /// The rows of `query`.
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await send(query).get().rows
+    }
+}
+
+/// A promise completed by whichever of several sources answers first.
+private final class AnswerOnce: Sendable {
+    private let promise: EventLoopPromise<PostgresQueryResult>
+    private let done = Mutex(false)
+
+    init(_ promise: EventLoopPromise<PostgresQueryResult>) { self.promise = promise }
+
+    var future: EventLoopFuture<PostgresQueryResult> { promise.futureResult }
+
+    func complete(_ result: Result<PostgresQueryResult, any Error>) {
+        let first = done.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        if first { promise.completeWith(result) }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 
