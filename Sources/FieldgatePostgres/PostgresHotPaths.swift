@@ -361,4 +361,71 @@ enum HotPathFunctions {
         $$
         """,
     ]
+
+    /// Claims by two instances at once: with only the claim table's primary key, both picked the same oldest rows
+    /// and the second waited for the first to commit, then claimed nothing. Locking the candidates
+    /// `FOR UPDATE SKIP LOCKED` (a lock, not a new row version) sends the second to the next rows.
+    static let version6: [String] = [
+        // As in version 4, with the candidates locked FOR UPDATE SKIP LOCKED: an instance claiming while another
+        // is takes the next rows instead of waiting for the other's claims and coming away with nothing.
+        """
+        CREATE OR REPLACE FUNCTION fieldgate_claim(p_now bigint, p_paused text[], p_flight_ids text[], p_flight_counts bigint[],
+                                        p_limit integer, p_margin bigint, p_min_timeout bigint, p_max_timeout bigint)
+        RETURNS TABLE (c_id bigint, c_event_id text, c_subscriber_id text, c_job_key text, c_state text,
+                       c_attempts integer, c_next_attempt_at bigint, c_last_status integer, c_last_error text,
+                       c_created_at bigint, c_delivered_at bigint, c_json bytea)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            RETURN QUERY
+            WITH waiting AS (
+                SELECT s.id AS subscriber, s.timeout_ms, s.max_concurrency - GREATEST(
+                           (SELECT count(*) FROM delivery_claim l
+                            WHERE l.subscriber_id = s.id AND l.lease_until > p_now),
+                           COALESCE(f.count, 0)) AS room,
+                       (SELECT min(d.next_attempt_at) FROM delivery d
+                        WHERE d.subscriber_id = s.id AND d.state = 'pending' AND d.next_attempt_at <= p_now) AS since
+                FROM subscriber s
+                LEFT JOIN unnest(p_flight_ids, p_flight_counts) AS f(id, count) ON f.id = s.id
+                WHERE s.enabled AND NOT (s.id = ANY(p_paused))
+            ),
+            chosen AS (
+                SELECT w.subscriber, w.timeout_ms, LEAST(w.room, p_limit) AS room, w.since FROM waiting w
+                WHERE w.room > 0 AND w.since IS NOT NULL ORDER BY w.since, w.subscriber LIMIT p_limit
+            ),
+            candidates AS (
+                SELECT c.*, w.timeout_ms, w.since FROM chosen w CROSS JOIN LATERAL (
+                    SELECT d.id, d.event_id, d.subscriber_id, d.job_key, d.state, d.attempts, d.next_attempt_at,
+                           d.last_status, d.last_error, d.created_at, d.delivered_at
+                    FROM delivery d
+                    WHERE d.subscriber_id = w.subscriber AND d.state = 'pending' AND d.next_attempt_at <= p_now
+                      AND NOT EXISTS (
+                          SELECT 1 FROM delivery_claim l WHERE l.delivery_id = d.id AND l.lease_until > p_now)
+                      AND (d.job_key IS NULL OR NOT EXISTS (
+                          SELECT 1 FROM delivery p
+                          WHERE p.subscriber_id = d.subscriber_id AND p.job_key = d.job_key AND p.state = 'pending'
+                            AND p.id < d.id))
+                    ORDER BY d.next_attempt_at, d.id
+                    LIMIT w.room
+                    FOR UPDATE OF d SKIP LOCKED
+                ) c
+                ORDER BY w.since, w.subscriber, c.next_attempt_at, c.id
+                LIMIT p_limit
+            ),
+            claimed AS (
+                INSERT INTO delivery_claim (delivery_id, subscriber_id, lease_until)
+                SELECT c.id, c.subscriber_id,
+                       p_now + LEAST(GREATEST(c.timeout_ms, p_min_timeout), p_max_timeout) + p_margin
+                FROM candidates c ORDER BY c.id
+                ON CONFLICT (delivery_id) DO UPDATE SET lease_until = excluded.lease_until
+                    WHERE delivery_claim.lease_until <= p_now
+                RETURNING delivery_claim.delivery_id
+            )
+            SELECT c.id, c.event_id, c.subscriber_id, c.job_key, c.state, c.attempts, c.next_attempt_at,
+                   c.last_status, c.last_error, c.created_at, c.delivered_at, e.json
+            FROM candidates c JOIN claimed k ON k.delivery_id = c.id JOIN event e ON e.id = c.event_id
+            ORDER BY c.since, c.subscriber_id, c.next_attempt_at, c.id;
+        END
+        $$
+        """
+    ]
 }

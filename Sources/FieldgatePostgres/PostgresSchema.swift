@@ -187,6 +187,7 @@ enum PostgresSchema {
             name: "ingest batches checked instead of locked while they decide",
             sql: HotPathFunctions.version5
         ),
+        Migration(version: 6, name: "claims skip rows another claim is taking", sql: HotPathFunctions.version6),
     ]
 
     /// Applies every migration this database has not seen, under ``migrationLock``; returns the versions applied.
