@@ -3,11 +3,15 @@ import FieldgateModel
 import Foundation
 import Hummingbird
 
+import struct NIOCore.ByteBuffer
+
 /// `/v1/…`: events, job timelines, quarantine and replay, for operators and the systems they build.
 struct AdminRoutes<Context: RequestContext>: Sendable {
     let store: any EventStore
     /// Quarantine replay runs the stored request through today's pipeline.
     let pipeline: IngestPipeline
+    /// The vendors this build has adapters for: the `vendor` filter's vocabulary.
+    var vendors: [String] { pipeline.vendors }
 
     func register(on group: RouterGroup<Context>) {
         group.get("events") { request, _ in try await listEvents(request) }
@@ -33,14 +37,14 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
             ]
         )
         var query = EventQuery(limit: try parameters.limit())
-        query.vendor = parameters.text("vendor")
-        query.tenant = parameters.text("tenant")
+        query.vendor = try parameters.vendor("vendor", known: vendors)
+        query.tenant = try parameters.tenant("tenant")
         query.type = try parameters.vocabulary("type", EventType.allCases.map(\.rawValue))
         query.jobKey = parameters.text("job")
         query.status = try parameters.vocabulary("status", JobStatus.allCases.map(\.rawValue))
         query.since = try parameters.timestamp("since")
         query.until = try parameters.timestamp("until")
-        query.before = try parameters.cursor()
+        query.before = try parameters.sequenceCursor()
         let page = try await storeCall { try await store.events(query) }
         return .json(AdminRepresentation.eventList(page.items, paged: true, nextCursor: page.nextBefore))
     }
@@ -67,17 +71,12 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
             allowed: ["vendor", "tenant", "status", "updatedBefore", "limit", "cursor"]
         )
         var query = JobQuery(limit: try parameters.limit())
-        query.vendor = parameters.text("vendor")
-        query.tenant = parameters.text("tenant")
+        query.vendor = try parameters.vendor("vendor", known: vendors)
+        query.tenant = try parameters.tenant("tenant")
         query.status = try parameters.vocabulary("status", JobStatus.allCases.map(\.rawValue))
             .flatMap(JobStatus.init(rawValue:))
         query.updatedBefore = try parameters.timestamp("updatedBefore")
-        if let text = parameters.text("cursor") {
-            guard let cursor = JobCursor(text: text) else {
-                throw Problem.invalidQuery("cursor '\(text)' is not a cursor this API returned")
-            }
-            query.after = cursor
-        }
+        query.after = try parameters.jobCursor()
         let page = try await storeCall { try await store.jobs(query) }
         return .json(
             .object([
@@ -92,9 +91,9 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
     func listQuarantine(_ request: Request) async throws -> Response {
         let parameters = try QueryParameters(request, allowed: ["vendor", "tenant", "limit", "cursor"])
         var query = QuarantineQuery(limit: try parameters.limit())
-        query.vendor = parameters.text("vendor")
-        query.tenant = parameters.text("tenant")
-        query.before = try parameters.cursor()
+        query.vendor = try parameters.vendor("vendor", known: vendors)
+        query.tenant = try parameters.tenant("tenant")
+        query.before = try parameters.sequenceCursor()
         let page = try await storeCall { try await store.quarantinedRequests(query) }
         return .json(AdminRepresentation.quarantineList(page))
     }
@@ -120,7 +119,14 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
                 throw Problem.resourceNotFound("the event '\(id)' this request duplicates is gone")
             }
             (status, event) = ("duplicate", original.event)
-        case .rejected(let problem): throw problem
+        case .rejected(let problem):
+            // The replay request itself was fine: answering with the replayed request's own status (a 401 or a
+            // 415 from an admin endpoint) would tell the client its own credentials or body were wrong.
+            let rejection = Problem(
+                .replayRejected,
+                "quarantined request \(id) still fails: \(problem.status) \(problem.code): \(problem.detail)"
+            )
+            return Self.problem(rejection, adding: "problem", problem.json)
         case .notFound: throw Problem.resourceNotFound("no quarantined request with ID '\(id)'")
         case .alreadyReplayed(let eventID, let at):
             let when = at.map { " at \($0.rfc3339(alwaysMilliseconds: true))" } ?? ""
@@ -128,75 +134,20 @@ struct AdminRoutes<Context: RequestContext>: Sendable {
                 .alreadyReplayed,
                 "quarantined request \(id) was replayed\(when) into event \(eventID); it is not replayed twice"
             )
-            guard case .object(var members) = problem.json else { throw problem }
-            members.set("eventId", .string(eventID))
-            var response = Response.json(.object(members), status: .conflict)
-            response.headers[.contentType] = Problem.mediaType
-            return response
+            return Self.problem(problem, adding: "eventId", .string(eventID))
         }
         return .json(Acknowledgement.bytes(status: status, id: event.id, event: event))
     }
-}
 
-/// The query string of an admin listing, checked strictly: a misspelt filter is an error, not "everything".
-struct QueryParameters {
-    private var values: [String: String] = [:]
-    static let maximumLimit = 500
-    static let defaultLimit = 50
-
-    init(_ request: Request, allowed: Set<String>) throws {
-        let components = URLComponents(string: request.head.path ?? "/")
-        for item in components?.queryItems ?? [] {
-            guard allowed.contains(item.name) else {
-                throw Problem.invalidQuery(
-                    "unknown parameter '\(item.name)' (expected one of: \(allowed.sorted().joined(separator: ", ")))"
-                )
-            }
-            guard values[item.name] == nil else { throw Problem.invalidQuery("parameter '\(item.name)' given twice") }
-            values[item.name] = item.value ?? ""
-        }
-    }
-
-    func text(_ name: String) -> String? {
-        values[name].flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    func vocabulary(_ name: String, _ words: [String]) throws -> String? {
-        guard let value = text(name) else { return nil }
-        guard words.contains(value) else {
-            throw Problem.invalidQuery("\(name) '\(value)' is not one of: \(words.joined(separator: ", "))")
-        }
-        return value
-    }
-
-    func timestamp(_ name: String) throws -> UTCTimestamp? {
-        guard let value = text(name) else { return nil }
-        guard let instant = UTCTimestamp(rfc3339: value) else {
-            throw Problem.invalidQuery("\(name) '\(value)' is not an RFC 3339 time such as 2026-10-26T21:14:06Z")
-        }
-        return instant
-    }
-
-    func limit() throws -> Int {
-        guard let value = text("limit") else { return Self.defaultLimit }
-        guard let limit = Int(value), (1...Self.maximumLimit).contains(limit) else {
-            throw Problem.invalidQuery("limit '\(value)' must be a whole number from 1 to \(Self.maximumLimit)")
-        }
-        return limit
-    }
-
-    func cursor() throws -> Int64? {
-        guard let value = text("cursor") else { return nil }
-        guard let cursor = Int64(value), cursor > 0 else {
-            throw Problem.invalidQuery("cursor '\(value)' is not a cursor this API returned")
-        }
-        return cursor
-    }
-}
-
-extension String {
-    var removingPercentEncodingIfNeeded: String {
-        contains("%") ? (removingPercentEncoding ?? self) : self
+    /// A problem document with one extension member (RFC 9457 §3.2).
+    static func problem(_ problem: Problem, adding name: String, _ value: JSONValue) -> Response {
+        var response = problem.response
+        guard case .object(var members) = problem.json else { return response }
+        members.set(name, value)
+        var bytes: [UInt8] = []
+        JSONValue.object(members).write(into: &bytes)
+        response.body = ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+        return response
     }
 }
 

@@ -1,6 +1,10 @@
 import FieldgateCore
 import FieldgateModel
+import Foundation
 import Hummingbird
+
+import struct NIOCore.ByteBuffer
+import struct NIOCore.NIOTooManyBytesError
 
 /// `/v1/subscribers` and `/v1/deliveries`: who gets events, what was sent, and putting dead letters back.
 struct DeliveryRoutes<Context: RequestContext>: Sendable {
@@ -85,8 +89,9 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
     func updateSubscriber(_ id: String, _ request: Request) async throws -> Response {
         var subscriber = try await existing(id)
         let body = try await Self.jsonBody(request)
-        if let newID = body["id"]?.stringValue, newID != id {
-            throw Problem.invalidSubscriber("the id of a subscriber cannot change")
+        // Not a field of a change; a body that repeats the path's own ID (a whole subscriber sent back) is fine.
+        if let given = body["id"], given.stringValue != id {
+            throw Problem.invalidSubscriber("the id of a subscriber cannot change: leave it out or repeat '\(id)'")
         }
         try Self.apply(body, to: &subscriber, delivery: delivery)
         try await storeCall { try await store.saveSubscriber(subscriber) }
@@ -137,9 +142,7 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         }
         var gracePeriod = Subscriber.defaultSecretGracePeriod
         if let value = body["gracePeriod"] {
-            guard let text = value.stringValue else {
-                throw Problem.invalidSubscriber("gracePeriod must be a duration such as \"24h\"")
-            }
+            let text = try Self.durationText(value, "gracePeriod", example: "24h")
             gracePeriod = try Self.bounded { () throws(Bounds.Violation) in
                 try Bounds.duration(text, of: "gracePeriod", in: Bounds.secretGracePeriod)
             }
@@ -199,16 +202,15 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
                 subscriber.disabledReason = enabled ? nil : "disabled through the admin API"
             case "retrySchedule":
                 let entries = try strings(value, key)
+                for entry in entries { _ = try durationText(.string(entry), "retrySchedule entry", example: "5m") }
                 subscriber.retrySchedule = try bounded { () throws(Bounds.Violation) in
                     try Subscriber.retrySchedule(entries)
                 }
             case "timeout":
-                guard let text = value.stringValue else {
-                    throw Problem.invalidSubscriber("timeout must be a duration such as \"30s\"")
-                }
+                let text = try durationText(value, "timeout", example: "30s")
                 subscriber.timeout = try bounded { () throws(Bounds.Violation) in try Subscriber.timeout(text) }
             case "maxConcurrency":
-                guard case .number(let text) = value else {
+                guard case .number(let number) = value, let text = wholeNumber(number) else {
                     throw Problem.invalidSubscriber("maxConcurrency must be a whole number from 1 to \(deliveryLimit)")
                 }
                 subscriber.maxConcurrency = try bounded { () throws(Bounds.Violation) in
@@ -218,6 +220,41 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
                 throw Problem.invalidSubscriber("unknown field '\(key)'")
             }
         }
+    }
+
+    /// A duration as the document's `Duration` schema states it, `^([0-9]+(ms|s|m|h|d|w))+$`: whole numbers with
+    /// units and nothing between them (fieldgate.yaml, read by the same parser, also allows spaces).
+    static func durationText(_ value: JSONValue, _ key: String, example: String) throws -> String {
+        guard let text = value.stringValue, isDuration(text) else {
+            throw Problem.invalidSubscriber("\(key) must be a duration such as \"\(example)\" (ms, s, m, h, d, w)")
+        }
+        return text
+    }
+
+    static func isDuration(_ text: String) -> Bool {
+        var bytes = text.utf8[...]
+        guard !bytes.isEmpty else { return false }
+        while !bytes.isEmpty {
+            let digits = bytes.prefix { $0 &- UInt8(ascii: "0") < 10 }
+            guard !digits.isEmpty else { return false }
+            bytes = bytes.dropFirst(digits.count)
+            if bytes.starts(with: "ms".utf8) {
+                bytes = bytes.dropFirst(2)
+            } else if let unit = bytes.first, "smhdw".utf8.contains(unit) {
+                bytes = bytes.dropFirst()
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// A JSON number's text as a whole number when its value is one however it is written (`8`, `8.0`, `8e0`), as
+    /// JSON Schema's `integer` counts it; nil for a fraction.
+    static func wholeNumber(_ text: String) -> String? {
+        if text.utf8.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 || $0 == UInt8(ascii: "-") }) { return text }
+        guard let value = Double(text), value.isFinite, value.rounded() == value, abs(value) < 1e15 else { return nil }
+        return String(Int64(value))
     }
 
     static func strings(_ value: JSONValue, _ key: String) throws -> [String] {
@@ -267,9 +304,26 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
         ]
     }
 
+    /// The largest JSON body the subscriber operations read.
+    static var maximumBodyBytes: Int { 64 * 1024 }
+
+    /// The request's body as a JSON object: sent as `application/json` (else 415), at most 64 KiB (else 413).
     static func jsonBody(_ request: Request) async throws -> JSONObject {
+        let mediaType = request.headers[.contentType]?.split(separator: ";", maxSplits: 1).first
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard mediaType == "application/json" else {
+            throw Problem.unsupportedMediaType(
+                mediaType.map { "the body is \($0); send it as application/json" }
+                    ?? "the request has no Content-Type; send the body as application/json"
+            )
+        }
         var request = request
-        let buffer = try await request.collectBody(upTo: 64 * 1024)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maximumBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw Problem.bodyTooLarge("the body exceeds the limit of \(maximumBodyBytes) bytes")
+        }
         guard let object = (try? JSONValue(parsing: Array(buffer.readableBytesView)))?.objectValue else {
             throw Problem.invalidSubscriber("the body must be a JSON object")
         }
@@ -281,11 +335,11 @@ struct DeliveryRoutes<Context: RequestContext>: Sendable {
     func listDeliveries(_ request: Request) async throws -> Response {
         let parameters = try QueryParameters(request, allowed: ["subscriber", "state", "event", "limit", "cursor"])
         var query = DeliveryQuery(limit: try parameters.limit())
-        query.subscriberID = parameters.text("subscriber")
+        query.subscriberID = try parameters.subscriberID("subscriber")
         query.state = try parameters.vocabulary("state", Delivery.State.allCases.map(\.rawValue))
             .flatMap(Delivery.State.init(rawValue:))
-        query.eventID = parameters.text("event")
-        query.before = try parameters.cursor()
+        query.eventID = try parameters.eventID("event")
+        query.before = try parameters.sequenceCursor()
         let page = try await storeCall { try await store.deliveries(query) }
         return .json(
             .object([

@@ -15,29 +15,35 @@ import struct NIOCore.ByteBuffer
 struct EventStream: Sendable {
     let store: any EventStore
     let changes: StoreChanges
+    /// The vendors this build has adapters for: the `vendors` filter's vocabulary.
+    let vendors: [String]
     var keepAlive: Duration = .seconds(15)
     static let page = 200
+    static let lists: Set<String> = ["types", "vendors", "tenants", "statuses"]
 
     func response(_ request: Request) async throws -> Response {
-        let parameters = try QueryParameters(request, allowed: ["types", "vendors", "tenants", "statuses"])
-        func list(_ name: String) -> [String] {
-            (parameters.text(name) ?? "").split(separator: ",").map { String($0.filter { $0 != " " }) }
-                .filter { !$0.isEmpty }
-        }
+        let parameters = try QueryParameters(request, allowed: Self.lists, lists: Self.lists)
         let filter = SubscriberFilter(
-            types: list("types"),
-            vendors: list("vendors"),
-            tenants: list("tenants"),
-            statuses: list("statuses")
+            types: parameters.list("types"),
+            vendors: parameters.list("vendors"),
+            tenants: parameters.list("tenants"),
+            statuses: parameters.list("statuses")
         )
         if let unknown = filter.statuses.first(where: { JobStatus(rawValue: $0) == nil }) {
             throw Problem.invalidQuery("status '\(unknown)' is not a canonical status")
         }
+        if let unknown = filter.vendors.first(where: { !vendors.contains($0) }) {
+            throw Problem.invalidQuery("vendor '\(unknown)' is not one of: \(vendors.joined(separator: ", "))")
+        }
         var start: Int64
         do {
             if let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] {
+                // A resume point that is gone (retention deleted it) or never was: the client should reconnect
+                // without it rather than silently miss what came after.
                 guard let stored = try await store.event(id: lastEventID) else {
-                    throw Problem.invalidQuery("Last-Event-ID '\(lastEventID)' is not an event this gateway stored")
+                    throw Problem.resourceNotFound(
+                        "Last-Event-ID '\(lastEventID)' is not a stored event; reconnect without it to start from now"
+                    )
                 }
                 start = stored.sequence
             } else {

@@ -69,7 +69,8 @@ package struct GatewayDependencies: Sendable {
 
 /// The gateway's routes: ingest (CONTRACT §1), the admin API, health, metrics and the OpenAPI document.
 package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+    // A path that answers GET answers HEAD too (RFC 9110 §9.1), the same response without its body.
+    let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(
@@ -111,7 +112,11 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
 
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(token: dependencies.adminToken))
     AdminRoutes(store: dependencies.store, pipeline: dependencies.pipeline).register(on: admin)
-    let stream = EventStream(store: dependencies.store, changes: dependencies.changes)
+    let stream = EventStream(
+        store: dependencies.store,
+        changes: dependencies.changes,
+        vendors: dependencies.pipeline.vendors
+    )
     admin.get("stream") { request, _ in try await stream.response(request) }
     if let deliveries = dependencies.deliveries {
         DeliveryRoutes(
@@ -142,6 +147,8 @@ package func buildRouter(_ dependencies: GatewayDependencies) -> Router<BasicReq
         )
         .register(on: router)
     }
+    // Last, so that it sees only what no route answered: a known path under a method it does not declare is 405.
+    router.add(middleware: MethodNotAllowedMiddleware(allowed: AllowedMethods(router)))
     return router
 }
 

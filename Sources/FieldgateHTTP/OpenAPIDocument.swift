@@ -28,7 +28,14 @@ package enum OpenAPIDocument {
             * **Operations** (`/healthz`, `/readyz`, `/metrics`, `/openapi.yaml`) need no authentication.
 
             Routes match exactly as written (case-sensitive, no dot-segment removal, `%2F` is data). Any other path answers 404
-            with problem code `not-found`. Every error is an RFC 9457 `application/problem+json` document (`Problem`).
+            with problem code `not-found`. A method a path does not declare answers 405 `method-not-allowed` with `Allow`
+            naming the methods it does (a path that answers GET answers HEAD too). Every error is an RFC 9457
+            `application/problem+json` document (`Problem`).
+
+            Admin queries are strict, so that a mistyped filter is an error rather than an unfiltered list: a query parameter
+            the operation does not declare, one given twice, one given with an empty value, or a value outside its schema (a
+            vendor, type or status outside its vocabulary, a time that is not RFC 3339, a limit out of range, a cursor of the
+            wrong form) is 400 `invalid-query`. The constraints each parameter's schema states are exactly what is enforced.
           license: {name: Proprietary}
         servers:
           - url: http://127.0.0.1:8080
@@ -193,7 +200,7 @@ package enum OpenAPIDocument {
                 - name: job
                   in: query
                   description: Job key `vendor:tenant:id`.
-                  schema: {type: string, examples: ['techlink:summit-telecom:207118']}
+                  schema: {type: string, minLength: 1, examples: ['techlink:summit-telecom:207118']}
                 - name: status
                   in: query
                   description: Canonical job status carried by the event (`data.job.status`).
@@ -211,6 +218,13 @@ package enum OpenAPIDocument {
               responses:
                 '200':
                   description: A page of events.
+                  links:
+                    getEvent:
+                      operationId: getEvent
+                      parameters: {id: '$response.body#/events/0/id'}
+                    listDeliveriesOfTheEvent:
+                      operationId: listDeliveries
+                      parameters: {event: '$response.body#/events/0/id'}
                   content:
                     application/json:
                       schema:
@@ -224,6 +238,7 @@ package enum OpenAPIDocument {
                           nextCursor: {$ref: '#/components/schemas/NextCursor'}
                 '400': {$ref: '#/components/responses/InvalidQuery'}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
           /v1/events/{id}:
             get:
               tags: [events]
@@ -243,6 +258,7 @@ package enum OpenAPIDocument {
                   content: {application/json: {schema: {$ref: '#/components/schemas/StoredEvent'}}}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
           /v1/jobs:
             get:
               tags: [events]
@@ -268,10 +284,14 @@ package enum OpenAPIDocument {
                   description: Only jobs whose `updatedAt` is before this time (RFC 3339), exclusive.
                   schema: {type: string, format: date-time}
                 - $ref: '#/components/parameters/Limit'
-                - $ref: '#/components/parameters/Cursor'
+                - $ref: '#/components/parameters/JobCursor'
               responses:
                 '200':
                   description: A page of jobs.
+                  links:
+                    getJobTimeline:
+                      operationId: getJobTimeline
+                      parameters: {key: '$response.body#/jobs/0/key'}
                   content:
                     application/json:
                       schema:
@@ -285,6 +305,7 @@ package enum OpenAPIDocument {
                           nextCursor: {$ref: '#/components/schemas/NextCursor'}
                 '400': {$ref: '#/components/responses/InvalidQuery'}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
           /v1/jobs/{key}:
             get:
               tags: [events]
@@ -304,6 +325,7 @@ package enum OpenAPIDocument {
                   content: {application/json: {schema: {$ref: '#/components/schemas/JobTimeline'}}}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
           /v1/quarantine:
             get:
               tags: [quarantine]
@@ -319,6 +341,13 @@ package enum OpenAPIDocument {
               responses:
                 '200':
                   description: A page of quarantined requests.
+                  links:
+                    getQuarantinedRequest:
+                      operationId: getQuarantinedRequest
+                      parameters: {id: '$response.body#/requests/0/id'}
+                    replayQuarantinedRequest:
+                      operationId: replayQuarantinedRequest
+                      parameters: {id: '$response.body#/requests/0/id'}
                   content:
                     application/json:
                       schema:
@@ -332,6 +361,7 @@ package enum OpenAPIDocument {
                           nextCursor: {$ref: '#/components/schemas/NextCursor'}
                 '400': {$ref: '#/components/responses/InvalidQuery'}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
           /v1/quarantine/{id}:
             get:
               tags: [quarantine]
@@ -347,6 +377,7 @@ package enum OpenAPIDocument {
                   content: {application/json: {schema: {$ref: '#/components/schemas/QuarantinedRequest'}}}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
           /v1/quarantine/{id}/replay:
             post:
               tags: [quarantine]
@@ -355,9 +386,10 @@ package enum OpenAPIDocument {
               description: |
                 Runs the stored raw request through the current configuration and adapters. On success the event is accepted (or
                 recognised as a duplicate) and the request is marked with `replayedAs`/`replayedAt`, in the same transaction
-                as the event. When the pipeline still rejects it, the answer is the problem it now fails with and the request
-                stays quarantined. A request is replayed at most once: a second replay (or two racing) answers 409
-                `already-replayed` with the event's ID.
+                as the event. When the pipeline still rejects it, the answer is 409 `replay-rejected` with the problem the
+                request now fails with in `problem` (its own status, code and detail), and the request stays quarantined, to
+                be replayed again once the configuration or the adapter is fixed. A request is replayed at most once: a second
+                replay (or two racing) answers 409 `already-replayed` with the event's ID.
               security: [{adminToken: []}]
               parameters:
                 - $ref: '#/components/parameters/QuarantineId'
@@ -365,26 +397,32 @@ package enum OpenAPIDocument {
                 '200':
                   description: The request was accepted, or is a duplicate of an accepted event.
                   content: {application/json: {schema: {$ref: '#/components/schemas/ReplayResult'}}}
-                '400': {$ref: '#/components/responses/BadRequest'}
-                '401':
-                  description: |
-                    The admin token is missing or wrong, or the replayed request now fails authentication (`unknown-tenant`,
-                    `bad-credentials`, `account-mismatch`).
-                  content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+                '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
                 '409':
-                  description: '`already-replayed`: the request was replayed before; `eventId` is the event it became.'
+                  description: |
+                    `already-replayed`: the request was replayed before; `eventId` is the event it became.
+                    `replay-rejected`: today's pipeline still refuses the request; `problem` says why (for instance
+                    `unknown-tenant` when the tenant left the configuration, `json-syntax` for a body that will never parse).
                   content:
                     application/problem+json:
                       schema:
-                        allOf:
-                          - $ref: '#/components/schemas/Problem'
-                          - type: object
-                            required: [eventId]
-                            properties:
-                              eventId: {$ref: '#/components/schemas/EventId'}
-                '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-                '422': {$ref: '#/components/responses/UnprocessableContent'}
+                        oneOf:
+                          - allOf:
+                              - $ref: '#/components/schemas/Problem'
+                              - type: object
+                                required: [code, eventId]
+                                properties:
+                                  code: {const: already-replayed}
+                                  eventId: {$ref: '#/components/schemas/EventId'}
+                          - allOf:
+                              - $ref: '#/components/schemas/Problem'
+                              - type: object
+                                required: [code, problem]
+                                properties:
+                                  code: {const: replay-rejected}
+                                  problem: {$ref: '#/components/schemas/Problem'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
 
           /v1/subscribers:
             get:
@@ -429,8 +467,10 @@ package enum OpenAPIDocument {
                   description: The subscriber as created.
                   content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
                 '400': {$ref: '#/components/responses/InvalidSubscriber'}
-                '422': {$ref: '#/components/responses/OutOfRange'}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '413': {$ref: '#/components/responses/AdminBodyTooLarge'}
+                '415': {$ref: '#/components/responses/AdminUnsupportedMediaType'}
+                '422': {$ref: '#/components/responses/OutOfRange'}
                 '409':
                   description: '`subscriber-exists`: a subscriber with this ID exists; `PATCH /v1/subscribers/{id}` changes it.'
                   content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
@@ -456,21 +496,24 @@ package enum OpenAPIDocument {
               operationId: updateSubscriber
               summary: Change a subscriber.
               description: |
-                Sets the fields given and leaves the others as they are; `"secret": null` removes the secret. `id` may be sent
-                but must be the path's. A subscriber from fieldgate.yaml can be changed too, but the file is applied again at
+                Sets the fields given and leaves the others as they are; `"secret": null` removes the secret. The ID is not a
+                field of a change (a body that repeats the path's own `id` is accepted, any other `id` is 400
+                `invalid-subscriber`). A subscriber from fieldgate.yaml can be changed too, but the file is applied again at
                 the next start.
               security: [{adminToken: []}]
               requestBody:
                 required: true
-                content: {application/json: {schema: {$ref: '#/components/schemas/SubscriberInput'}}}
+                content: {application/json: {schema: {$ref: '#/components/schemas/SubscriberChange'}}}
               responses:
                 '200':
                   description: The subscriber as changed.
                   content: {application/json: {schema: {$ref: '#/components/schemas/Subscriber'}}}
                 '400': {$ref: '#/components/responses/InvalidSubscriber'}
-                '422': {$ref: '#/components/responses/OutOfRange'}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
+                '413': {$ref: '#/components/responses/AdminBodyTooLarge'}
+                '415': {$ref: '#/components/responses/AdminUnsupportedMediaType'}
+                '422': {$ref: '#/components/responses/OutOfRange'}
                 '503': {$ref: '#/components/responses/ServiceUnavailable'}
             delete:
               tags: [delivery]
@@ -560,6 +603,8 @@ package enum OpenAPIDocument {
                 '400': {$ref: '#/components/responses/InvalidSubscriber'}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
+                '413': {$ref: '#/components/responses/AdminBodyTooLarge'}
+                '415': {$ref: '#/components/responses/AdminUnsupportedMediaType'}
                 '422': {$ref: '#/components/responses/OutOfRange'}
                 '503': {$ref: '#/components/responses/ServiceUnavailable'}
           /v1/subscribers/{id}/recover:
@@ -600,7 +645,7 @@ package enum OpenAPIDocument {
                 - name: subscriber
                   in: query
                   description: Only deliveries to this subscriber.
-                  schema: {type: string}
+                  schema: {$ref: '#/components/schemas/SubscriberId'}
                 - name: state
                   in: query
                   description: Only deliveries in this state.
@@ -614,6 +659,13 @@ package enum OpenAPIDocument {
               responses:
                 '200':
                   description: A page of deliveries.
+                  links:
+                    getDelivery:
+                      operationId: getDelivery
+                      parameters: {id: '$response.body#/deliveries/0/id'}
+                    redeliver:
+                      operationId: redeliver
+                      parameters: {id: '$response.body#/deliveries/0/id'}
                   content:
                     application/json:
                       schema:
@@ -678,8 +730,9 @@ package enum OpenAPIDocument {
                 with new ones: a client that reconnects with the last ID it received misses nothing.
 
                 Filters work as a subscriber's: each is a comma-separated list (spaces and empty entries ignored), an absent or
-                empty one matches everything, and an event must match every given filter. An unknown or repeated parameter, a
-                status that is not canonical, or a `Last-Event-ID` that is not a stored event is 400 `invalid-query`.
+                empty one matches everything, and an event must match every given filter. An unknown or repeated parameter, or
+                a vendor or status outside its vocabulary, is 400 `invalid-query`; a `Last-Event-ID` that is not a stored
+                event (one retention deleted, say) is 404 `not-found`: reconnect without it to start from the newest event.
               security: [{adminToken: []}]
               parameters:
                 - name: types
@@ -693,7 +746,7 @@ package enum OpenAPIDocument {
                   description: Vendors (`tracktik`, `hellotracks`, `techlink`).
                   style: form
                   explode: false
-                  schema: {type: array, items: {type: string}}
+                  schema: {type: array, items: {$ref: '#/components/schemas/Vendor'}}
                 - name: tenants
                   in: query
                   description: Tenant slugs.
@@ -709,7 +762,9 @@ package enum OpenAPIDocument {
                 - name: Last-Event-ID
                   in: header
                   required: false
-                  description: The ID of the last event received; matching events accepted after it are replayed first.
+                  description: |
+                    The ID of the last event received; matching events accepted after it are replayed first. Not a stored
+                    event: 404 `not-found`.
                   schema: {$ref: '#/components/schemas/EventId'}
               responses:
                 '200':
@@ -734,6 +789,8 @@ package enum OpenAPIDocument {
 
                 '400': {$ref: '#/components/responses/InvalidQuery'}
                 '401': {$ref: '#/components/responses/AdminUnauthorized'}
+                '404': {$ref: '#/components/responses/NotFound'}
+                '503': {$ref: '#/components/responses/ServiceUnavailable'}
 
           /healthz:
             get:
@@ -892,8 +949,8 @@ package enum OpenAPIDocument {
             TenantQuery:
               name: tenant
               in: query
-              description: Only this tenant.
-              schema: {type: string, minLength: 1}
+              description: Only this tenant (a slug as fieldgate.yaml allows them).
+              schema: {$ref: '#/components/schemas/TenantSlug'}
             Limit:
               name: limit
               in: query
@@ -902,8 +959,21 @@ package enum OpenAPIDocument {
             Cursor:
               name: cursor
               in: query
-              description: Opaque cursor from a previous page's `nextCursor`.
-              schema: {type: string}
+              description: |
+                Cursor from a previous page's `nextCursor`: a position in the list (today the acceptance sequence number of the
+                page's last entry), so any value of this form is a valid position and the page starts after it.
+              schema: {type: string, pattern: '^[1-9][0-9]{0,17}$', examples: ['1042']}
+            JobCursor:
+              name: cursor
+              in: query
+              description: |
+                Cursor from a previous page's `nextCursor`: the position of the page's last job, its `updatedAt` in Unix
+                milliseconds, `.`, and its key in unpadded base64url. Any value of this form is a valid position and the page
+                starts after it.
+              schema:
+                type: string
+                pattern: '^-?[0-9]{1,15}\.([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$'
+                examples: ['1793049246000.dGVjaGxpbms6c3VtbWl0LXRlbGVjb206MjA3MTE4']
             QuarantineId:
               name: id
               in: path
@@ -983,6 +1053,12 @@ package enum OpenAPIDocument {
             InvalidQuery:
               description: '`invalid-query`: a query parameter is unknown, repeated, malformed or out of range.'
               content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            AdminBodyTooLarge:
+              description: '`body-too-large`: the JSON body is larger than 64 KiB. Nothing is stored.'
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
+            AdminUnsupportedMediaType:
+              description: '`unsupported-media-type`: the body is not sent as `Content-Type: application/json`.'
+              content: {application/problem+json: {schema: {$ref: '#/components/schemas/Problem'}}}
             InvalidSubscriber:
               description: |
                 `invalid-subscriber`: the body is not a JSON object (at most 64 KiB), a field is unknown or has the wrong type or
@@ -1007,6 +1083,11 @@ package enum OpenAPIDocument {
               description: Quarantine ID.
               examples: [q_0194f2a3b1c0_9f86d081884c7d65]
             Vendor: {type: string, enum: [tracktik, hellotracks, techlink]}
+            TenantSlug:
+              type: string
+              pattern: '^[!-.0->@-~]+$'
+              description: A tenant slug, one printable ASCII path segment (no spaces, `/` or `?`).
+              examples: [northwind-security]
             Timestamp: {$ref: './canonical-event.schema.json#/$defs/utcTimestamp'}
             NextCursor:
               type: [string, 'null']
@@ -1041,8 +1122,8 @@ package enum OpenAPIDocument {
                     * 401 — `unknown-tenant`, `bad-credentials`, `account-mismatch`, `unauthorized` (admin API)
                     * 404 — `not-found`
                     * 405 — `method-not-allowed`
-                    * 409 — `subscriber-exists`, `delivery-pending`, `already-replayed` (admin API)
                     * 408 — `request-timeout` (head and body not in within `server.requestTimeout`; the connection closes)
+                    * 409 — `subscriber-exists`, `delivery-pending`, `already-replayed`, `replay-rejected` (admin API)
                     * 413 — `body-too-large`
                     * 415 — `unsupported-media-type`
                     * 422 — `unsupported-route`, `missing-field`, `invalid-field`, `unknown-action`, `unknown-event`,
@@ -1372,7 +1453,7 @@ package enum OpenAPIDocument {
               properties:
                 id:
                   $ref: '#/components/schemas/SubscriberId'
-                  description: Subscriber ID; it cannot change (on `PATCH` it may only repeat the path's).
+                  description: Subscriber ID; it cannot change.
                 url:
                   type: string
                   format: uri
@@ -1428,6 +1509,10 @@ package enum OpenAPIDocument {
                   description: |
                     Deliveries in flight to this subscriber at once, 1 to the gateway's `delivery.maxConcurrency` (default 64).
                     Default 8.
+            SubscriberChange:
+              description: The fields `PATCH /v1/subscribers/{id}` changes, every one optional; the ID cannot change.
+              allOf: [{$ref: '#/components/schemas/SubscriberInput'}]
+              properties: {id: false}
             RecoverResult:
               type: object
               required: [subscriber, since, queued]

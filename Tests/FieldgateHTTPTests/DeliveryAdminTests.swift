@@ -362,7 +362,10 @@ struct DeliveryAdminTests {
                     .authorization: "Bearer \(GatewayHarness.adminToken)", HTTPField.Name("Last-Event-ID")!: "nope",
                 ]
             )
-            #expect(unknown.status == .badRequest)
+            // A resume point that is not stored (deleted by retention, or never one): reconnect without it.
+            #expect(unknown.status == .notFound)
+            #expect(try unknown.json["code"]?.stringValue == "not-found")
+            #expect(unknown.headers[.contentType] == "application/problem+json")
         }
     }
 }

@@ -79,8 +79,13 @@ struct QuarantineReplayTests {
             let key = detail["raw"]?["headers"]?.arrayValue?.first { $0["name"]?.stringValue == "X-Acme-Key" }
             #expect(key?["value"]?.stringValue == RedactedRequest.redactedValue)
             // This release still cannot read it: the answer says why, and the request stays quarantined.
+            // 409, not the replayed request's own 422: the replay request itself was fine.
             let again = try await client.admin("/v1/quarantine/\(id)/replay", method: .post)
-            #expect(again.status == .unprocessableContent)
+            #expect(again.status == .conflict)
+            #expect(again.headers[.contentType] == "application/problem+json")
+            #expect(try again.json["code"]?.stringValue == "replay-rejected")
+            #expect(try again.json["problem"]?["code"]?.stringValue == "unknown-event")
+            #expect(try again.json["problem"]?["status"]?.numberText == "422")
             #expect(try await client.admin("/v1/quarantine").json["requests"]?.arrayValue?.count == 1)
             return id
         }

@@ -189,9 +189,22 @@ struct JobListingConformanceTests {
                 $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "=")
             }
         )
-        for garbage in ["", "!!", "bm9jb2xvbg", "MTIzOg", "YWJjOmtleQ"] {
+        #expect(cursor.text.hasPrefix("\(Self.at(minutes: 3).millisecondsSinceEpoch)."))
+        for garbage in [
+            "", "!!", "bm9jb2xvbg", "MTIzOg", "YWJjOmtleQ", "12.a", "12.a+b/", ".YWJj", "x.YWJj", "1.2.3",
+            "1234567890123456.YWJj", "--1.YWJj", "12.YWJj=",
+        ] {
             #expect(JobCursor(text: garbage) == nil, "\(garbage)")
         }
+        // Any text of the documented form is a position, whether or not the API returned it.
+        #expect(
+            JobCursor(text: "-5.YWJj") == JobCursor(updatedAt: UTCTimestamp(millisecondsSinceEpoch: -5), key: "abc")
+        )
+        #expect(JobCursor(text: "0.") == JobCursor(updatedAt: UTCTimestamp(millisecondsSinceEpoch: 0), key: ""))
+        #expect(JobCursor(text: "7.YWI")?.key == "ab")
+        #expect(JobCursor(text: "7.YWJ")?.key == "ab", "unused low bits are ignored")
+        #expect(JobCursor(text: "7.AAAA")?.key == "\u{1}\u{1}\u{1}", "NUL, which PostgreSQL text cannot hold")
+        #expect(JobCursor(text: "7.__8")?.key.utf8.count == 6, "bytes that are not UTF-8 are read leniently")
     }
 
     @Test func anUpgradedDatabaseListsItsExistingJobs() async throws {

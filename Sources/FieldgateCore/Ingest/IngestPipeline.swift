@@ -76,6 +76,8 @@ package struct IngestPipeline: Sendable {
     let store: any EventStore
     let clock: any WallClock
     package let maxBodyBytes: Int
+    /// The vendors this pipeline has adapters for, sorted: the admin API's vendor vocabulary.
+    package var vendors: [String] { directory.vendors }
     /// Called after each new event is stored: the delivery engine and live streams wake up on it.
     package var onAccepted: @Sendable (CanonicalEvent) -> Void
 

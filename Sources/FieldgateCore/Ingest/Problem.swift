@@ -127,6 +127,8 @@ extension Problem.Code {
     package static let subscriberExists = Self("subscriber-exists", status: 409, title: "Subscriber exists")
     package static let deliveryPending = Self("delivery-pending", status: 409, title: "Delivery pending")
     package static let alreadyReplayed = Self("already-replayed", status: 409, title: "Already replayed")
+    /// The replay request was fine; the request it replays still fails (its problem travels inside).
+    package static let replayRejected = Self("replay-rejected", status: 409, title: "Replay rejected")
     package static let destinationRefused = Self("destination-refused", status: 422, title: "Destination refused")
     package static let outOfRange = Self("out-of-range", status: 422, title: "Value out of range")
     package static let internalError = Self("internal-error", status: 500, title: "Internal error")
@@ -137,7 +139,7 @@ extension Problem.Code {
             badFraming, badRequest, requestTimeout, headersTooLarge, tooManyConnections, notFound,
             methodNotAllowed, bodyTooLarge, unknownTenant, badCredentials, unsupportedMediaType, emptyBody,
             storeUnavailable, overloaded, unauthorized, invalidQuery, invalidSubscriber, subscriberExists,
-            deliveryPending, alreadyReplayed, destinationRefused, outOfRange, internalError,
+            deliveryPending, alreadyReplayed, replayRejected, destinationRefused, outOfRange, internalError,
         ] + AdapterError.Code.all.map(Self.init)
 }
 

@@ -45,6 +45,9 @@ package struct TenantDirectory: Sendable {
         }
     }
 
+    /// The vendors this build has adapters for, sorted.
+    package var vendors: [String] { adapters.keys.sorted() }
+
     package func adapter(for vendor: some StringProtocol) -> (any VendorAdapter)? {
         adapters[String(vendor)]
     }

@@ -1,7 +1,5 @@
 package import FieldgateModel
 
-import struct Foundation.Data
-
 /// One job as a board shows it: its latest status and when it last moved.
 ///
 /// Stores keep one per job key, updated in the same transaction as each of the job's events, so that listing jobs
@@ -169,8 +167,10 @@ package struct JobQuery: Sendable, Equatable {
 
 /// A position in the jobs listing: its order is updated time, then key, both descending.
 ///
-/// The text form is opaque to clients (base64url of `<milliseconds>:<key>`), so it can change without breaking
-/// them.
+/// The text form, `<updatedAt in Unix milliseconds>.<key in unpadded base64url>`, is opaque to clients and safe in
+/// a query string. Every text of that form (`^-?[0-9]{1,15}\.([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$`, as the
+/// OpenAPI document states) is a position, whether or not the API returned it, so the document can say exactly
+/// which cursors are accepted.
 package struct JobCursor: Sendable, Equatable, Comparable {
     package var updatedAt: UTCTimestamp
     package var key: String
@@ -194,21 +194,21 @@ package struct JobCursor: Sendable, Equatable, Comparable {
     }
 
     package var text: String {
-        Data("\(updatedAt.millisecondsSinceEpoch):\(key)".utf8).base64EncodedString()
-            .replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
+        "\(updatedAt.millisecondsSinceEpoch).\(Base64URL.encode(key.utf8))"
     }
 
     package init?(text: String) {
-        var base64 = text.replacing("-", with: "+").replacing("_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8),
-            let colon = decoded.firstIndex(of: ":"), let milliseconds = Int64(decoded[..<colon]),
-            decoded.index(after: colon) < decoded.endIndex
+        guard let dot = text.firstIndex(of: ".") else { return nil }
+        let milliseconds = text[..<dot]
+        let digits = milliseconds.hasPrefix("-") ? milliseconds.dropFirst() : milliseconds
+        // `Base64URL.decode` takes any length but 1 modulo 4 and ignores the last character's unused bits.
+        guard (1...15).contains(digits.utf8.count), digits.utf8.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }),
+            let value = Int64(milliseconds), let key = Base64URL.decode(String(text[text.index(after: dot)...]))
         else { return nil }
-        self.init(
-            updatedAt: UTCTimestamp(millisecondsSinceEpoch: milliseconds),
-            key: String(decoded[decoded.index(after: colon)...])
-        )
+        // The bytes only place the page. A key this API issued is the UTF-8 it was; any other is read leniently,
+        // and NUL (which PostgreSQL text cannot hold) as U+0001, the position right after it.
+        let decoded = String(decoding: key.map { $0 == 0 ? 1 : $0 }, as: UTF8.self)
+        self.init(updatedAt: UTCTimestamp(millisecondsSinceEpoch: value), key: decoded)
     }
 }
 
