@@ -199,8 +199,9 @@ var package = Package(
                 "FieldgateVendors",
             ]
         ),
+        // The stores (SQLite, PostgreSQL) against one conformance suite, and the Core services that run on them.
         .testTarget(
-            name: "FieldgateStoreTests",
+            name: "StoreTests",
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateSQLite", "FieldgatePostgres", "FieldgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
