@@ -103,7 +103,8 @@ enum TechLinkEvent: String, CaseIterable {
     case workOrderTaskDeleted = "work order task deleted"
 
     init?(_ name: String) {
-        let normalized = StatusName(name).normalized
+        // No event name is longer than 64 bytes: a longer one is not folded past that (it may be a megabyte).
+        guard let normalized = StatusName(name, maximumLength: 64)?.normalized else { return nil }
         if let event = TechLinkEvent(rawValue: normalized) {
             self = event
         } else if normalized == "work order canceled" {

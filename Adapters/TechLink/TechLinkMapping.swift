@@ -77,7 +77,9 @@ struct TechLinkMapping {
         case .workOrderTechOffSite:
             type = .jobCheckedOut
             let disposition = record.text("disposition")
-            let complete = disposition.map { ["complete", "completed"].contains(StatusName($0).normalized) } ?? false
+            let complete =
+                disposition.map { ["complete", "completed"].contains(StatusName($0, maximumLength: 9)?.normalized) }
+                ?? false
             job?.status = complete ? .completed : .offSite
             job?.vendorStatus = VendorStatus(code: nil, name: disposition)
             detail.set("disposition", text: disposition)

@@ -1,107 +1,95 @@
 /// A vendor status name reduced to the form status tables are keyed by.
 ///
 /// Portals and dispatchers type status names by hand, so "On  Site", " on site" and "ON SITE" are one name:
-/// case-folded, trimmed, inner whitespace collapsed to single spaces.
+/// case-folded (each character's full lowercase mapping), trimmed, inner whitespace (Unicode's White_Space)
+/// collapsed to single spaces.
+///
+/// A name is a field of the request and may be a megabyte long, so the reduction is one pass over its UTF-8
+/// bytes: ASCII and Latin-1 letters are folded in place, whitespace is recognised by its fixed list, and only
+/// other cased scalars pay for a lookup of their mapping. A table lookup folds at most as many bytes as its
+/// longest name (``init(_:maximumLength:)``): a longer name cannot match, however much whitespace surrounds it.
 public struct StatusName: Hashable, Sendable, CustomStringConvertible {
     public let normalized: String
 
     public init(_ raw: String) {
-        if let ascii = Self.normalizedASCII(raw) {
-            normalized = ascii
-            return
-        }
-        normalized = Self.normalizedUnicode(raw)
+        normalized = Self.fold(raw, limit: Int.max)!
+    }
+
+    /// The name, or nil when it folds to more than `maximumLength` bytes (it is then no name of a table whose
+    /// longest name is that long). Folding stops at the first byte past the limit.
+    public init?(_ raw: String, maximumLength: Int) {
+        guard let folded = Self.fold(raw, limit: maximumLength) else { return nil }
+        normalized = folded
     }
 
     public var description: String { normalized }
 
-    /// The same reduction on bytes, for the usual all-ASCII name; nil when the name has any other character.
-    static func normalizedASCII(_ raw: String) -> String? {
+    static func fold(_ raw: String, limit: Int) -> String? {
         var raw = raw
         return raw.withUTF8 { bytes -> String? in
-            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
-            return String(unsafeUninitializedCapacity: bytes.count) { output in
-                var count = 0
-                var pendingSpace = false
-                for byte in bytes {
+            var output: [UInt8] = []
+            output.reserveCapacity(min(bytes.count, limit))
+            var pendingSpace = false
+            var i = 0
+            let count = bytes.count
+            while i < count {
+                let byte = bytes[i]
+                if byte < 0x80 {
+                    i += 1
                     if byte.isASCIIWhitespace {
-                        pendingSpace = count > 0
+                        pendingSpace = !output.isEmpty
                         continue
                     }
-                    if pendingSpace {
-                        output[count] = UInt8(ascii: " ")
-                        count += 1
-                    }
+                    if pendingSpace { output.append(UInt8(ascii: " ")) }
                     pendingSpace = false
-                    output[count] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-                    count += 1
+                    output.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte)
+                } else {
+                    // A well-formed sequence (the text is a String): its length from the lead byte.
+                    let length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
+                    var value = UInt32(byte) & (0xFF >> (length + 1))
+                    for k in 1..<length { value = value << 6 | UInt32(bytes[i + k] & 0x3F) }
+                    let sequence = UnsafeBufferPointer(rebasing: bytes[i..<i + length])
+                    i += length
+                    if Self.isWhitespace(value) {
+                        pendingSpace = !output.isEmpty
+                        continue
+                    }
+                    if pendingSpace { output.append(UInt8(ascii: " ")) }
+                    pendingSpace = false
+                    Self.appendLowercased(value, sequence, to: &output)
                 }
-                return count
+                if output.count > limit { return nil }
             }
+            return String(decoding: output, as: UTF8.self)
         }
     }
-}
 
-extension StatusName {
-    /// The reduction for names with non-ASCII characters, in one pass over the scalars, with the same result as
-    /// folding `Character` by `Character` (`isWhitespace`, then `lowercased()`, which lowercases scalar by scalar):
-    /// a whitespace scalar separates, and so do the marks that extend it into one character (`" \u{301}"` is
-    /// whitespace as a `Character`), except after a control (a tab or line feed is a character of its own, so a
-    /// mark after it is one too); every other scalar is replaced by its full lowercase mapping. ASCII and scalars
-    /// that lowercasing leaves alone are copied without building a string each: a name is the sender's and may be
-    /// a megabyte long.
-    static func normalizedUnicode(_ raw: String) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity(raw.utf8.count)
-        var pendingSpace = false
-        /// The last character was whitespace that marks can extend.
-        var extendingWhitespace = false
-        for scalar in raw.unicodeScalars {
-            let value = scalar.value
-            if value < 0x80 {
-                let byte = UInt8(value)
-                if byte.isASCIIWhitespace {
-                    pendingSpace = !output.isEmpty
-                    extendingWhitespace = byte == 0x20
-                    continue
-                }
-                extendingWhitespace = false
-                if pendingSpace { output.append(UInt8(ascii: " ")) }
-                pendingSpace = false
-                output.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte)
-                continue
-            }
-            let properties = scalar.properties
-            if extendingWhitespace && Self.extendsCharacter(scalar) { continue }
-            if properties.isWhitespace {
-                pendingSpace = !output.isEmpty
-                extendingWhitespace = !Self.isControl(scalar)
-                continue
-            }
-            extendingWhitespace = false
-            if pendingSpace { output.append(UInt8(ascii: " ")) }
-            pendingSpace = false
-            if properties.changesWhenLowercased {
-                output.append(contentsOf: properties.lowercaseMapping.utf8)
-            } else {
-                output.append(contentsOf: UTF8.encode(scalar)!)
-            }
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    /// Scalars that continue the character before them (grapheme Extend, spacing marks, the zero-width joiner).
-    static func extendsCharacter(_ scalar: Unicode.Scalar) -> Bool {
-        let properties = scalar.properties
-        return properties.isGraphemeExtend || properties.generalCategory == .spacingMark || scalar.value == 0x200D
-    }
-
-    /// Characters that stand alone whatever follows (grapheme Control, CR and LF).
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.properties.generalCategory {
-        case .control, .lineSeparator, .paragraphSeparator: true
+    /// Unicode's White_Space property outside ASCII: a fixed list (NEL, no-break space, ogham space mark, the
+    /// spaces U+2000–U+200A, line and paragraph separators, narrow no-break, medium mathematical and ideographic
+    /// spaces), checked without a property lookup.
+    @inline(__always)
+    static func isWhitespace(_ value: UInt32) -> Bool {
+        switch value {
+        case 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: true
         default: false
         }
+    }
+
+    /// The scalar's full lowercase mapping: Latin-1 capitals by arithmetic, scalars that lowercasing leaves alone
+    /// copied as they are, the rest through the standard library's mapping.
+    @inline(__always)
+    static func appendLowercased(_ value: UInt32, _ sequence: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        if (0xC0...0xDE).contains(value) && value != 0xD7 {
+            // À…Þ (not ×) lower to à…þ, 32 further on; both are two bytes, C3 80–9E → C3 A0–BE.
+            output.append(sequence[0])
+            output.append(sequence[1] &+ 0x20)
+            return
+        }
+        guard let scalar = Unicode.Scalar(value), scalar.properties.changesWhenLowercased else {
+            output.append(contentsOf: sequence)
+            return
+        }
+        output.append(contentsOf: scalar.properties.lowercaseMapping.utf8)
     }
 }
 
@@ -115,6 +103,8 @@ extension UInt8 {
 /// A lookup from normalised status names to canonical statuses.
 public struct StatusNameTable: Sendable {
     private var entries: [StatusName: JobStatus]
+    /// The longest name, folded: a lookup folds no more of a name than this.
+    private var maximumLength = 0
 
     public init(_ entries: [JobStatus: [String]]) {
         var table: [StatusName: JobStatus] = [:]
@@ -122,15 +112,19 @@ public struct StatusNameTable: Sendable {
             for name in names { table[StatusName(name)] = status }
         }
         self.entries = table
+        maximumLength = table.keys.map(\.normalized.utf8.count).max() ?? 0
     }
 
     public init(names: [String: JobStatus]) {
         var table: [StatusName: JobStatus] = [:]
         for (name, status) in names { table[StatusName(name)] = status }
         entries = table
+        maximumLength = table.keys.map(\.normalized.utf8.count).max() ?? 0
     }
 
-    public subscript(name: String) -> JobStatus? { entries[StatusName(name)] }
+    public subscript(name: String) -> JobStatus? {
+        StatusName(name, maximumLength: maximumLength).flatMap { entries[$0] }
+    }
 
     public var isEmpty: Bool { entries.isEmpty }
 }
