@@ -78,10 +78,10 @@ enum NoteText {
                         continue
                     }
                 } else if byte == UInt8(ascii: "&"), let semicolon = semicolon(bytes, after: i),
-                    let decoded = decode(entity: bytes, from: i + 1, to: semicolon)
+                    let scalar = entity(bytes, from: i + 1, to: semicolon)
                 {
                     output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
-                    output.append(contentsOf: decoded.utf8)
+                    output.append(contentsOf: UTF8.encode(scalar)!)
                     i = semicolon + 1
                     runStart = i
                     continue
@@ -170,26 +170,69 @@ enum NoteText {
         return result
     }
 
-    static let entities: [String: Character] = [
-        "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": "\u{00A0}", "mdash": "\u{2014}",
-        "ndash": "\u{2013}", "hellip": "\u{2026}", "lsquo": "\u{2018}", "rsquo": "\u{2019}", "ldquo": "\u{201C}",
-        "rdquo": "\u{201D}", "deg": "\u{00B0}", "copy": "\u{00A9}", "reg": "\u{00AE}", "trade": "\u{2122}",
-    ]
+    /// The named entities understood, with the character each stands for. Looked up by bytes: an entity costs no
+    /// `String` and no hashing, so a note of nothing but entities is read at the speed of any other text.
+    static let entities: [(name: [UInt8], scalar: Unicode.Scalar)] = [
+        ("amp", "&"), ("lt", "<"), ("gt", ">"), ("quot", "\""), ("apos", "'"), ("nbsp", "\u{00A0}"),
+        ("mdash", "\u{2014}"), ("ndash", "\u{2013}"), ("hellip", "\u{2026}"), ("lsquo", "\u{2018}"),
+        ("rsquo", "\u{2019}"), ("ldquo", "\u{201C}"), ("rdquo", "\u{201D}"), ("deg", "\u{00B0}"),
+        ("copy", "\u{00A9}"), ("reg", "\u{00AE}"), ("trade", "\u{2122}"),
+    ].map { (Array($0.0.utf8), $0.1) }
 
-    /// The character of the entity named by `bytes[start..<end]` (between `&` and `;`, at most eight bytes).
-    static func decode(entity bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> String? {
-        decode(entity: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
-            .map(String.init)
+    /// The character the entity named by `bytes[start..<end]` (between `&` and `;`) stands for, or nil when it
+    /// is not an entity this understands. Numeric entities read as Swift's `UInt32(_:radix:)` reads text (a sign
+    /// is allowed, `-0` is zero), which is what this did when it parsed a `String`.
+    static func entity(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Unicode.Scalar? {
+        guard start < end else { return nil }
+        if bytes[start] == UInt8(ascii: "#") {
+            var i = start + 1
+            var radix: UInt32 = 10
+            if i < end && (bytes[i] | 0x20) == UInt8(ascii: "x") {
+                radix = 16
+                i += 1
+            }
+            return parseUInt32(bytes, from: i, to: end, radix: radix).flatMap(Unicode.Scalar.init)
+        }
+        let length = end - start
+        for entity in entities where entity.name.count == length {
+            let matches = entity.name.withUnsafeBufferPointer { name in
+                (0..<length).allSatisfy { name[$0] == bytes[start + $0] }
+            }
+            if matches { return entity.scalar }
+        }
+        return nil
     }
 
-    static func decode(entity: String) -> Character? {
-        if entity.hasPrefix("#") {
-            let digits = entity.dropFirst()
-            let value =
-                digits.first == "x" || digits.first == "X" ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits)
-            return value.flatMap(Unicode.Scalar.init).map(Character.init)
+    /// `UInt32(text, radix:)` on bytes: an optional sign, at least one digit, no overflow, and a negative value
+    /// only when it is zero.
+    static func parseUInt32(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, radix: UInt32) -> UInt32?
+    {
+        var i = start
+        var negative = false
+        if i < end && (bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-")) {
+            negative = bytes[i] == UInt8(ascii: "-")
+            i += 1
         }
-        return entities[entity]
+        guard i < end else { return nil }
+        var value: UInt32 = 0
+        while i < end {
+            let byte = bytes[i]
+            let digit: UInt32
+            if byte &- UInt8(ascii: "0") < 10 {
+                digit = UInt32(byte &- UInt8(ascii: "0"))
+            } else if radix == 16, (byte | 0x20) &- UInt8(ascii: "a") < 6 {
+                digit = UInt32((byte | 0x20) &- UInt8(ascii: "a")) + 10
+            } else {
+                return nil
+            }
+            guard digit < radix else { return nil }
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: radix)
+            let (sum, carry) = shifted.addingReportingOverflow(digit)
+            guard !overflow, !carry else { return nil }
+            value = sum
+            i += 1
+        }
+        return negative && value != 0 ? nil : value
     }
 
     /// The offset of the first `byte` at or after `from`, or `bytes.count`.

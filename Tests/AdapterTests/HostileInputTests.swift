@@ -58,7 +58,8 @@ struct NoteTextTests {
         "&#+65;", "&bogus;", "&", ";", "&lt;b&gt;", " ", "\u{00A0}", "&nbsp;", "\n", "\r\n", "\r", "é", "word", "Ünï",
         "<div class='x'>", "<li>", "<tr", "<brx>", "< p>", "<\u{00E9}>", "<pé>", "<Div>", "</LI>", "  ", "\t",
         "&#1234567;",
-        "&#xD800;", "&abcdefghi;", "&;", "<>", "</>", "<//p>", "😀",
+        "&#xD800;", "&abcdefghi;", "&;", "<>", "</>", "<//p>", "😀", "&#-0;", "&#x-0;", "&#x+41;", "&#;", "&#x;",
+        "&#X4a;", "&#4294967296;", "&#0065;", "&AMP;", "&am;", "&#1114111;", "&#1114112;",
     ]
 
     @Test func rendersEveryMixOfMarkupAsTheCharacterVersionDid() {
@@ -119,7 +120,7 @@ enum LegacyNoteText {
             }
             if character == "&", let semicolon = html[index...].prefix(10).firstIndex(of: ";") {
                 let entity = String(html[html.index(after: index)..<semicolon])
-                if let decoded = NoteText.decode(entity: entity) {
+                if let decoded = decode(entity: entity) {
                     output.append(decoded)
                     index = html.index(after: semicolon)
                     continue
@@ -131,6 +132,22 @@ enum LegacyNoteText {
         return output.split(separator: "\n", omittingEmptySubsequences: true)
             .map { $0.split(whereSeparator: { $0 == " " || $0 == "\u{00A0}" }).joined(separator: " ") }
             .joined(separator: "\n")
+    }
+
+    static let entities: [String: Character] = [
+        "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": "\u{00A0}", "mdash": "\u{2014}",
+        "ndash": "\u{2013}", "hellip": "\u{2026}", "lsquo": "\u{2018}", "rsquo": "\u{2019}", "ldquo": "\u{201C}",
+        "rdquo": "\u{201D}", "deg": "\u{00B0}", "copy": "\u{00A9}", "reg": "\u{00AE}", "trade": "\u{2122}",
+    ]
+
+    static func decode(entity: String) -> Character? {
+        if entity.hasPrefix("#") {
+            let digits = entity.dropFirst()
+            let value =
+                digits.first == "x" || digits.first == "X" ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits)
+            return value.flatMap(Unicode.Scalar.init).map(Character.init)
+        }
+        return entities[entity]
     }
 
     static func isLetter(_ byte: UInt8) -> Bool {
