@@ -2,6 +2,9 @@
 import PackageDescription
 import class Foundation.ProcessInfo
 
+/// Fuzz targets are built only by scripts/fuzz.sh (with `-sanitize=fuzzer,address`): `FIELDGATE_FUZZ=1` adds them.
+let fuzzingEnabled = ProcessInfo.processInfo.environment["FIELDGATE_FUZZ"] != nil
+
 /// Benchmarks pull in package-benchmark and its malloc interposer; keep them out of ordinary builds and test runs.
 /// `FIELDGATE_BENCHMARKS=1 swift package benchmark` turns them on.
 let benchmarksEnabled = ProcessInfo.processInfo.environment["FIELDGATE_BENCHMARKS"] != nil
@@ -50,6 +53,13 @@ var package = Package(
         .target(
             name: "FieldgateVendors",
             dependencies: ["FieldgateModel", "TrackTikAdapter", "HellotracksAdapter", "TechLinkAdapter"]
+        ),
+
+        // MARK: What each fuzz target checks for one input (the fuzz binaries and the regression tests share it).
+        .target(
+            name: "FieldgateFuzzChecks",
+            dependencies: ["FieldgateModel", "FieldgateVendors"],
+            path: "Fuzz/Checks"
         ),
 
         // MARK: Ingest pipeline, configuration, dedupe and the store protocol.
@@ -260,14 +270,28 @@ var package = Package(
             name: "AdapterTests",
             dependencies: [
                 "FieldgateModel", "FieldgateCore", "FieldgateTestSupport",
-                "FieldgateVendors",
-            ]
+                "FieldgateVendors", "FieldgateFuzzChecks",
+            ],
+            exclude: ["FuzzRegressions"]
         ),
     ]
 )
 
 for target in package.targets {
     target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
+}
+
+if fuzzingEnabled {
+    for name in ["FuzzJSON", "FuzzHellotracks", "FuzzTechLink", "FuzzTrackTik"] {
+        package.targets.append(
+            .executableTarget(
+                name: name,
+                dependencies: ["FieldgateFuzzChecks"],
+                path: "Fuzz/\(name)",
+                swiftSettings: swiftSettings
+            )
+        )
+    }
 }
 
 if benchmarksEnabled {
