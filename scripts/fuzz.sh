@@ -67,7 +67,8 @@ run() {
     local dictionary=()
     [ "$target" != hellotracks ] && dictionary=(-dict=Fuzz/json.dict)
     # -jobs/-workers are not used: they redirect the output to ./fuzz-N.log and hide the exit status.
-    nice -n 19 "$scratch/debug/$(product "$target")" "${inputs[@]}" "${dictionary[@]}" \
+    # Swift's own backtracer would run inside the sanitizer's crash handling (and trip it); libFuzzer's stack is enough.
+    SWIFT_BACKTRACE=enable=no nice -n 19 "$scratch/debug/$(product "$target")" "${inputs[@]}" "${dictionary[@]}" \
         -max_total_time="$seconds" -max_len=65536 -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$artifacts/" > "$scratch/$target.log" 2>&1
 }
