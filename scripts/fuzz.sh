@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (Fuzz/) with -sanitize=fuzzer,address and runs each for a while.
 #
-#   scripts/fuzz.sh [--seconds N] [--parallel N] [target ...]   targets: json hellotracks techlink tracktik (all)
+#   scripts/fuzz.sh [--seconds N] [--parallel N] [--timeout S] [target ...]
+#                                                  targets: json hellotracks techlink tracktik (default: all)
 #
-# --seconds is each target's run (30 by default); --parallel runs that many targets at once (1 by default).
+# --seconds is each target's run (30 by default); --parallel runs that many targets at once (1 by default);
+# --timeout is the longest one input may take (20 s by default: far above any linear path at 64 KiB in this
+# debug, sanitized build, whose inputs take milliseconds, yet a 5 s limit fired falsely on a loaded shared machine).
 # Seeds come from Contracts/vendors/ and ../shared/corpus/ (FIELDGATE_SHARED overrides ../shared) and from the
 # committed regressions; the corpus each target grows stays in .build-fuzz/corpus/<target>/ for the next run.
-# An input that crashes, breaks one of FuzzChecks' invariants, takes longer than 5 s (a superlinear path) or makes
-# the process grow past 2 GiB is written to .build-fuzz/artifacts/<target>/ (emptied as the target starts), printed (base64) with the command that
-# replays it, and the script exits 1: copy it to Tests/AdapterTests/FuzzRegressions/<target>/ so that `swift test`
-# replays it for good. Builds and runs under `nice -n 19`, so other work on the machine keeps its cores.
+# An input that crashes, breaks one of FuzzChecks' invariants, takes longer than --timeout (a superlinear path)
+# or makes the process grow past 2 GiB is written to .build-fuzz/artifacts/<target>/ (emptied as the target
+# starts), printed (base64) with the command that replays it, and the script exits 1: copy it to
+# Tests/AdapterTests/FuzzRegressions/<target>/ so that `swift test` replays it for good. Builds and runs under
+# `nice -n 19`, so other work on the machine keeps its cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=30
 parallel=1
+timeout=20
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --parallel) parallel="$2"; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --timeout) timeout="$2"; shift 2 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         -*) echo "unknown option '$1' (see --help)" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -69,7 +75,7 @@ run() {
     # -jobs/-workers are not used: they redirect the output to ./fuzz-N.log and hide the exit status.
     # Swift's own backtracer would run inside the sanitizer's crash handling (and trip it); libFuzzer's stack is enough.
     SWIFT_BACKTRACE=enable=no nice -n 19 "$scratch/debug/$(product "$target")" "${inputs[@]}" "${dictionary[@]}" \
-        -max_total_time="$seconds" -max_len=65536 -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+        -max_total_time="$seconds" -max_len=65536 -timeout="$timeout" -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$artifacts/" > "$scratch/$target.log" 2>&1
 }
 
