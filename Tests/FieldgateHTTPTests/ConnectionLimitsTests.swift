@@ -92,6 +92,28 @@ struct ConnectionLimitsTests {
         }
     }
 
+    /// The deadlines are not closes at once: a head that arrives whole within requestTimeout is served, however
+    /// slowly its bytes came, and a keep-alive connection used again within idleTimeout stays open.
+    @Test func aSlowButTimelyRequestAndAKeepAliveConnectionUsedAgainAreServed() async throws {
+        let limits = ConnectionLimits(
+            requestTimeout: .seconds(2),
+            idleTimeout: .seconds(2),
+            maxConnections: 3,
+            drainBytes: 1024
+        )
+        try await withServer(limits) { _, port in
+            let connection = try RawConnection(port: port)
+            let whole = Self.request()
+            try connection.send(String(whole.prefix(20)))
+            try await Task.sleep(for: .milliseconds(300))
+            try connection.send(String(whole.dropFirst(20)))
+            #expect(await connection.readResponse(within: Self.patience)?.status == 202)
+            try await Task.sleep(for: .milliseconds(300))
+            try connection.send(Self.request())
+            #expect(await connection.readResponse(within: Self.patience)?.status == 202)
+        }
+    }
+
     @Test func anIdleKeepAliveConnectionIsClosedWithoutAnAnswer() async throws {
         try await withServer(Self.short) { _, port in
             let connection = try RawConnection(port: port)
@@ -153,6 +175,9 @@ struct ConnectionLimitsTests {
     @Test(arguments: [
         ("Transfer-Encoding: chunked\r\n", 400, "bad-framing"),
         ("Content-Length: 7\r\n", 400, "bad-framing"),
+        ("Content-Length: 4x\r\n", 400, "bad-framing"),
+        ("Bad Header: x\r\n", 400, "bad-request"),
+        ("X-Line: a\u{01}b\r\n", 400, "bad-request"),
         ("X-Big: " + String(repeating: "x", count: 70 * 1024) + "\r\n", 431, "headers-too-large"),
     ])
     func framingTheParserRefusesIsAProblemDocument(header: String, status: Int, code: String) async throws {
