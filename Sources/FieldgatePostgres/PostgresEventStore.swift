@@ -413,10 +413,11 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
                 try await client.withConnection { connection in
                     try await connection.listen(on: PostgresSchema.channel) { notifications in
                         connected.value = true
-                        listening.value = true
                         defer { listening.value = false }
                         writer.forgetSubscribers()
                         changes.publish(.everything)
+                        // Only after the catch-up wake-up: from here on a wake-up means a commit somewhere.
+                        listening.value = true
                         for try await notification in notifications {
                             writer.received(notification.payload)
                         }

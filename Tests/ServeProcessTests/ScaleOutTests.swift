@@ -224,6 +224,7 @@ struct ScaleOutTests {
                 guard let chunk = try await iterator.next() else { break }
                 text += String(buffer: chunk)
             }
+            let posted = ContinuousClock.now
             let answer = try await ServeProcess.post(
                 ServeProcess.statusChange(workOrder: "streamed-across"),
                 to: first.base,
@@ -235,6 +236,10 @@ struct ScaleOutTests {
                 text += String(buffer: chunk)
             }
             #expect(text.contains("id: \(id)\nevent: job.status_changed\ndata: {"))
+            // Woken by A's NOTIFY, not found by B's next keep-alive round (15 s): the bound is far above a
+            // NOTIFY's round trip on a loaded machine and far below the keep-alive.
+            let waited = ContinuousClock.now - posted
+            #expect(waited < .seconds(5), "the event reached B's stream after \(waited), not by a wake-up")
         }
     }
 }

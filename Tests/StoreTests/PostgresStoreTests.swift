@@ -174,9 +174,9 @@ struct PostgresStoreTests {
                 deliveries.stop()
             }
             _ = try await first.insertIfNew(Samples.candidate(content: "wake the other one"))
-            await events.wait()
+            #expect(await isWoken(events), "an event committed by one instance did not wake the other")
             try await first.saveSubscriber(Subscriber(id: "seen-everywhere", url: "http://127.0.0.1:9/"))
-            await deliveries.wait()
+            #expect(await isWoken(deliveries), "a subscriber saved by one instance did not wake the other")
             // The other instance's cached subscribers were dropped: its next event is queued for the new one.
             guard case .inserted(let event) = try await second.insertIfNew(Samples.candidate(content: "after")) else {
                 Issue.record("not inserted")
@@ -341,8 +341,35 @@ struct PostgresFaultTests {
                 #expect(try await store.insertIfNew(before) == .duplicate(id: before.event.id))
                 let after = StoreSamples.candidate(content: "after the restart")
                 #expect(try await store.insertIfNew(after) == .inserted(after.event))
+                // LISTEN is back by itself: a commit of another instance wakes this one again.
+                for _ in 0..<200 where !store.isListening { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(store.isListening, "LISTEN did not reconnect")
+                let events = store.changes.listen(to: .events)
+                defer { events.stop() }
+                try await withPostgresStore(database: server.url(database: "postgres")) { other in
+                    _ = try await other.insertIfNew(StoreSamples.candidate(content: "from another instance"))
+                }
+                #expect(await isWoken(events), "a commit of another instance after the restart woke nothing")
             }
         }
+    }
+}
+
+/// True when `listener` is woken within `limit`: far above a NOTIFY's round trip, so that a missing wake-up fails
+/// the test instead of hanging it.
+func isWoken(_ listener: StoreChanges.Listener, within limit: Duration = .seconds(10)) async -> Bool {
+    await withTaskGroup(of: Bool.self) { group in
+        group.addTask {
+            await listener.wait()
+            return !Task.isCancelled
+        }
+        group.addTask {
+            try? await Task.sleep(for: limit)
+            return false
+        }
+        let first = await group.next() ?? false
+        group.cancelAll()
+        return first
     }
 }
 
