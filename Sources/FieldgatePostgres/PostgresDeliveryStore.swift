@@ -28,7 +28,7 @@ extension PostgresEventStore: DeliveryStore {
     package func saveSubscriber(_ subscriber: Subscriber) async throws {
         let logger = self.logger
         try await transactions.run("save subscriber") { connection in
-            try await connection.query(
+            try await connection.perform(
                 """
                 INSERT INTO subscriber (id, url, secret, previous_secret, previous_secret_expires_at, types, vendors,
                                         tenants, statuses, enabled, disabled_reason, failing_since, retry_schedule,
@@ -63,7 +63,7 @@ extension PostgresEventStore: DeliveryStore {
                 "DELETE FROM subscriber WHERE id = \(id) RETURNING id",
                 logger: logger
             ).collect()
-            try await connection.query(
+            try await connection.perform(
                 """
                 WITH gone AS (DELETE FROM delivery WHERE subscriber_id = \(id) AND state = 'pending' RETURNING id)
                 DELETE FROM delivery_claim WHERE delivery_id IN (SELECT id FROM gone)
@@ -84,7 +84,7 @@ extension PostgresEventStore: DeliveryStore {
     }
 
     static func notify(_ kind: StoreChangeKind, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_notify(\(PostgresSchema.channel), \(kind.rawValue))", logger: logger)
+        try await connection.perform("SELECT pg_notify(\(PostgresSchema.channel), \(kind.rawValue))", logger: logger)
     }
 
     // MARK: Sending
@@ -165,7 +165,7 @@ extension PostgresEventStore: DeliveryStore {
         guard !deliveryIDs.isEmpty else { return }
         let logger = self.logger
         try await transactions.run("release leases") { connection in
-            try await connection.query(
+            try await connection.perform(
                 "DELETE FROM delivery_claim WHERE delivery_id = ANY(\(deliveryIDs)::int8[])",
                 logger: logger
             )
@@ -329,7 +329,7 @@ extension PostgresEventStore: DeliveryStore {
             let from = after
             let (count, last) = try await transactions.run("recover") { connection -> (Int, Int64?) in
                 // New delivery IDs are numbered under the commit-order lock, like those written with their events.
-                try await connection.query(
+                try await connection.perform(
                     "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                     logger: logger
                 )
@@ -361,7 +361,7 @@ extension PostgresEventStore: DeliveryStore {
                     deliveries.append(id: nextID, event: event, subscriberID: subscriberID, due: now)
                 }
                 guard !deliveries.ids.isEmpty else { return (0, last) }
-                try await connection.query(
+                try await connection.perform(
                     """
                     INSERT INTO delivery (id, event_id, subscriber_id, job_key, state, attempts, next_attempt_at,
                                           created_at)

@@ -153,7 +153,7 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
     package func quarantine(_ request: QuarantinedRequest) async throws {
         let logger = self.logger
         try await transactions.run("quarantine") { connection in
-            try await connection.query(
+            try await connection.perform(
                 """
                 INSERT INTO quarantine (id, vendor, tenant, route_suffix, raw_method, raw_path, raw_headers, raw_body,
                                         problem_code, problem_status, problem_title, problem_detail, received_at)
@@ -175,7 +175,7 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
     package func deleteEvents(receivedBefore instant: UTCTimestamp, now: UTCTimestamp, limit: Int) async throws -> Int {
         let logger = self.logger
         return try await transactions.run("delete events", timeout: PostgresTransactions.longWork) { connection in
-            try await connection.query(
+            try await connection.perform(
                 "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                 logger: logger
             )
@@ -195,7 +195,7 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
                 if let jobKey { jobKeys.insert(jobKey) }
             }
             guard !ids.isEmpty else { return 0 }
-            try await connection.query(
+            try await connection.perform(
                 """
                 WITH deliveries AS (DELETE FROM delivery WHERE event_id = ANY(\(ids)::text[]) RETURNING id),
                      attempts AS (DELETE FROM delivery_attempt WHERE delivery_id IN (SELECT id FROM deliveries)),
@@ -223,12 +223,12 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
         for key in keys.sorted() {
             if let summary = events[key].flatMap(JobSummary.init(events:)) { columns.append(summary) }
         }
-        try await connection.query(
+        try await connection.perform(
             "DELETE FROM job WHERE key = ANY(\(keys)::text[])",
             logger: logger
         )
         guard !columns.isEmpty else { return }
-        try await connection.query(
+        try await connection.perform(
             """
             INSERT INTO job (key, vendor, tenant, job_id, status, vendor_status_code, vendor_status_name, status_at,
                              status_sequence, last_event_at, last_event_id, last_sequence, event_count, updated_at)
@@ -281,7 +281,7 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
     package func checkWritable() async throws {
         let logger = self.logger
         try await transactions.run("readiness") { connection in
-            try await connection.query(
+            try await connection.perform(
                 """
                 INSERT INTO readiness_probe (id, checked_at) VALUES (1, now())
                 ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at

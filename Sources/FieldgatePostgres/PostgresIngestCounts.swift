@@ -13,7 +13,7 @@ extension PostgresEventStore: IngestCountStore {
         let outcomes = counts.map(\.outcome.rawValue)
         let values = counts.map { Int64($0.count) }
         try await transactions.run("ingest counts") { connection in
-            try await connection.query(
+            try await connection.perform(
                 """
                 INSERT INTO ingest_count (minute, vendor, tenant, outcome, count)
                 SELECT * FROM unnest(\(minutes)::bigint[], \(vendors)::text[], \(tenants)::text[], \(outcomes)::text[],

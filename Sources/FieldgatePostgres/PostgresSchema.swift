@@ -194,16 +194,22 @@ enum PostgresSchema {
     @discardableResult
     static func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
         try await client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(migrationLock))", logger: logger)
+            // Waiting while another instance migrates is not a stuck lock: this one wait has no lock_timeout
+            // (the session's 5 s would end it, and the migrations would then run without the lock).
+            try await connection.perform("SET lock_timeout TO 0", logger: logger)
+            try await connection.perform("SELECT pg_advisory_lock(\(migrationLock))", logger: logger)
             do {
+                // The migrations' own statements keep the session's bound: DDL waiting behind a busy table holds
+                // every query queued behind it.
+                try await connection.perform("RESET lock_timeout", logger: logger)
                 let applied = try await apply(on: connection, logger: logger)
-                try await connection.query("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
+                try await connection.perform("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
                 return applied
             } catch {
                 // The lock is the session's: release it even when a migration failed (a closed connection has
                 // released it already, and would never answer).
                 if !connection.isClosed {
-                    _ = try? await connection.query("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
+                    try? await connection.perform("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
                 }
                 throw error
             }
@@ -211,7 +217,7 @@ enum PostgresSchema {
     }
 
     private static func apply(on connection: PostgresConnection, logger: Logger) async throws -> [Int] {
-        try await connection.query(
+        try await connection.perform(
             """
             CREATE TABLE IF NOT EXISTS fieldgate_migration (
                 version integer PRIMARY KEY,
@@ -239,9 +245,9 @@ enum PostgresSchema {
             try await PostgresTransactions.transaction(on: connection, synchronousCommit: true, logger: logger) {
                 connection in
                 for statement in migration.sql {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.perform(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query(
+                try await connection.perform(
                     "INSERT INTO fieldgate_migration (version, name) VALUES (\(migration.version), \(migration.name))",
                     logger: logger
                 )

@@ -149,7 +149,7 @@ extension PostgresEventStore: StoreImporting {
                             + "an empty database"
                     )
                 }
-                try await connection.query(
+                try await connection.perform(
                     "INSERT INTO store_copy (source, started_at) VALUES (\(source), now())",
                     logger: logger
                 )
@@ -182,11 +182,11 @@ extension PostgresEventStore: StoreImporting {
         let logger = self.logger
         let columns = built
         try await transactions.run("import events", timeout: PostgresTransactions.longWork) { connection in
-            try await connection.query(
+            try await connection.perform(
                 "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                 logger: logger
             )
-            try await connection.query(
+            try await connection.perform(
                 """
                 INSERT INTO event (sequence, id, vendor, tenant, type, job_key, status, time, received_at, json,
                                    raw_method, raw_path, raw_headers, raw_body, key_expires_at, chain_expires_at)
@@ -212,7 +212,7 @@ extension PostgresEventStore: StoreImporting {
         let logger = self.logger
         for request in requests {
             _ = try await transactions.run("import quarantine", timeout: PostgresTransactions.longWork) { connection in
-                try await connection.query(
+                try await connection.perform(
                     """
                     INSERT INTO quarantine (sequence, id, vendor, tenant, route_suffix, raw_method, raw_path,
                                             raw_headers, raw_body, problem_code, problem_status, problem_title,
@@ -247,11 +247,11 @@ extension PostgresEventStore: StoreImporting {
         let created = deliveries.map(\.createdAt.millisecondsSinceEpoch)
         let delivered = deliveries.map { $0.deliveredAt?.millisecondsSinceEpoch ?? -1 }
         try await transactions.run("import deliveries", timeout: PostgresTransactions.longWork) { connection in
-            try await connection.query(
+            try await connection.perform(
                 "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                 logger: logger
             )
-            try await connection.query(
+            try await connection.perform(
                 """
                 INSERT INTO delivery (id, event_id, subscriber_id, job_key, state, attempts, next_attempt_at,
                                       last_status, last_error, created_at, delivered_at)
@@ -287,7 +287,7 @@ extension PostgresEventStore: StoreImporting {
             return 0
         }
         try await transactions.run("import attempts", timeout: PostgresTransactions.longWork) { connection in
-            try await connection.query(
+            try await connection.perform(
                 """
                 INSERT INTO delivery_attempt (serial, delivery_id, at, status_code, error, duration_ms, result, retry_at)
                 SELECT a.serial, a.delivery_id, a.at, NULLIF(a.status_code, -1)::integer,
@@ -324,7 +324,7 @@ extension PostgresEventStore: StoreImporting {
     package func finishImport() async throws {
         let logger = self.logger
         try await transactions.run("finish import") { connection in
-            try await connection.query(
+            try await connection.perform(
                 """
                 SELECT setval(pg_get_serial_sequence('quarantine', 'sequence'),
                               GREATEST((SELECT max(sequence) FROM quarantine), 1)),
@@ -348,7 +348,7 @@ extension PostgresEventStore: StoreImporting {
             }
             guard let last = keys.last else { break }
             try await transactions.run("rebuild jobs", timeout: PostgresTransactions.longWork) { connection in
-                try await connection.query(
+                try await connection.perform(
                     "SELECT pg_advisory_xact_lock(\(PostgresSchema.commitOrderLock))",
                     logger: logger
                 )
@@ -357,7 +357,7 @@ extension PostgresEventStore: StoreImporting {
             after = last
         }
         try await transactions.run("finish import") { connection in
-            try await connection.query("UPDATE store_copy SET finished_at = now()", logger: logger)
+            try await connection.perform("UPDATE store_copy SET finished_at = now()", logger: logger)
         }
     }
 }

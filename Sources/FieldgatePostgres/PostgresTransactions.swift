@@ -53,13 +53,13 @@ struct PostgresTransactions: Sendable {
         _ work: @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try checkOpen(connection)
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.perform("BEGIN", logger: logger)
         let result: Result
         do {
             if !synchronousCommit {
                 // Only for writes whose loss in a database crash is harmless (a lease: the delivery is sent
                 // again, with the same webhook-id).
-                try await connection.query("SET LOCAL synchronous_commit TO off", logger: logger)
+                try await connection.perform("SET LOCAL synchronous_commit TO off", logger: logger)
             }
             result = try await work(connection)
             try checkOpen(connection)
@@ -67,7 +67,8 @@ struct PostgresTransactions: Sendable {
             if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
             throw error
         }
-        try await connection.query("COMMIT", logger: logger)
+        // PostgreSQL answers COMMIT in a transaction it has aborted with ROLLBACK, not with an error.
+        try checkCommitted(try await connection.send("COMMIT", logger: logger).get())
         return result
     }
 
@@ -256,6 +257,17 @@ struct PostgresTransactions: Sendable {
 }
 
 extension PostgresConnection {
+    /// Runs a statement whose rows are not wanted and reads its answer to the end.
+    ///
+    /// postgres-nio answers `query` for a statement that returns rows (any `SELECT`) once PostgreSQL has bound it,
+    /// before it runs: a failure while it runs — a lock timeout, a constraint, an aborted transaction — arrives
+    /// with the rows, and a caller that never reads them carries on as if the statement had succeeded (a migration
+    /// without its lock; a transaction PostgreSQL has already aborted, whose COMMIT then quietly rolls back). Every
+    /// statement here whose answer is not read goes through this.
+    func perform(_ query: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
+    }
+
     /// Sends `query` now and answers later. Queries sent one after another go out in that order and each runs as
     /// soon as the one before it has answered, without a trip through the calling task in between: a transaction
     /// whose statements do not need each other's answers costs one wait, not one per statement.

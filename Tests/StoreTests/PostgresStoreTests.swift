@@ -48,6 +48,42 @@ struct PostgresStoreTests {
         )
     }
 
+    /// Another instance's migrations can take longer than the session's `lock_timeout` (5 s): an instance starting
+    /// meanwhile keeps waiting for the migration lock and migrates only once it is free. The lock wait used to
+    /// end at 5 s with its error unread, and the instance migrated without the lock.
+    @Test func anInstanceWaitsForAnotherInstancesMigrationsHoweverLongTheyTake() async throws {
+        let server = try await PostgresTestServer.shared()
+        let database = try await server.makeDatabase()
+        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        let lock = PostgresSchema.migrationLock
+        // The other instance: holds the migration lock for 6 s and says, last, when it let go.
+        let released = Task {
+            try await server.psql(
+                "SELECT pg_advisory_lock(\(lock)); SELECT pg_sleep(6); SELECT extract(epoch FROM clock_timestamp())",
+                database: name
+            )
+        }
+        for _ in 0..<200 {
+            let held = try await server.psql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+                    + "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                database: name
+            )
+            if held.trimmingSpaces != "0" { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        try await withPostgresStore(database: database) { _ in
+            let migrated = try await server.psql(
+                "SELECT extract(epoch FROM min(applied_at)), count(*) FROM fieldgate_migration",
+                database: name
+            ).trimmingSpaces.split(separator: "|")
+            let releasedAt = try #require(Double(try await released.value.trimmingSpaces))
+            let firstMigration = try #require(Double(migrated.first ?? ""))
+            #expect(firstMigration > releasedAt, "migrated while another instance held the migration lock")
+            #expect(migrated.last.map(String.init) == String(PostgresSchema.migrations.count))
+        }
+    }
+
     @Test func theSameDeliveryAtTwoInstancesAtOnceIsStoredOnce() async throws {
         try await withTwoInstances { first, second in
             for round in 0..<20 {

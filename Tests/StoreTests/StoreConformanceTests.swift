@@ -61,7 +61,13 @@ func withPostgresStore<T: Sendable>(
             return nil
         }
         defer { group.cancelAll() }
-        try await store.prepare()
+        do {
+            try await store.prepare()
+        } catch {
+            // PSQLError describes itself generically; the test log needs the server's reason.
+            Issue.record("the PostgreSQL store did not start: \(String(reflecting: error))")
+            throw error
+        }
         return try await body(store)
     }
 }
