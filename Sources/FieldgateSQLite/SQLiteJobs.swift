@@ -1,5 +1,5 @@
 package import FieldgateCore
-package import FieldgateModel
+import FieldgateModel
 import GRDB
 
 import struct Foundation.Data

@@ -1,5 +1,5 @@
 package import FieldgateCore
-package import FieldgateDelivery
+import FieldgateDelivery
 package import FieldgateModel
 import Synchronization
 

@@ -161,7 +161,7 @@ struct AdminAPITests {
         }
     }
 
-    @Test func theTimelineFollowsEventTimeNotArrivalOrder() {
+    @Test func theTimelineFollowsEventTimeNotArrivalOrder() throws {
         func stored(_ sequence: Int64, minute: Int64, status: JobStatus?) -> StoredEvent {
             var candidate = StoreSamples.candidate(status: status, content: "t\(sequence)")
             candidate.event.time = UTCTimestamp(millisecondsSinceEpoch: minute * 60_000)
@@ -176,10 +176,10 @@ struct AdminAPITests {
             ]
         )
         #expect(timeline.events.map(\.sequence) == [2, 1, 4, 3])
-        let summary = try? #require(timeline.summary)
-        #expect(summary?.status == .offSite)
-        #expect(summary?.statusAt == UTCTimestamp(millisecondsSinceEpoch: 5 * 60_000))
-        #expect(summary?.lastEventAt == UTCTimestamp(millisecondsSinceEpoch: 9 * 60_000))
-        #expect(summary?.lastEventID == timeline.events.last?.event.id)
+        let summary = try #require(timeline.summary)
+        #expect(summary.status == .offSite)
+        #expect(summary.statusAt == UTCTimestamp(millisecondsSinceEpoch: 5 * 60_000))
+        #expect(summary.lastEventAt == UTCTimestamp(millisecondsSinceEpoch: 9 * 60_000))
+        #expect(summary.lastEventID == timeline.events.last?.event.id)
     }
 }

@@ -276,10 +276,11 @@ struct DeliveryStoreConformanceTests {
             let ok = try #require(
                 try await Self.claim(store, at: Self.at(seconds: 4 * day + 10)).first { $0.delivery.attempts == 0 }
             )
-            try await store.record(
+            let delivered = try await store.record(
                 Self.attempt(ok, .delivered, at: Self.at(seconds: 4 * day + 10)),
                 disableAfter: disableAfter
             )
+            #expect(delivered.disabledReason == nil, "a delivery never disables its subscriber")
             #expect(try await store.subscriber(id: "flaky")?.failingSince == nil)
             #expect(try await fail(at: 6 * day).disabledReason == nil)
             #expect(try await store.subscriber(id: "flaky")?.failingSince == Self.at(seconds: 6 * day))

@@ -1,6 +1,6 @@
-package import FieldgateModel
+import FieldgateModel
 package import Logging
-package import ServiceLifecycle
+import ServiceLifecycle
 
 /// Adds what the ``IngestTally`` counted to the store every few seconds, and once more at shutdown.
 ///

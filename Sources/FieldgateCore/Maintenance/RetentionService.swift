@@ -1,6 +1,6 @@
-package import FieldgateModel
+import FieldgateModel
 package import Logging
-package import ServiceLifecycle
+import ServiceLifecycle
 
 /// What one retention pass deleted.
 package struct RetentionReport: Sendable, Equatable {
