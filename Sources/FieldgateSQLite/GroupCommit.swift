@@ -184,7 +184,7 @@ extension GroupCommit {
     /// After a commit: wakes the background checkpoint, or checkpoints here when it has fallen behind.
     private func committed() {
         guard checkpointer.committed() else { return }
-        checkpointer.committerCheckpointed(try? writer.writeWithoutTransaction { try $0.checkpoint(.passive) })
+        checkpointer.checkpointOnCommitter(writer)
     }
 }
 
