@@ -1,4 +1,4 @@
-package import FieldgateModel
+import FieldgateModel
 import FieldgateVendors
 
 /// What each fuzz target does with one input, shared with the regression tests that replay the inputs a fuzzer
