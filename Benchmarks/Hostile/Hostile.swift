@@ -20,7 +20,10 @@ let benchmarks: @Sendable () -> Void = {
         timeUnits: .microseconds,
         maxDuration: .seconds(2),
         maxIterations: 1_000,
-        thresholds: [.mallocCountTotal: .init(relative: [.p90: 5], absolute: [.p90: 20])]
+        // Loose on purpose: a few shapes' counts move between runs (keys sharing a 16-byte prefix: 41 or 61,
+        // tiny form pairs: 61 or 65), and what the thresholds must catch is an allocation per key, pair or
+        // element, which at 512 KiB is thousands.
+        thresholds: [.mallocCountTotal: .init(relative: [.p90: 50], absolute: [.p90: 32])]
     )
 
     let configuration = try! GatewayConfiguration.parse(yaml: HostileShapes.configurationYAML)
