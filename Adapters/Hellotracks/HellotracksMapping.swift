@@ -84,7 +84,7 @@ struct HellotracksMapping {
         return AdaptedEvent(
             type: action.eventType,
             vendorEvent: action.rawValue,
-            job: AdaptedJob(id: id, status: Self.status(of: job)),
+            job: JobState(id: id, status: Self.status(of: job)),
             occurredAt: UTCTimestamp(epochMilliseconds: job["tsSaved"]?.int64 ?? 0),
             detail: detail.finish(),
             canonicalContent: []

@@ -16,7 +16,7 @@ struct TechLinkMapping {
     func adapt() -> AdaptedEvent {
         var occurredAt: UTCTimestamp?
         var detail = JSONObject()
-        var job = workOrderID.map { AdaptedJob(id: $0) }
+        var job = workOrderID.map { JobState(id: $0) }
         var type: EventType
 
         switch event {

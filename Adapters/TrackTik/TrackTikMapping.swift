@@ -52,7 +52,7 @@ struct TrackTikMapping {
         return AdaptedEvent(
             type: .jobStatusChanged,
             vendorEvent: route.rawValue,
-            job: AdaptedJob(
+            job: JobState(
                 id: Self.relation(instance?["dispatchTask"])?.nonEmptyText,
                 status: status,
                 vendorStatus: vendorStatus
@@ -143,7 +143,7 @@ struct TrackTikMapping {
         return AdaptedEvent(
             type: type,
             vendorEvent: route.rawValue,
-            job: AdaptedJob(id: entityID, status: status, vendorStatus: VendorStatus(code: nil, name: vendorStatus)),
+            job: JobState(id: entityID, status: status, vendorStatus: VendorStatus(code: nil, name: vendorStatus)),
             occurredAt: nil,
             detail: detail.finish(),
             canonicalContent: []
@@ -190,7 +190,7 @@ struct TrackTikMapping {
         return AdaptedEvent(
             type: type,
             vendorEvent: route.rawValue,
-            job: AdaptedJob(id: nil),
+            job: JobState(id: nil),
             occurredAt: Self.time(entity["createdOn"]),
             detail: detail.finish(),
             canonicalContent: []

@@ -2,9 +2,7 @@ import Benchmark
 import FieldgateCore
 import FieldgateModel
 import FieldgateTestSupport
-import HellotracksAdapter
-import TechLinkAdapter
-import TrackTikAdapter
+import FieldgateVendors
 
 import class Foundation.ProcessInfo
 
@@ -29,7 +27,7 @@ let benchmarks: @Sendable () -> Void = {
     let configuration = try! GatewayConfiguration.parse(yaml: HostileShapes.configurationYAML)
     let directory = try! TenantDirectory(
         configuration: configuration,
-        adapters: [TrackTikAdapter(), HellotracksAdapter(), TechLinkAdapter()]
+        adapters: BuiltInVendors.adapters
     )
 
     // FIELDGATE_HOSTILE_BYTES picks another size (the before/after runs in docs/PERFORMANCE.md use 80 KB too).

@@ -1,7 +1,7 @@
 /// One vendor's webhook dialect: its routes, tenant options, credentials and payload mapping.
 ///
 /// The gateway core knows vendors only through this protocol, so adding a vendor is a new target under
-/// `Adapters/` and one line in the executable — never a change to the pipeline.
+/// `Adapters/` and one line in `FieldgateVendors` — never a change to the pipeline or the executable.
 public protocol VendorAdapter: Sendable {
     /// The vendor's slug in routes, event sources and event IDs, e.g. `tracktik`. Never changes.
     var vendor: String { get }
@@ -106,7 +106,3 @@ public struct AdaptedEvent: Sendable {
         self.canonicalContent = canonicalContent
     }
 }
-
-/// The name adapters knew ``JobState`` by when it was a separate, near-identical type: an adapter fills in a
-/// ``JobState`` without its `key`, which the gateway derives from the vendor, tenant and job ID.
-public typealias AdaptedJob = JobState
