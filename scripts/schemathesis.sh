@@ -97,17 +97,26 @@ ids() { admin "$base/v1/$1" | python3 -c "import json,sys; print(json.dumps([e['
     echo "events = { values = $(ids 'events?limit=500' events id) }"
     echo "jobs = { values = $(ids 'jobs?limit=500' jobs key) }"
     echo "deliveries = { values = $(ids 'deliveries?limit=500' deliveries id) }"
-    # dictionary, path parameter, operations
-    for binding in "quarantine id getQuarantinedRequest replayQuarantinedRequest" "events id getEvent" \
-        "jobs key getJobTimeline" "deliveries id getDelivery redeliver"; do
+    # dictionary, parameter, operations
+    for binding in "quarantine path.id getQuarantinedRequest replayQuarantinedRequest" "events path.id getEvent" \
+        "jobs path.key getJobTimeline" "deliveries path.id getDelivery redeliver"; do
         set -- $binding
         dictionary="$1" parameter="$2"
         shift 2
         echo ''
         echo '[[operations]]'
         echo "include-operation-id = [$(printf '"%s",' "$@" | sed 's/,$//')]"
-        echo "parameters = { \"path.$parameter\" = { dictionary = \"$dictionary\", probability = 0.5 } }"
+        echo "parameters = { \"$parameter\" = { dictionary = \"$dictionary\", probability = 0.5 } }"
     done
+    # The live stream never ends: schemathesis reads a stream for its request timeout or until it has
+    # `max-stream-events` events. One second shows the opening comment and the replay a stored `Last-Event-ID`
+    # asks for; the 5 s of every other operation made the stream two thirds of the run.
+    echo ''
+    echo '[[operations]]'
+    echo 'include-operation-id = ["streamEvents"]'
+    echo 'request-timeout = 1'
+    echo 'max-stream-events = 3'
+    echo 'parameters = { "header.Last-Event-ID" = { dictionary = "events", probability = 0.5 } }'
 } > "$work/schemathesis.toml"
 
 echo "== the served document is valid OpenAPI 3.1 on its own"

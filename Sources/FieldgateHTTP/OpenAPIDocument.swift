@@ -774,7 +774,22 @@ package enum OpenAPIDocument {
                     empty line; after 15 s without a message a comment line `: keep-alive` is sent.
                   content:
                     text/event-stream:
-                      schema: {type: string}
+                      # One message of the stream, as OpenAPI 3.2's `itemSchema` states it (and as tools read `schema` of an
+                      # event stream in a 3.1 document): the fields of a Server-Sent Event with data; comments are not
+                      # messages.
+                      schema:
+                        type: object
+                        required: [id, event, data]
+                        properties:
+                          id: {$ref: '#/components/schemas/EventId'}
+                          event:
+                            type: string
+                            description: The event's `type`.
+                          data:
+                            type: string
+                            description: The canonical event as JSON on one line.
+                            contentMediaType: application/json
+                            contentSchema: {$ref: '#/components/schemas/CloudEvent'}
                       examples:
                         event:
                           summary: The opening comment, one event (data shortened), then a keep-alive.
@@ -1168,12 +1183,14 @@ package enum OpenAPIDocument {
                   description: Job, place or alert ID.
                 action:
                   type: string
+                  minLength: 1
                   description: |
                     Decides the event type: `jobcreated`, `jobupdated`, `jobcompleted`, `jobarchived`, `jobdeleted`,
                     `jobcheckin`, `jobcheckout`, `placecheckin`, `placecheckout`, `alerttriggered`; others are 422 `unknown-action`.
                 reason: {type: string, description: Ignored.}
                 data:
                   type: string
+                  minLength: 1
                   contentMediaType: application/json
                   description: |
                     JSON text: for job actions a non-empty array of job objects, for place actions an object, for alerts an object
@@ -1187,6 +1204,7 @@ package enum OpenAPIDocument {
               properties:
                 event:
                   type: string
+                  minLength: 1
                   description: |
                     Event name, e.g. `work order status change`, `work order tech on-site`, `account created`, `site updated`;
                     an unknown event is 422 `unknown-event`.
