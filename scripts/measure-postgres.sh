@@ -68,8 +68,8 @@ start() { # name config -> sets $base
     base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/$1.log" | head -1)
 }
 stop_all() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; pids=(); }
-wrk_run() { # base connections threads out
-    wrk -t"$3" -c"$2" -d"${duration}s" --latency -s scripts/load/techlink-unique.lua "$1" >"$4"
+wrk_run() { # base connections threads out [prefix]
+    FIELDGATE_PREFIX="${5:-}" wrk -t"$3" -c"$2" -d"${duration}s" --latency -s scripts/load/techlink-unique.lua "$1" >"$4"
 }
 row() { # label out...
     local label=$1; shift
@@ -101,9 +101,9 @@ one_base=$base
 config two "{postgres: \"$(database two)\"}"
 start twoA "$work/two.yaml"; a=$base
 start twoB "$work/two.yaml"; b=$base
-wrk_run "$a" $((connections / 2)) 1 "$work/twoA.out" &
+wrk_run "$a" $((connections / 2)) 1 "$work/twoA.out" A &
 w1=$!
-wrk_run "$b" $((connections / 2)) 1 "$work/twoB.out" &
+wrk_run "$b" $((connections / 2)) 1 "$work/twoB.out" B &
 w2=$!
 wait $w1 $w2
 row "two instances, one PostgreSQL (sum; latency of A)" "$work/twoA.out" "$work/twoB.out"
@@ -150,9 +150,9 @@ config fanout "{postgres: \"$url\"}"
 start fanA "$work/fanout.yaml"; a=$base
 start fanB "$work/fanout.yaml"; b=$base
 # Ingest first, with nobody subscribed: wrk on both instances for a while, events spread over $fanout jobs.
-FIELDGATE_JOBS=$fanout wrk -t1 -c16 -d"${duration}s" -s scripts/load/techlink-jobs.lua "$a" >/dev/null &
+FIELDGATE_PREFIX=A FIELDGATE_JOBS=$fanout wrk -t1 -c16 -d"${duration}s" -s scripts/load/techlink-jobs.lua "$a" >/dev/null &
 w1=$!
-FIELDGATE_JOBS=$fanout wrk -t1 -c16 -d"${duration}s" -s scripts/load/techlink-jobs.lua "$b" >/dev/null &
+FIELDGATE_PREFIX=B FIELDGATE_JOBS=$fanout wrk -t1 -c16 -d"${duration}s" -s scripts/load/techlink-jobs.lua "$b" >/dev/null &
 w2=$!
 wait $w1 $w2
 subscriber='{"id":"sink","url":"http://127.0.0.1:'$receiver'/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","maxConcurrency":64,"timeout":"10s"}'

@@ -103,10 +103,14 @@ final class PostgresGroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         }
     }
 
-    /// Batch after batch on `connection`, until cancelled (returns) or the connection fails (throws, after
-    /// answering the batch).
+    /// Batch after batch on `connection`, until cancelled or the connection is found closed before a batch
+    /// (returns: the caller takes another), or it fails during one (throws, after answering the batch).
+    ///
+    /// The committer waits for work holding its connection; if the server went away meanwhile (restarted while
+    /// nothing was written), the next batch must go to a new connection rather than fail on the dead one.
     private func serve(on connection: GuardedConnection) async throws {
         while !Task.isCancelled {
+            if connection.connection.isClosed { return }
             let batch = state.withLock { state -> [Pending] in
                 let count = min(state.queue.count, maximumBatch)
                 defer { state.queue.removeFirst(count) }

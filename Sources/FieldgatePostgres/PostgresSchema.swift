@@ -188,6 +188,7 @@ enum PostgresSchema {
             sql: HotPathFunctions.version5
         ),
         Migration(version: 6, name: "claims skip rows another claim is taking", sql: HotPathFunctions.version6),
+        Migration(version: 7, name: "hot paths look rows up by index", sql: HotPathFunctions.version7),
     ]
 
     /// Applies every migration this database has not seen, under ``migrationLock``; returns the versions applied.

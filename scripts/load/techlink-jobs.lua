@@ -3,9 +3,11 @@
 -- Usage: FIELDGATE_JOBS=6000 wrk -t1 -c32 -d20s -s scripts/load/techlink-jobs.lua http://127.0.0.1:8080
 local tenant = os.getenv("FIELDGATE_TENANT") or "demo-techlink"
 local jobs = tonumber(os.getenv("FIELDGATE_JOBS") or "1000")
+-- FIELDGATE_PREFIX tells apart two wrk processes loading one database: the same body twice is a duplicate.
+local process = os.getenv("FIELDGATE_PREFIX") or ""
 local threads = {}
 function setup(thread)
-    thread:set("prefix", string.format("%d", #threads))
+    thread:set("prefix", string.format("%s%d", process, #threads))
     table.insert(threads, thread)
 end
 

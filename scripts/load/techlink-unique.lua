@@ -2,10 +2,12 @@
 -- Usage: wrk -t2 -c64 -d20s --latency -s scripts/load/techlink-unique.lua http://127.0.0.1:8080
 -- The tenant is demo-techlink (the demo configuration) unless FIELDGATE_TENANT names another TechLink tenant
 -- without tokens (cobalt-pos in the shared corpus configuration).
+-- FIELDGATE_PREFIX tells apart two wrk processes started in the same second (their IDs would otherwise be the same).
 local tenant = os.getenv("FIELDGATE_TENANT") or "demo-techlink"
+local process = os.getenv("FIELDGATE_PREFIX") or ""
 local threads = {}
 function setup(thread)
-    thread:set("prefix", string.format("%d-%d", os.time(), #threads))
+    thread:set("prefix", string.format("%s%d-%d", process, os.time(), #threads))
     table.insert(threads, thread)
 end
 
