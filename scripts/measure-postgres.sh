@@ -89,11 +89,11 @@ config sqlite "{sqlite: $work/ingest.db}"
 start sqlite "$work/sqlite.yaml"
 wrk_run "$base" "$connections" 2 "$work/sqlite.out"
 row "one instance, SQLite (synchronous=FULL)" "$work/sqlite.out"
-stop_all
+sqlite_base=$base
 
 config one "{postgres: \"$(database one)\"}"
 start one "$work/one.yaml"
-wrk_run "$base" "$connections" 2 "$work/one.out"
+wrk_run "$base" "$connections" 2 "$work/one.out" P
 row "one instance, PostgreSQL (synchronous_commit=on)" "$work/one.out"
 pg_one=$(awk '/Requests\/sec/ {print int($2)}' "$work/one.out")
 one_base=$base
@@ -117,6 +117,8 @@ echo
 echo '```'
 echo "### one instance"
 "$binary" replay "$work/corpus.ndjson" --target "$one_base" --rate "$half" --duration "${duration}s" 2>/dev/null | grep -E "^(requests|outcomes|statuses|latency)"
+echo "### one instance on SQLite, the same corpus and rate (the same disk, for comparison)"
+"$binary" replay "$work/corpus.ndjson" --target "$sqlite_base" --rate "$half" --duration "${duration}s" 2>/dev/null | grep -E "^(requests|outcomes|statuses|latency)"
 echo "### two instances, half of it each (a fresh corpus seed, so that nothing is a duplicate of the run above)"
 "$binary" corpus generate --events $((half * duration + 1000)) --seed 14 --duplicates 0 --bad 0 >"$work/corpus2.ndjson" 2>/dev/null
 "$binary" replay "$work/corpus2.ndjson" --target "$a" --rate $((half / 2)) --duration "${duration}s" >"$work/ra" 2>/dev/null &

@@ -346,6 +346,75 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Another instance's claim that found a delivery free (its snapshot predates this instance's claim of it),
+    /// locked it, and inserts its claim row a moment later — while this instance records the delivery's attempt.
+    /// The record used to delete the claim row and then wait for the delivery, while the claim waited for the
+    /// deleted claim row: a deadlock, one side aborted (seen in the fan-out measurement). Now the record waits for
+    /// the delivery first, the claim finds a live lease and takes nothing, and both commit.
+    @Test func aRecordAndAClaimOfTheSameDeliveryAtOnceDoNotDeadlock() async throws {
+        let server = try await PostgresTestServer.shared()
+        let database = try await server.makeDatabase()
+        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        try await withPostgresStore(database: database) { store in
+            try await store.saveSubscriber(Subscriber(id: "board", url: "http://127.0.0.1:9/", timeout: .seconds(2)))
+            _ = try await store.insertIfNew(Samples.candidate(content: "recorded while claimed"))
+            let claimed = try await store.claimDueDeliveries(
+                now: Samples.start,
+                leaseMargin: .seconds(1),
+                limit: 10,
+                inFlight: [:],
+                paused: []
+            )
+            let id = try #require(claimed.first?.delivery.id)
+            // The other instance's claim, slowed down: the delivery locked, its claim row 1.5 s later.
+            let other = Task {
+                try await server.psql(
+                    """
+                    BEGIN;
+                    SELECT id FROM delivery WHERE id = \(id) FOR UPDATE;
+                    SELECT pg_sleep(1.5);
+                    INSERT INTO delivery_claim (delivery_id, subscriber_id, lease_until) VALUES (\(id), 'board', 0)
+                    ON CONFLICT (delivery_id) DO UPDATE SET lease_until = excluded.lease_until
+                        WHERE delivery_claim.lease_until <= 0;
+                    COMMIT;
+                    """,
+                    database: name
+                )
+            }
+            var sleeping = false
+            for _ in 0..<200 where !sleeping {
+                sleeping =
+                    try await server.psql(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'",
+                        database: name
+                    ).trimmingSpaces == "1"
+                if !sleeping { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(sleeping, "the other claim never held the delivery")
+            let recorded = try await store.record(
+                DeliveryAttempt(
+                    deliveryID: id,
+                    at: Samples.start,
+                    statusCode: 204,
+                    error: nil,
+                    durationMilliseconds: 3,
+                    result: .delivered
+                ),
+                disableAfter: nil
+            )
+            #expect(recorded.disabledReason == nil)
+            let output = try await other.value
+            #expect(!output.contains("deadlock"), "\(output)")
+            let delivery = try #require(try await store.delivery(id: id))
+            #expect(delivery.state == .delivered)
+            #expect(delivery.attempts == 1)
+            #expect(
+                try await server.psql("SELECT count(*) FROM delivery_claim", database: name).trimmingSpaces == "0",
+                "the other claim took a delivery whose lease was live"
+            )
+        }
+    }
+
     @Test func aFullCommitQueueRefusesAtOnceInsteadOfQueueing() async throws {
         var options = PostgresEventStore.Options()
         options.maximumQueued = 4
