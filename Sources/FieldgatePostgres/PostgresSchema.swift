@@ -190,6 +190,7 @@ enum PostgresSchema {
         Migration(version: 6, name: "claims skip rows another claim is taking", sql: HotPathFunctions.version6),
         Migration(version: 7, name: "hot paths look rows up by index", sql: HotPathFunctions.version7),
         Migration(version: 8, name: "claims ask for each job's first delivery; no JIT", sql: HotPathFunctions.version8),
+        Migration(version: 9, name: "event bodies compress with LZ4", sql: HotPathFunctions.version9),
     ]
 
     /// Applies every migration this database has not seen, under ``migrationLock``; returns the versions applied.

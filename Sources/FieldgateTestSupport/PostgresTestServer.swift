@@ -203,9 +203,11 @@ package final class PostgresTestServer: Sendable {
     private func startServer(bin: String) async throws {
         let data = root + "/data"
         let log = root + "/postgres.log"
+        // Tests run in parallel and each store keeps a few connections (its pool's minimum, both committers, the
+        // LISTEN connection): at 300, a full run once left a dozen stores without a connection at start.
         var command = [
             "\(bin)/postgres", "-D", data, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1",
-            "-c", "unix_socket_directories=", "-c", "max_connections=300", "-c", "shared_buffers=32MB",
+            "-c", "unix_socket_directories=", "-c", "max_connections=1000", "-c", "shared_buffers=32MB",
             // The tests care about behaviour, not power loss: fsync off keeps them fast; synchronous_commit stays
             // on (the store sets it per session), so every COMMIT still waits for its WAL write.
             "-c", "fsync=off", "-c", "full_page_writes=off",

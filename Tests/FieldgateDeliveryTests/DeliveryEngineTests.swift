@@ -215,8 +215,20 @@ struct DeliveryEngineTests {
     }
 
     @Test func eachJobStaysInOrderAndASlowJobHoldsBackNoOther() async throws {
+        // The slow job's first delivery is answered only once all ten of the fast jobs have arrived (or after 10 s,
+        // when they were held back behind it): whatever the machine's load, fast ones can finish first only if
+        // the engine sends them while the slow one is in flight. (A fixed 150 ms per slow delivery raced the
+        // fast ones on a loaded machine.)
+        let fastArrived = Mutex(0)
         let receiver = Receiver { request, _ in
-            if request.jobID == "slow-job" { try? await Task.sleep(for: .milliseconds(150)) }
+            if request.jobID == "slow-job" {
+                let deadline = ContinuousClock.now + .seconds(10)
+                while fastArrived.withLock({ $0 }) < 10, ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+            } else {
+                fastArrived.withLock { $0 += 1 }
+            }
             return (200, [])
         }
         try await receiver.serve { url in

@@ -73,6 +73,23 @@ struct PostgresStoreTests {
         #expect(scanning == "", "functions that may scan a whole table or compile a statement: \(scanning)")
     }
 
+    /// A body past the TOAST threshold is compressed with LZ4 (Debian's PostgreSQL has it), not pglz.
+    @Test func largeEventBodiesAreCompressedWithLZ4() async throws {
+        let server = try await PostgresTestServer.shared()
+        let database = try await server.makeDatabase()
+        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        try await withPostgresStore(database: database) { store in
+            let body = String(repeating: "a compressible field-service status update; ", count: 200)
+            _ = try await store.insertIfNew(Samples.candidate(content: body))
+        }
+        #expect(
+            try await server.psql(
+                "SELECT string_agg(DISTINCT pg_column_compression(raw_body), ',') FROM event",
+                database: name
+            ).trimmingSpaces == "lz4"
+        )
+    }
+
     /// Another instance's migrations can take longer than the session's `lock_timeout` (5 s): an instance starting
     /// meanwhile keeps waiting for the migration lock and migrates only once it is free. The lock wait used to
     /// end at 5 s with its error unread, and the instance migrated without the lock.
