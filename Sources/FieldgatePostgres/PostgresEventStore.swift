@@ -90,11 +90,8 @@ package final class PostgresEventStore: EventStore, StoreChangeAnnouncing, Servi
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.client.run() }
-                // The committers run ahead of request handlers: after each round trip a committer waits for a
-                // thread of the shared pool, and at default priority it queued behind the very requests its last
-                // COMMIT had just answered — its connection sat idle most of each batch's cycle.
-                group.addTask(priority: .high) { await self.ingest.run(on: self.transactions) }
-                group.addTask(priority: .high) { await self.records.run(on: self.transactions) }
+                group.addTask { await self.ingest.run(on: self.transactions) }
+                group.addTask { await self.records.run(on: self.transactions) }
                 group.addTask { await self.listenForChanges() }
             }
         }
