@@ -119,15 +119,18 @@ echo "### one instance"
 "$binary" replay "$work/corpus.ndjson" --target "$one_base" --rate "$half" --duration "${duration}s" 2>/dev/null | grep -E "^(requests|outcomes|statuses|latency)"
 echo "### one instance on SQLite, the same corpus and rate (the same disk, for comparison)"
 "$binary" replay "$work/corpus.ndjson" --target "$sqlite_base" --rate "$half" --duration "${duration}s" 2>/dev/null | grep -E "^(requests|outcomes|statuses|latency)"
-echo "### two instances, half of it each (a fresh corpus seed, so that nothing is a duplicate of the run above)"
+echo "### two instances, half of it each (a fresh corpus seed, so that nothing is a duplicate of the run above;"
+echo "### alternate lines to each instance: a job's events arrive at both, as behind a load balancer)"
 "$binary" corpus generate --events $((half * duration + 1000)) --seed 14 --duplicates 0 --bad 0 >"$work/corpus2.ndjson" 2>/dev/null
-"$binary" replay "$work/corpus2.ndjson" --target "$a" --rate $((half / 2)) --duration "${duration}s" >"$work/ra" 2>/dev/null &
+awk 'NR % 2 == 1' "$work/corpus2.ndjson" >"$work/corpusA.ndjson"
+awk 'NR % 2 == 0' "$work/corpus2.ndjson" >"$work/corpusB.ndjson"
+"$binary" replay "$work/corpusA.ndjson" --target "$a" --rate $((half / 2)) --duration "${duration}s" >"$work/ra" 2>/dev/null &
 r1=$!
-"$binary" replay "$work/corpus2.ndjson" --target "$b" --rate $((half / 2)) --duration "${duration}s" --shuffle >"$work/rb" 2>/dev/null &
+"$binary" replay "$work/corpusB.ndjson" --target "$b" --rate $((half / 2)) --duration "${duration}s" >"$work/rb" 2>/dev/null &
 r2=$!
 wait $r1 $r2
-echo "A:"; grep -E "^(requests|latency)" "$work/ra"
-echo "B:"; grep -E "^(requests|latency)" "$work/rb"
+echo "A:"; grep -E "^(requests|outcomes|latency)" "$work/ra"
+echo "B:"; grep -E "^(requests|outcomes|latency)" "$work/rb"
 echo '```'
 stop_all
 echo
