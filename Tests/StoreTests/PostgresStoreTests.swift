@@ -479,12 +479,7 @@ struct PostgresFaultTests {
                 #expect(!store.isListening)
 
                 try await server.restart()
-                var recovered = false
-                for _ in 0..<200 where !recovered {
-                    recovered = (try? await store.checkWritable()) != nil
-                    if !recovered { try await Task.sleep(for: .milliseconds(50)) }
-                }
-                #expect(recovered, "the store did not reconnect")
+                #expect(try await isWritableAgain(store), "the store did not reconnect")
                 #expect(try await store.insertIfNew(before) == .duplicate(id: before.event.id))
                 let after = StoreSamples.candidate(content: "after the restart")
                 #expect(try await store.insertIfNew(after) == .inserted(after.event))
@@ -512,18 +507,22 @@ extension PostgresFaultTests {
                 #expect(try await store.insertIfNew(before) == .inserted(before.event))
                 try await server.stop(immediately: true)
                 try await server.restart()
-                var recovered = false
-                for _ in 0..<200 where !recovered {
-                    recovered = (try? await store.checkWritable()) != nil
-                    if !recovered { try await Task.sleep(for: .milliseconds(50)) }
-                }
-                #expect(recovered, "the store did not reconnect")
+                #expect(try await isWritableAgain(store), "the store did not reconnect")
                 let after = StoreSamples.candidate(content: "the first write after a quiet restart")
                 #expect(try await store.insertIfNew(after) == .inserted(after.event))
                 #expect(try await store.insertIfNew(before) == .duplicate(id: before.event.id))
             }
         }
     }
+}
+
+/// True once `store` accepts writes again, within 10 s of polling.
+func isWritableAgain(_ store: PostgresEventStore) async throws -> Bool {
+    for _ in 0..<200 {
+        if (try? await store.checkWritable()) != nil { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return false
 }
 
 /// True when `listener` is woken within `limit`: far above a NOTIFY's round trip, so that a missing wake-up fails
