@@ -434,8 +434,8 @@ enum HotPathFunctions {
     /// of a test or a measurement) scans it whole for ever: `EXISTS (… WHERE e.id = ANY(…))` costed its first
     /// match as cheaper by scan than by index, and the job read did the same. Measured with pg_stat_statements
     /// (track = all) under `wrk -c64`: those two statements took 9.1 and 6.9 ms of every 20 ms batch at 22,000
-    /// rows, growing with the table; with this setting 0.09 and 0.03 ms, and ingest went from 1,450 to 7,700
-    /// requests/s. Every statement in these functions looks rows up by key or walks an index in order, so an index
+    /// rows, growing with the table; with this setting 0.06–0.09 and 0.03 ms, and ingest went from 1,450 to
+    /// 4,900–9,100 requests/s over seven runs (docs/PERFORMANCE.md). Every statement in these functions looks rows up by key or walks an index in order, so an index
     /// is the right plan at every size; `enable_seqscan = off` only makes it the plan at every size.
     static let version7: [String] = [
         """
