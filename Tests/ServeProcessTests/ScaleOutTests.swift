@@ -166,7 +166,11 @@ struct ScaleOutTests {
 
     @Test func deliveriesFromBothInstancesArriveOncePerEventInEachJobsOrder() async throws {
         let database = try await PostgresTestServer.shared().makeDatabase()
-        let receiver = Receiver()
+        // A receiver that takes a moment per request: each instance has deliveries in flight while the other claims.
+        let receiver = Receiver { _, _ in
+            try? await Task.sleep(for: .milliseconds(10))
+            return (200, [])
+        }
         try await receiver.serve { url in
             try await withTwoInstances(database: database, subscriberURL: url) { first, second, _ in
                 let client = HTTPClient.shared
@@ -206,8 +210,29 @@ struct ScaleOutTests {
                     let order = received.filter { $0.jobID == job }.map(\.eventID)
                     #expect(order == ids, "job \(job) arrived out of order")
                 }
+                // Both instances sent: each counts its own attempts, and together they made exactly one per event.
+                let byFirst = try await Self.deliveryAttempts(of: first, client: client)
+                let bySecond = try await Self.deliveryAttempts(of: second, client: client)
+                #expect(
+                    byFirst > 0 && bySecond > 0,
+                    "only one instance delivered (\(byFirst) and \(bySecond) attempts)"
+                )
+                #expect(byFirst + bySecond == all.count)
             }
         }
+    }
+
+    /// The delivery attempts an instance made, from its `/metrics` (`fieldgate_delivery_attempts_total`, summed
+    /// over subscribers and results).
+    static func deliveryAttempts(of instance: ServeProcess, client: HTTPClient) async throws -> Int {
+        let response = try await client.execute(
+            HTTPClientRequest(url: instance.base + "/metrics"),
+            timeout: .seconds(10)
+        )
+        let text = String(decoding: try await response.body.collect(upTo: 1 << 22).readableBytesView, as: UTF8.self)
+        return text.split(separator: "\n").filter { $0.hasPrefix("fieldgate_delivery_attempts_total") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            .reduce(0) { $0 + Int($1) }
     }
 
     @Test func anEventAcceptedByOneInstanceAppearsOnTheOtherInstancesLiveStream() async throws {
