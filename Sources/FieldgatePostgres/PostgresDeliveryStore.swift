@@ -325,6 +325,7 @@ extension PostgresEventStore: DeliveryStore {
                 ).collect().first?.decode(Int64?.self)
             }.map { $0 - 1 } ?? Int64.max
         var queued = 0
+        var analyzed = false
         while true {
             let from = after
             let (count, last) = try await transactions.run("recover") { connection -> (Int, Int64?) in
@@ -377,10 +378,37 @@ extension PostgresEventStore: DeliveryStore {
             }
             queued += count
             if count > 0 { changes.publish(.deliveries) }
+            // The claims that start sending this page plan for the table as it is now, not as it was.
+            if count > 0 && !analyzed {
+                await analyze(["delivery"])
+                analyzed = true
+            }
             guard let last else { break }
             after = last
         }
+        if queued > Self.recoveryPage { await analyze(["delivery"]) }
         return queued
+    }
+
+    /// Refreshes the planner's statistics of `tables` after a bulk change, at once rather than at autovacuum's
+    /// next visit (about once a minute per database): a recovery queues deliveries faster than that, and the
+    /// claim planned for a table without statistics — measured on 10,000 recovered deliveries, 105–111 µs per
+    /// claimed row, against 38–45 µs once `ANALYZE` had seen them (docs/PERFORMANCE.md). Only an optimisation: a
+    /// failure is logged, and autovacuum catches up later.
+    func analyze(_ tables: [String]) async {
+        let logger = self.logger
+        do {
+            try await transactions.run("analyze", timeout: PostgresTransactions.longWork) { connection in
+                for table in tables {
+                    try await connection.perform(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
+                }
+            }
+        } catch {
+            logger.warning(
+                "refreshing table statistics failed",
+                metadata: ["tables": "\(tables.joined(separator: ","))", "error": "\(error)"]
+            )
+        }
     }
 
     /// Events per recovery transaction.

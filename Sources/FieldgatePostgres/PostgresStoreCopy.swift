@@ -356,6 +356,8 @@ extension PostgresEventStore: StoreImporting {
             }
             after = last
         }
+        // The copied installation starts with the statistics of what it holds, not of empty tables.
+        await analyze(["event", "job", "quarantine", "subscriber", "delivery", "delivery_attempt"])
         try await transactions.run("finish import") { connection in
             try await connection.perform("UPDATE store_copy SET finished_at = now()", logger: logger)
         }

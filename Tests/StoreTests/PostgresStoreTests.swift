@@ -90,6 +90,29 @@ struct PostgresStoreTests {
         )
     }
 
+    /// A recovery queues deliveries faster than autovacuum visits a database (about once a minute): it refreshes
+    /// the delivery table's statistics itself, so that the claims sending what it queued plan for what is there.
+    @Test func aRecoveryRefreshesTheDeliveryTablesStatistics() async throws {
+        let server = try await PostgresTestServer.shared()
+        let database = try await server.makeDatabase()
+        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        let statistics = "SELECT count(*) FROM pg_stats WHERE tablename = 'delivery' AND attname = 'job_key'"
+        try await withPostgresStore(database: database) { store in
+            for index in 0..<20 {
+                try await OutboxConformanceTests.accept(store, job: "S\(index % 4)", "event \(index)")
+            }
+            try await store.saveSubscriber(OutboxConformanceTests.subscriber("late"))
+            #expect(try await server.psql(statistics, database: name).trimmingSpaces == "0")
+            let queued = try await store.recover(
+                subscriberID: "late",
+                since: OutboxConformanceTests.at(0),
+                now: OutboxConformanceTests.at(10)
+            )
+            #expect(queued == 20)
+            #expect(try await server.psql(statistics, database: name).trimmingSpaces == "1")
+        }
+    }
+
     /// Another instance's migrations can take longer than the session's `lock_timeout` (5 s): an instance starting
     /// meanwhile keeps waiting for the migration lock and migrates only once it is free. The lock wait used to
     /// end at 5 s with its error unread, and the instance migrated without the lock.
