@@ -38,7 +38,8 @@ if [ "$(id -u)" = 0 ]; then as_postgres=(setpriv --reuid=postgres --regid=postgr
 "${as_postgres[@]}" "$bin/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
 pgport=18590
 "${as_postgres[@]}" "$bin/postgres" -D "$work/pg/data" -p "$pgport" -c listen_addresses=127.0.0.1 \
-    -c unix_socket_directories= -c max_connections=200 -c shared_buffers=256MB >"$work/postgres.log" 2>&1 &
+    -c unix_socket_directories= -c max_connections=200 -c shared_buffers=256MB \
+    -c log_autovacuum_min_duration=0 -c "log_line_prefix=%m " >"$work/postgres.log" 2>&1 &
 pg=$!
 for _ in $(seq 1 100); do "$bin/pg_isready" -q -h 127.0.0.1 -p "$pgport" -U postgres && break; sleep 0.1; done
 database() { psql -h 127.0.0.1 -p "$pgport" -U postgres -XAtqc "CREATE DATABASE $1" >/dev/null; echo "postgres://postgres@127.0.0.1:$pgport/$1?sslmode=disable"; }
@@ -81,7 +82,7 @@ row() { # label out...
 
 echo "machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "## Durable ingest, closed loop (wrk, $connections connections, ${duration}s, every request a new event)"
+echo "## Durable ingest, closed loop (wrk, $connections connections, ${duration}s, every request a new event) — started $(date +%T)"
 echo
 echo "| gateway | requests/s | p50 | p90 | p99 | non-2xx |"
 echo "|---|---|---|---|---|---|"
@@ -110,7 +111,7 @@ row "two instances, one PostgreSQL (sum; latency of A)" "$work/twoA.out" "$work/
 echo
 
 half=$((pg_one / 2))
-echo "## Open loop at half the one-instance PostgreSQL rate ($half req/s, fieldgate replay, ${duration}s)"
+echo "## Open loop at half the one-instance PostgreSQL rate ($half req/s, fieldgate replay, ${duration}s) — started $(date +%T)"
 echo
 # The mixed generated corpus (TrackTik, Hellotracks, TechLink; every line a new event), big enough for the run.
 "$binary" corpus generate --events $((half * duration + 1000)) --seed 13 --duplicates 0 --bad 0 >"$work/corpus.ndjson" 2>/dev/null
@@ -120,6 +121,7 @@ echo "### one instance"
 echo "### one instance on SQLite, the same corpus and rate (the same disk, for comparison)"
 "$binary" replay "$work/corpus.ndjson" --target "$sqlite_base" --rate "$half" --duration "${duration}s" 2>/dev/null | grep -E "^(requests|outcomes|statuses|latency)"
 echo "### two instances, half of it each (a fresh corpus seed, so that nothing is a duplicate of the run above;"
+echo "### started $(date +%T)"
 echo "### alternate lines to each instance: a job's events arrive at both, as behind a load balancer)"
 "$binary" corpus generate --events $((half * duration + 1000)) --seed 14 --duplicates 0 --bad 0 >"$work/corpus2.ndjson" 2>/dev/null
 awk 'NR % 2 == 1' "$work/corpus2.ndjson" >"$work/corpusA.ndjson"
@@ -162,6 +164,8 @@ w2=$!
 wait $w1 $w2
 subscriber='{"id":"sink","url":"http://127.0.0.1:'$receiver'/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","maxConcurrency":64,"timeout":"10s"}'
 curl -sS -o /dev/null -X POST "$a/v1/subscribers" -H 'Authorization: Bearer measure' -H 'Content-Type: application/json' -d "$subscriber"
+echo "## Fan-out from two instances — queued at $(date +%T)"
+echo
 curl -sS -o /dev/null -X POST "$a/v1/subscribers/sink/recover?since=2000-01-01T00:00:00Z" -H 'Authorization: Bearer measure'
 python3 - "$pgport" <<'PY'
 import subprocess, sys, time
@@ -187,3 +191,9 @@ print(f"| {delivered} of {count} | {attempts} | {span:.2f} s | {int(delivered) /
 PY
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+# Autovacuum visits each database about once a minute; a visit during a run takes CPU from it and, by ANALYZE,
+# makes every connection plan its statements again: the times say which run it fell into.
+echo "autovacuum during the runs (server log; phase start times above):"
+grep -E "automatic (vacuum|analyze) of table" "$work/postgres.log" |
+    sed -E 's/^[0-9-]+ ([0-9:.]+) [A-Z]+ +LOG: +automatic (vacuum|analyze) of table "([^"]+)".*/  \1 \2 \3/' || echo "  none"
