@@ -8,6 +8,7 @@
 #   scripts/profile-postgres.sh BINARY [seconds, default 10] [wrk connections, default 64]
 #   N=2 (two gateways: wrk or the corpus split between them)   RATE=2300 (open loop, requests/s in all)
 #   PGEXTRA="-c name=value …" (server settings to compare)     PERF=1 (perf record -a for 5 s, CPU by process)
+#   WARM=10 (seconds of closed-loop warm-up on every gateway before the measured load; default 2)
 # Needs wrk and Debian's postgresql; a release build: swift build -c release --product fieldgate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +64,15 @@ for i in $(seq 1 "$n"); do
 done
 
 echo "machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-wrk -t2 -c"$connections" -d2s -s scripts/load/techlink-unique.lua "${bases[0]}" >/dev/null # warm-up
+# Warm-up: a closed loop on every gateway (WARM seconds, 2 by default; measure-postgres.sh's open loop follows a
+# 10 s one on the same gateway and database).
+warmups=()
+for i in $(seq 1 "$n"); do
+    FIELDGATE_PREFIX=W$i wrk -t1 -c$((connections / n)) -d"${WARM:-2}s" -s scripts/load/techlink-unique.lua \
+        "${bases[$((i - 1))]}" >/dev/null &
+    warmups+=($!)
+done
+wait "${warmups[@]}"
 sql "SELECT pg_stat_statements_reset(), pg_stat_reset()" >/dev/null
 if [ -n "${PERF:-}" ]; then
     (sleep 2; perf record -e cpu-clock -F 999 -g -a -o "$work/perf.data" -- sleep 5 >/dev/null 2>&1) &
@@ -92,6 +101,9 @@ else
     grep -hE "Requests/sec|99%" "$work"/wrk*.out
 fi
 [ -n "${perfpid:-}" ] && wait "$perfpid"
+# Whether the server checkpointed during the run, and how long its commits (with their WAL flush) took in all.
+sql "SELECT checkpoints_timed + checkpoints_req AS checkpoints, buffers_checkpoint, buffers_backend FROM pg_stat_bgwriter"
+sql "SELECT calls, round(total_exec_time::numeric, 1) AS ms, query FROM pg_stat_statements WHERE query = 'COMMIT'"
 sql "SELECT calls, round(total_exec_time::numeric, 1) AS ms, round((total_exec_time / calls)::numeric, 3) AS per_call, rows,
      left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS statement
      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20"
