@@ -158,6 +158,11 @@ package final class PostgresTestServer: Sendable {
         return url(database: name)
     }
 
+    /// The database name in a URL that ``makeDatabase()`` returned, for ``psql(_:database:)``.
+    package static func databaseName(in url: String) -> String {
+        String(url.split(separator: "/").last?.split(separator: "?").first ?? "")
+    }
+
     /// Runs SQL on `database` with psql and returns its unaligned output.
     @discardableResult
     package func psql(_ sql: String, database: String = "postgres") async throws -> String {

@@ -41,7 +41,7 @@ struct PostgresStoreTests {
             }
             try await group.waitForAll()
         }
-        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        let name = PostgresTestServer.databaseName(in: database)
         #expect(
             try await server.psql("SELECT count(*) FROM fieldgate_migration", database: name).trimmingSpaces
                 == String(PostgresSchema.migrations.count)
@@ -56,7 +56,7 @@ struct PostgresStoreTests {
         let server = try await PostgresTestServer.shared()
         let database = try await server.makeDatabase()
         try await withPostgresStore(database: database) { _ in }
-        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        let name = PostgresTestServer.databaseName(in: database)
         let functions = try await server.psql(
             "SELECT count(*) FROM pg_proc WHERE proname LIKE 'fieldgate\\_%'",
             database: name
@@ -77,7 +77,7 @@ struct PostgresStoreTests {
     @Test func largeEventBodiesAreCompressedWithLZ4() async throws {
         let server = try await PostgresTestServer.shared()
         let database = try await server.makeDatabase()
-        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        let name = PostgresTestServer.databaseName(in: database)
         try await withPostgresStore(database: database) { store in
             let body = String(repeating: "a compressible field-service status update; ", count: 200)
             _ = try await store.insertIfNew(Samples.candidate(content: body))
@@ -95,7 +95,7 @@ struct PostgresStoreTests {
     @Test func aRecoveryRefreshesTheDeliveryTablesStatistics() async throws {
         let server = try await PostgresTestServer.shared()
         let database = try await server.makeDatabase()
-        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        let name = PostgresTestServer.databaseName(in: database)
         let statistics = "SELECT count(*) FROM pg_stats WHERE tablename = 'delivery' AND attname = 'job_key'"
         try await withPostgresStore(database: database) { store in
             for index in 0..<20 {
@@ -119,7 +119,7 @@ struct PostgresStoreTests {
     @Test func anInstanceWaitsForAnotherInstancesMigrationsHoweverLongTheyTake() async throws {
         let server = try await PostgresTestServer.shared()
         let database = try await server.makeDatabase()
-        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        let name = PostgresTestServer.databaseName(in: database)
         let lock = PostgresSchema.migrationLock
         // The other instance: holds the migration lock for 6 s and says, last, when it let go.
         let released = Task {
@@ -394,7 +394,7 @@ struct PostgresStoreTests {
     @Test func aRecordAndAClaimOfTheSameDeliveryAtOnceDoNotDeadlock() async throws {
         let server = try await PostgresTestServer.shared()
         let database = try await server.makeDatabase()
-        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        let name = PostgresTestServer.databaseName(in: database)
         try await withPostgresStore(database: database) { store in
             try await store.saveSubscriber(Subscriber(id: "board", url: "http://127.0.0.1:9/", timeout: .seconds(2)))
             _ = try await store.insertIfNew(Samples.candidate(content: "recorded while claimed"))

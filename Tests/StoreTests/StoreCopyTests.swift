@@ -96,7 +96,7 @@ struct StoreCopyTests {
         let reports = Mutex<[StoreCopy.Progress]>([])
         let server = try await PostgresTestServer.shared()
         let database = try await server.makeDatabase()
-        let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+        let name = PostgresTestServer.databaseName(in: database)
         try await withPostgresStore(database: database) { target in
             let copy = StoreCopy(from: source, named: "sqlite:source.db", to: target, batchSize: 7) { progress in
                 reports.withLock { $0.append(progress) }
@@ -212,7 +212,7 @@ struct StoreCopyTests {
         try await withPostgresStore(database: database) { target in
             let copy = StoreCopy(from: source, named: "sqlite:source.db", to: target)
             try await copy.run()
-            let name = String(database.split(separator: "/").last!.split(separator: "?").first!)
+            let name = PostgresTestServer.databaseName(in: database)
             try await server.psql("UPDATE delivery SET attempts = attempts + 1 WHERE id = 1", database: name)
             let checks = try await copy.verify()
             #expect(checks.filter { !$0.matches }.map(\.table) == [.deliveries])
