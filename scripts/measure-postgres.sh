@@ -11,11 +11,15 @@
 # PostgreSQL is a private server started here (initdb into a temporary folder, fsync and synchronous_commit on, as
 # the postgres user when run as root), stopped and removed at the end. Needs wrk, nginx and Debian's postgresql.
 #   scripts/measure-postgres.sh [seconds per run, default 15] [connections, default 64] [fan-out jobs, default 5000]
+# FANOUT_CONCURRENCY (default 256): the fan-out subscriber's maxConcurrency and each gateway's delivery.maxConcurrency.
+# The closed-loop table also gives the CPU time each accepted request cost the gateway(s) and the PostgreSQL server
+# (all its processes), from /proc before and after the run: on two shared cores the rate follows their sum.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-15}"
 connections="${2:-64}"
 fanout="${3:-5000}"
+fanout_concurrency="${FANOUT_CONCURRENCY:-256}"
 for tool in wrk nginx psql; do command -v $tool >/dev/null || { echo "$tool is missing (apt-get install wrk nginx postgresql)" >&2; exit 2; }; done
 bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 
@@ -46,17 +50,17 @@ database() { psql -h 127.0.0.1 -p "$pgport" -U postgres -XAtqc "CREATE DATABASE 
 
 # --- gateways -----------------------------------------------------------------------------------------------------
 shared="${FIELDGATE_SHARED:-../shared}"
-config() { # name storage: the shared corpus's tenants (for the generated corpus) and demo-techlink (for wrk)
-    python3 - "$shared/corpus/fieldgate.yaml" "$2" >"$work/$1.yaml" <<'PY'
+config() { # name storage [delivery concurrency]: the shared corpus's tenants (for the generated corpus) and demo-techlink (for wrk)
+    python3 - "$shared/corpus/fieldgate.yaml" "$2" "${3:-64}" >"$work/$1.yaml" <<'PY'
 import sys
-source, storage = sys.argv[1], sys.argv[2]
+source, storage, concurrency = sys.argv[1], sys.argv[2], sys.argv[3]
 lines = open(source).read().split("\n")
 tenants = lines[lines.index("tenants:"):]
 tenants = [line for line in tenants if not line.startswith("subscribers:")]
 print("server: {host: 127.0.0.1, port: 0, maxBodyBytes: 1048576}")
 print(f"storage: {storage}")
 print("admin: {token: measure}")
-print("delivery: {allowNetworks: [127.0.0.0/8], maxConcurrency: 64}")
+print(f"delivery: {{allowNetworks: [127.0.0.0/8], maxConcurrency: {concurrency}}}")
 print("retention: {events: 3650d, quarantine: 3650d, deliveries: 3650d}")
 print("\n".join(tenants).rstrip())
 print("  - {vendor: techlink, tenant: demo-techlink}")
@@ -72,29 +76,46 @@ stop_all() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "
 wrk_run() { # base connections threads out [prefix]
     FIELDGATE_PREFIX="${5:-}" wrk -t"$3" -c"$2" -d"${duration}s" --latency -s scripts/load/techlink-unique.lua "$1" >"$4"
 }
+ticks() { # CPU clock ticks (user + system) of the given processes, 0 for one that is gone
+    local sum=0 pid
+    for pid in "$@"; do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0))); done
+    echo "$sum"
+}
+server_pids() { pgrep -d ' ' -P "$pg" || true; echo "$pg"; }
+cpu_before() { gateway_ticks=$(ticks "$@"); server_ticks=$(ticks $(server_pids)); }
+cpu_after() { # gateway pids...: gateway_ticks and server_ticks become what the run between cost (row divides them)
+    gateway_ticks=$(($(ticks "$@") - gateway_ticks)); server_ticks=$(($(ticks $(server_pids)) - server_ticks))
+}
 row() { # label out...
     local label=$1; shift
-    local rps=0 line=""
-    for out in "$@"; do rps=$((rps + $(awk '/Requests\/sec/ {print int($2)}' "$out"))); done
-    local first=$1
-    echo "| $label | $rps | $(awk '$1=="50%" {print $2}' "$first") | $(awk '$1=="90%" {print $2}' "$first") | $(awk '$1=="99%" {print $2}' "$first") | $(awk '/Non-2xx/ {print $5}' "$first" | head -1) |"
+    local rps=0 requests=0 out
+    for out in "$@"; do
+        rps=$((rps + $(awk '/Requests\/sec/ {print int($2)}' "$out")))
+        requests=$((requests + $(awk '/requests in/ {print $1}' "$out")))
+    done
+    local first=$1 per=$((1000000 / $(getconf CLK_TCK)))
+    echo "| $label | $rps | $(awk '$1=="50%" {print $2}' "$first") | $(awk '$1=="90%" {print $2}' "$first") | $(awk '$1=="99%" {print $2}' "$first") | $(awk '/Non-2xx/ {print $5}' "$first" | head -1) | $((gateway_ticks * per / requests)) | $((server_ticks * per / requests)) |"
 }
 
 echo "machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## Durable ingest, closed loop (wrk, $connections connections, ${duration}s, every request a new event) — started $(date +%T)"
 echo
-echo "| gateway | requests/s | p50 | p90 | p99 | non-2xx |"
-echo "|---|---|---|---|---|---|"
+echo "| gateway | requests/s | p50 | p90 | p99 | non-2xx | gateway CPU µs/request | PostgreSQL CPU µs/request |"
+echo "|---|---|---|---|---|---|---|---|"
 config sqlite "{sqlite: $work/ingest.db}"
 start sqlite "$work/sqlite.yaml"
+cpu_before "${pids[-1]}"
 wrk_run "$base" "$connections" 2 "$work/sqlite.out"
+cpu_after "${pids[-1]}"
 row "one instance, SQLite (synchronous=FULL)" "$work/sqlite.out"
 sqlite_base=$base
 
 config one "{postgres: \"$(database one)\"}"
 start one "$work/one.yaml"
+cpu_before "${pids[-1]}"
 wrk_run "$base" "$connections" 2 "$work/one.out" P
+cpu_after "${pids[-1]}"
 row "one instance, PostgreSQL (synchronous_commit=on)" "$work/one.out"
 pg_one=$(awk '/Requests\/sec/ {print int($2)}' "$work/one.out")
 one_base=$base
@@ -102,11 +123,13 @@ one_base=$base
 config two "{postgres: \"$(database two)\"}"
 start twoA "$work/two.yaml"; a=$base
 start twoB "$work/two.yaml"; b=$base
+cpu_before "${pids[-2]}" "${pids[-1]}"
 wrk_run "$a" $((connections / 2)) 1 "$work/twoA.out" A &
 w1=$!
 wrk_run "$b" $((connections / 2)) 1 "$work/twoB.out" B &
 w2=$!
 wait $w1 $w2
+cpu_after "${pids[-2]}" "${pids[-1]}"
 row "two instances, one PostgreSQL (sum; latency of A)" "$work/twoA.out" "$work/twoB.out"
 echo
 
@@ -153,7 +176,7 @@ http {
 NGINX
 nginx -c "$work/nginx.conf" -p "$work"
 url=$(database fanout)
-config fanout "{postgres: \"$url\"}"
+config fanout "{postgres: \"$url\"}" "$fanout_concurrency"
 start fanA "$work/fanout.yaml"; a=$base
 start fanB "$work/fanout.yaml"; b=$base
 # Ingest first, with nobody subscribed: wrk on both instances for a while, events spread over $fanout jobs.
@@ -162,9 +185,9 @@ w1=$!
 FIELDGATE_PREFIX=B FIELDGATE_JOBS=$fanout wrk -t1 -c16 -d"${duration}s" -s scripts/load/techlink-jobs.lua "$b" >/dev/null &
 w2=$!
 wait $w1 $w2
-subscriber='{"id":"sink","url":"http://127.0.0.1:'$receiver'/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","maxConcurrency":64,"timeout":"10s"}'
+subscriber='{"id":"sink","url":"http://127.0.0.1:'$receiver'/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","maxConcurrency":'$fanout_concurrency',"timeout":"10s"}'
 curl -sS -o /dev/null -X POST "$a/v1/subscribers" -H 'Authorization: Bearer measure' -H 'Content-Type: application/json' -d "$subscriber"
-echo "## Fan-out from two instances — queued at $(date +%T)"
+echo "## Fan-out from two instances (the subscriber's maxConcurrency $fanout_concurrency) — queued at $(date +%T)"
 echo
 curl -sS -o /dev/null -X POST "$a/v1/subscribers/sink/recover?since=2000-01-01T00:00:00Z" -H 'Authorization: Bearer measure'
 python3 - "$pgport" <<'PY'
