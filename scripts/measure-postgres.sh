@@ -11,6 +11,13 @@
 # PostgreSQL is a private server started here (initdb into a temporary folder, fsync and synchronous_commit on, as
 # the postgres user when run as root), stopped and removed at the end. Needs wrk, nginx and Debian's postgresql.
 #   scripts/measure-postgres.sh [seconds per run, default 15] [connections, default 64] [fan-out jobs, default 5000]
+# WAL=recycled (default) or fresh: whether 1 GB of WAL segments is written and recycled before the runs. A fresh
+# cluster has none to recycle and zero-fills each new 16 MB segment while holding the WAL write lock: every commit
+# waits for it (tens of ms on this VM), which a server that has run a while does not do (docs/PERFORMANCE.md).
+# SETTLE=1 (default) or 0: whether each phase starts with a sync. Without it the kernel writes back the previous
+# phase's pages (30 s after they were dirtied) during the next one, and the WAL's flushes wait behind that
+# writeback (docs/PERFORMANCE.md). Not a CHECKPOINT: the pages each first touched after one are written to the
+# WAL whole, which would slow the phase that follows it.
 # FANOUT_CONCURRENCY (default 256): the fan-out subscriber's maxConcurrency and each gateway's delivery.maxConcurrency.
 # The closed-loop table also gives the CPU time each accepted request cost the gateway(s) and the PostgreSQL server
 # (all its processes), from /proc before and after the run: on two shared cores the rate follows their sum.
@@ -42,10 +49,24 @@ if [ "$(id -u)" = 0 ]; then as_postgres=(setpriv --reuid=postgres --regid=postgr
 "${as_postgres[@]}" "$bin/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
 pgport=18590
 "${as_postgres[@]}" "$bin/postgres" -D "$work/pg/data" -p "$pgport" -c listen_addresses=127.0.0.1 \
-    -c unix_socket_directories= -c max_connections=200 -c shared_buffers=256MB \
+    -c unix_socket_directories= -c max_connections=200 -c shared_buffers=256MB -c min_wal_size=1GB \
     -c log_autovacuum_min_duration=0 -c "log_line_prefix=%m " >"$work/postgres.log" 2>&1 &
 pg=$!
 for _ in $(seq 1 100); do "$bin/pg_isready" -q -h 127.0.0.1 -p "$pgport" -U postgres && break; sleep 0.1; done
+if [ "${WAL:-recycled}" = recycled ]; then
+    # 64 segment switches, then two checkpoints: the old segments become the next ones (min_wal_size keeps 1 GB).
+    psql -h 127.0.0.1 -p "$pgport" -U postgres -XAtq >/dev/null <<'SQL'
+CREATE TABLE wal_preheat (n int);
+DO $$ BEGIN FOR i IN 1..64 LOOP INSERT INTO wal_preheat VALUES (i); PERFORM pg_switch_wal(); END LOOP; END $$;
+DROP TABLE wal_preheat;
+CHECKPOINT;
+CHECKPOINT;
+SQL
+fi
+settle() { # the kernel's dirty pages of one phase are written back before the next starts, not during it
+    [ "${SETTLE:-1}" = 0 ] && return
+    sync
+}
 database() { psql -h 127.0.0.1 -p "$pgport" -U postgres -XAtqc "CREATE DATABASE $1" >/dev/null; echo "postgres://postgres@127.0.0.1:$pgport/$1?sslmode=disable"; }
 
 # --- gateways -----------------------------------------------------------------------------------------------------
@@ -98,6 +119,7 @@ row() { # label out...
 }
 
 echo "machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "PostgreSQL WAL: ${WAL:-recycled} ($(psql -h 127.0.0.1 -p "$pgport" -U postgres -XAtc "SELECT count(*) FROM pg_ls_waldir()") segment files at the start)"
 echo
 echo "## Durable ingest, closed loop (wrk, $connections connections, ${duration}s, every request a new event) — started $(date +%T)"
 echo
@@ -111,6 +133,7 @@ cpu_after "${pids[-1]}"
 row "one instance, SQLite (synchronous=FULL)" "$work/sqlite.out"
 sqlite_base=$base
 
+settle
 config one "{postgres: \"$(database one)\"}"
 start one "$work/one.yaml"
 cpu_before "${pids[-1]}"
@@ -120,6 +143,7 @@ row "one instance, PostgreSQL (synchronous_commit=on)" "$work/one.out"
 pg_one=$(awk '/Requests\/sec/ {print int($2)}' "$work/one.out")
 one_base=$base
 
+settle
 config two "{postgres: \"$(database two)\"}"
 start twoA "$work/two.yaml"; a=$base
 start twoB "$work/two.yaml"; b=$base
@@ -138,9 +162,11 @@ echo "## Open loop at half the one-instance PostgreSQL rate ($half req/s, fieldg
 echo
 # The mixed generated corpus (TrackTik, Hellotracks, TechLink; every line a new event), big enough for the run.
 "$binary" corpus generate --events $((half * duration + 1000)) --seed 13 --duplicates 0 --bad 0 >"$work/corpus.ndjson" 2>/dev/null
+settle
 echo '```'
 echo "### one instance"
 "$binary" replay "$work/corpus.ndjson" --target "$one_base" --rate "$half" --duration "${duration}s" 2>/dev/null | grep -E "^(requests|outcomes|statuses|latency)"
+settle
 echo "### one instance on SQLite, the same corpus and rate (the same disk, for comparison)"
 "$binary" replay "$work/corpus.ndjson" --target "$sqlite_base" --rate "$half" --duration "${duration}s" 2>/dev/null | grep -E "^(requests|outcomes|statuses|latency)"
 echo "### two instances, half of it each (a fresh corpus seed, so that nothing is a duplicate of the run above;"
@@ -149,6 +175,7 @@ echo "### alternate lines to each instance: a job's events arrive at both, as be
 "$binary" corpus generate --events $((half * duration + 1000)) --seed 14 --duplicates 0 --bad 0 >"$work/corpus2.ndjson" 2>/dev/null
 awk 'NR % 2 == 1' "$work/corpus2.ndjson" >"$work/corpusA.ndjson"
 awk 'NR % 2 == 0' "$work/corpus2.ndjson" >"$work/corpusB.ndjson"
+settle
 "$binary" replay "$work/corpusA.ndjson" --target "$a" --rate $((half / 2)) --duration "${duration}s" >"$work/ra" 2>/dev/null &
 r1=$!
 "$binary" replay "$work/corpusB.ndjson" --target "$b" --rate $((half / 2)) --duration "${duration}s" >"$work/rb" 2>/dev/null &
@@ -185,6 +212,7 @@ w1=$!
 FIELDGATE_PREFIX=B FIELDGATE_JOBS=$fanout wrk -t1 -c16 -d"${duration}s" -s scripts/load/techlink-jobs.lua "$b" >/dev/null &
 w2=$!
 wait $w1 $w2
+settle
 subscriber='{"id":"sink","url":"http://127.0.0.1:'$receiver'/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","maxConcurrency":'$fanout_concurrency',"timeout":"10s"}'
 curl -sS -o /dev/null -X POST "$a/v1/subscribers" -H 'Authorization: Bearer measure' -H 'Content-Type: application/json' -d "$subscriber"
 echo "## Fan-out from two instances (the subscriber's maxConcurrency $fanout_concurrency) — queued at $(date +%T)"

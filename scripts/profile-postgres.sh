@@ -9,6 +9,10 @@
 #   N=2 (two gateways: wrk or the corpus split between them)   RATE=2300 (open loop, requests/s in all)
 #   PGEXTRA="-c name=value …" (server settings to compare)     PERF=1 (perf record -a for 5 s, CPU by process)
 #   WARM=10 (seconds of closed-loop warm-up on every gateway before the measured load; default 2)
+#   AFTERWARM="SQL" / AFTERWARM_SH="shell" (run between the warm-up and the load, e.g. "sleep 20" to let the
+#   kernel's writeback of the warm-up's pages fall into the load, or "sync; sleep 20" to keep it out)
+#   SHOWLOG="regex" (the server log's matching lines, e.g. with PGEXTRA="-c log_min_duration_statement=15")
+# It also prints how much WAL the measured load wrote and how many segment files the server then had.
 # Needs wrk and Debian's postgresql; a release build: swift build -c release --product fieldgate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,7 +77,10 @@ for i in $(seq 1 "$n"); do
     warmups+=($!)
 done
 wait "${warmups[@]}"
+[ -n "${AFTERWARM:-}" ] && sql "$AFTERWARM" >/dev/null
+[ -n "${AFTERWARM_SH:-}" ] && bash -c "$AFTERWARM_SH"
 sql "SELECT pg_stat_statements_reset(), pg_stat_reset()" >/dev/null
+lsn0=$(psql -h 127.0.0.1 -p $port -U postgres -XAtc "SELECT pg_current_wal_lsn()")
 if [ -n "${PERF:-}" ]; then
     (sleep 2; perf record -e cpu-clock -F 999 -g -a -o "$work/perf.data" -- sleep 5 >/dev/null 2>&1) &
     perfpid=$!
@@ -101,6 +108,7 @@ else
     grep -hE "Requests/sec|99%" "$work"/wrk*.out
 fi
 [ -n "${perfpid:-}" ] && wait "$perfpid"
+psql -h 127.0.0.1 -p $port -U postgres -XAtc "SELECT 'WAL during the run: ' || pg_size_pretty(pg_current_wal_lsn() - '$lsn0'::pg_lsn) || ', segment files: ' || (SELECT count(*) FROM pg_ls_waldir())"
 # Whether the server checkpointed during the run, and how long its commits (with their WAL flush) took in all.
 sql "SELECT checkpoints_timed + checkpoints_req AS checkpoints, buffers_checkpoint, buffers_backend FROM pg_stat_bgwriter"
 sql "SELECT calls, round(total_exec_time::numeric, 1) AS ms, query FROM pg_stat_statements WHERE query = 'COMMIT'"
@@ -112,6 +120,7 @@ sql "SELECT funcname, calls, round(total_time::numeric, 1) AS total, round(self_
 sql "SELECT vendor, count(*), count(*) FILTER (WHERE pg_column_compression(raw_body) IS NOT NULL) AS bodies_compressed,
      string_agg(DISTINCT pg_column_compression(raw_body), ',') AS method, avg(pg_column_size(event.*))::int AS row_bytes
      FROM event GROUP BY vendor"
+[ -n "${SHOWLOG:-}" ] && { grep -E "$SHOWLOG" "$work/postgres.log" | cut -c1-220 | tail -40 || true; }
 echo "CPU (cumulative, warm-up included):"
 ps -o pid,time,comm -u postgres --sort=-time | head -4
 for pid in "${pids[@]}"; do ps -o pid,time,comm -p "$pid" | tail -1; done
