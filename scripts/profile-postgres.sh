@@ -7,7 +7,7 @@
 # from the pool's other idle ones, so this does not sample it.
 #   scripts/profile-postgres.sh BINARY [seconds, default 10] [wrk connections, default 64]
 #   N=2 (two gateways: wrk or the corpus split between them)   RATE=2300 (open loop, requests/s in all)
-#   PGEXTRA="-c name=value …" (server settings to compare)     PERF=1 (perf record -a for 5 s, CPU by process)
+#   PGEXTRA="-c name=value …" (server settings to compare)     PERF=1 (perf record -a for 5 s, CPU by process; PERFKEEP=FILE keeps perf.data)
 #   WARM=10 (seconds of closed-loop warm-up on every gateway before the measured load; default 2)
 #   AFTERWARM="SQL" / AFTERWARM_SH="shell" (run between the warm-up and the load, e.g. "sleep 20" to let the
 #   kernel's writeback of the warm-up's pages fall into the load, or "sync; sleep 20" to keep it out)
@@ -126,4 +126,5 @@ ps -o pid,time,comm -u postgres --sort=-time | head -4
 for pid in "${pids[@]}"; do ps -o pid,time,comm -p "$pid" | tail -1; done
 if [ -n "${PERF:-}" ]; then
     perf report -i "$work/perf.data" --no-children --sort comm --stdio 2>/dev/null | grep -E "^ +[0-9]" | head -8
+    [ -n "${PERFKEEP:-}" ] && cp "$work/perf.data" "$PERFKEEP"
 fi
