@@ -16,8 +16,8 @@
 # waits for it (tens of ms on this VM), which a server that has run a while does not do (docs/PERFORMANCE.md).
 # SETTLE=1 (default) or 0: whether each phase starts with a sync. Without it the kernel writes back the previous
 # phase's pages (30 s after they were dirtied) during the next one, and the WAL's flushes wait behind that
-# writeback (docs/PERFORMANCE.md). Not a CHECKPOINT: the pages each first touched after one are written to the
-# WAL whole, which would slow the phase that follows it.
+# writeback (docs/PERFORMANCE.md). Not a CHECKPOINT: after one, each page's first change is written to the WAL
+# whole, which slows the phase that follows.
 # FANOUT_CONCURRENCY (default 256): the fan-out subscriber's maxConcurrency and each gateway's delivery.maxConcurrency.
 # The closed-loop table also gives the CPU time each accepted request cost the gateway(s) and the PostgreSQL server
 # (all its processes), from /proc before and after the run: on two shared cores the rate follows their sum.
@@ -125,6 +125,7 @@ echo "## Durable ingest, closed loop (wrk, $connections connections, ${duration}
 echo
 echo "| gateway | requests/s | p50 | p90 | p99 | non-2xx | gateway CPU µs/request | PostgreSQL CPU µs/request |"
 echo "|---|---|---|---|---|---|---|---|"
+settle
 config sqlite "{sqlite: $work/ingest.db}"
 start sqlite "$work/sqlite.yaml"
 cpu_before "${pids[-1]}"
