@@ -126,5 +126,5 @@ ps -o pid,time,comm -u postgres --sort=-time | head -4
 for pid in "${pids[@]}"; do ps -o pid,time,comm -p "$pid" | tail -1; done
 if [ -n "${PERF:-}" ]; then
     perf report -i "$work/perf.data" --no-children --sort comm --stdio 2>/dev/null | grep -E "^ +[0-9]" | head -8
-    [ -n "${PERFKEEP:-}" ] && cp "$work/perf.data" "$PERFKEEP"
+    if [ -n "${PERFKEEP:-}" ]; then cp "$work/perf.data" "$PERFKEEP"; fi
 fi

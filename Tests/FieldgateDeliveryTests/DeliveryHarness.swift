@@ -199,3 +199,19 @@ final class LateClaimStore: DeliveryStore {
         try await base.recover(subscriberID: subscriberID, since: since, now: now)
     }
 }
+
+/// A delivery whose first attempt timed out, retried until delivered. A machine too busy to answer a later attempt
+/// in time may let that one time out too: a retry like the first, not a failure of the test.
+func expectTimedOutThenDelivered(
+    _ attempts: [DeliveryAttempt],
+    firstError: String = "timed out",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(attempts.first?.error?.contains(firstError) == true, sourceLocation: sourceLocation)
+    #expect(attempts.count >= 2, sourceLocation: sourceLocation)
+    #expect(attempts.last?.result.name == "delivered", sourceLocation: sourceLocation)
+    #expect(
+        attempts.dropLast().allSatisfy { $0.result.name == "retry" && $0.error?.contains("timed out") == true },
+        sourceLocation: sourceLocation
+    )
+}

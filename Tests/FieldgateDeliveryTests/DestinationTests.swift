@@ -65,14 +65,10 @@ struct DestinationTests {
                         .first
                 )
                 let attempts = try await harness.store.attempts(deliveryID: delivery.id)
-                // Only the first answer stalls; a later attempt that a busy machine lets time out is retried
-                // like it, and the delivery still ends delivered.
-                #expect(attempts.first?.error?.contains("timed out after 1s") == true)
-                #expect(attempts.count >= 2)
-                #expect(attempts.last?.result.name == "delivered")
-                let earlier = attempts.dropLast()
-                #expect(earlier.allSatisfy { $0.result.name == "retry" && $0.error?.contains("timed out") == true })
-                #expect(receiver.received.count == attempts.count)
+                expectTimedOutThenDelivered(attempts, firstError: "timed out after 1s")
+                // The stalled answer and the delivered one reached the receiver; a later attempt that timed out
+                // connecting may not have.
+                #expect(receiver.received.count >= 2 && receiver.received.count <= attempts.count)
             }
         }
     }
